@@ -1,0 +1,310 @@
+//! The crate's error type.
+//!
+//! One enum, [`Error`], covers everything a call can fail with. Model validation failures are
+//! grouped in [`InvalidError`], decoding failures in [`DecodeError`], and kernel refusals are
+//! named per case (for example [`Error::ServiceExists`]) and carry a [`KernelContext`] with the
+//! errno, the operation and the object, so a caller never compares raw errno values.
+
+use std::fmt;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Every error this crate returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A value was rejected before anything was sent (builder, parser, argument).
+    #[error(transparent)]
+    Invalid(#[from] InvalidError),
+    /// Bytes from the kernel (or a capture) could not be decoded.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The service already exists (EEXIST on a service command).
+    #[error("service already exists: {0}")]
+    ServiceExists(KernelContext),
+    /// The destination already exists (EEXIST on a destination command).
+    #[error("destination already exists: {0}")]
+    DestinationExists(KernelContext),
+    /// The service does not exist (ESRCH).
+    #[error("no such service: {0}")]
+    NoSuchService(KernelContext),
+    /// The destination does not exist (ENOENT on a destination command).
+    #[error("no such destination: {0}")]
+    NoSuchDestination(KernelContext),
+    /// The scheduler's kernel module is not available (ENOENT on a service write).
+    #[error("scheduler not found (is its ip_vs_* module available?): {0}")]
+    SchedulerNotFound(KernelContext),
+    /// The persistence engine's kernel module is not available (ENOENT on a service write).
+    #[error("persistence engine not found (is its ip_vs_pe_* module available?): {0}")]
+    PersistenceEngineNotFound(KernelContext),
+    /// A value was out of the kernel's range (ERANGE: weight, thresholds).
+    #[error("value out of range: {0}")]
+    OutOfRange(KernelContext),
+    /// The kernel rejected the request as invalid (EINVAL).
+    #[error("invalid request: {0}")]
+    InvalidRequest(KernelContext),
+    /// The caller lacks CAP_NET_ADMIN in its network namespace (EPERM/EACCES).
+    #[error("permission denied (CAP_NET_ADMIN is required): {0}")]
+    PermissionDenied(KernelContext),
+    /// The address family is not supported by this kernel (EAFNOSUPPORT).
+    #[error("address family not supported by the kernel: {0}")]
+    AddressFamilyNotSupported(KernelContext),
+    /// The kernel has no IPVS (the `IPVS` generic netlink family is not registered: the
+    /// `ip_vs` module is not loaded or not built).
+    #[error("IPVS is not available in this kernel (is the ip_vs module loaded?)")]
+    IpvsUnavailable,
+    /// Any other errno the kernel answered with.
+    #[error("kernel error: {0}")]
+    Kernel(KernelContext),
+    /// The kernel did not answer in time.
+    #[error("timed out waiting for the kernel's answer to {operation}")]
+    Timeout {
+        /// The operation that timed out.
+        operation: Operation,
+    },
+    /// The kernel dropped replies (ENOBUFS) or sent something that breaks the protocol.
+    #[error("netlink protocol error during {operation}: {reason}")]
+    Protocol {
+        /// The operation during which it happened.
+        operation: Operation,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A socket or file system call failed.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The kernel context of a kernel refusal, if this error is one.
+    pub fn kernel_context(&self) -> Option<&KernelContext> {
+        match self {
+            Error::ServiceExists(c)
+            | Error::DestinationExists(c)
+            | Error::NoSuchService(c)
+            | Error::NoSuchDestination(c)
+            | Error::SchedulerNotFound(c)
+            | Error::PersistenceEngineNotFound(c)
+            | Error::OutOfRange(c)
+            | Error::InvalidRequest(c)
+            | Error::PermissionDenied(c)
+            | Error::AddressFamilyNotSupported(c)
+            | Error::Kernel(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// The errno of a kernel refusal, if this error is one.
+    pub fn errno(&self) -> Option<i32> {
+        self.kernel_context().map(|c| c.errno)
+    }
+}
+
+/// An IPVS operation, as named in errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Resolving the `IPVS` generic netlink family.
+    ResolveFamily,
+    /// Adding a service.
+    AddService,
+    /// Editing a service.
+    UpdateService,
+    /// Deleting a service.
+    DeleteService,
+    /// Reading one service or listing services.
+    GetService,
+    /// Adding a destination.
+    AddDestination,
+    /// Editing a destination.
+    UpdateDestination,
+    /// Deleting a destination.
+    DeleteDestination,
+    /// Listing destinations.
+    GetDestinations,
+    /// Starting a sync daemon.
+    StartDaemon,
+    /// Stopping a sync daemon.
+    StopDaemon,
+    /// Listing sync daemons.
+    GetDaemons,
+    /// Setting timeouts.
+    SetTimeouts,
+    /// Reading timeouts.
+    GetTimeouts,
+    /// Reading version information.
+    GetInfo,
+    /// Zeroing counters.
+    Zero,
+    /// Flushing the table.
+    Flush,
+    /// Any other raw command.
+    Other,
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Operation::ResolveFamily => "resolve the IPVS family",
+            Operation::AddService => "add service",
+            Operation::UpdateService => "edit service",
+            Operation::DeleteService => "delete service",
+            Operation::GetService => "get service",
+            Operation::AddDestination => "add destination",
+            Operation::UpdateDestination => "edit destination",
+            Operation::DeleteDestination => "delete destination",
+            Operation::GetDestinations => "list destinations",
+            Operation::StartDaemon => "start sync daemon",
+            Operation::StopDaemon => "stop sync daemon",
+            Operation::GetDaemons => "list sync daemons",
+            Operation::SetTimeouts => "set timeouts",
+            Operation::GetTimeouts => "get timeouts",
+            Operation::GetInfo => "get info",
+            Operation::Zero => "zero counters",
+            Operation::Flush => "flush",
+            Operation::Other => "raw command",
+        })
+    }
+}
+
+/// What the kernel refused: the errno, the operation and the object it was about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelContext {
+    /// The positive errno value the kernel returned.
+    pub errno: i32,
+    /// The operation that was refused.
+    pub operation: Operation,
+    /// The object concerned, in text form (for example `tcp:10.0.0.1:80 -> 10.0.0.2:80`),
+    /// empty when the operation concerns the whole table.
+    pub object: String,
+}
+
+impl fmt::Display for KernelContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.operation)?;
+        if !self.object.is_empty() {
+            write!(f, " {}", self.object)?;
+        }
+        write!(f, " (errno {})", self.errno)
+    }
+}
+
+/// A value rejected by a builder, a parser or a check, before anything reached the kernel.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidError {
+    /// A non-fwmark service on port 0 needs persistence (as ipvsadm requires).
+    #[error("port 0 is only allowed for a persistent service")]
+    ZeroPortWithoutPersistence,
+    /// One-packet scheduling applies to UDP and fwmark services only.
+    #[error("one-packet scheduling is only for UDP or fwmark services, not {0}")]
+    OnePacketNotUdp(crate::model::Protocol),
+    /// The lower connection threshold is above the upper one (the kernel answers ERANGE).
+    #[error("lower threshold {lower} is above upper threshold {upper}")]
+    LowerThresholdAboveUpper {
+        /// The lower threshold.
+        lower: u32,
+        /// The upper threshold.
+        upper: u32,
+    },
+    /// A threshold above `i32::MAX` (the kernel reads them as int).
+    #[error("threshold {0} is out of range 0..=2147483647")]
+    ThresholdOutOfRange(u32),
+    /// A GUE tunnel needs a non-zero destination port.
+    #[error("a GUE tunnel needs a non-zero tunnel port")]
+    GueWithoutPort,
+    /// Weight outside 0..=65535.
+    #[error("weight {0} is out of range 0..=65535")]
+    WeightOutOfRange(u32),
+    /// An IPv6 persistence prefix outside 1..=128, or an IPv4 prefix over 32.
+    #[error("netmask prefix length {0} is out of range")]
+    PrefixOutOfRange(u32),
+    /// The netmask is of the other address family than the service.
+    #[error("netmask {netmask} does not match the service's address family")]
+    NetmaskFamilyMismatch {
+        /// The netmask, as text.
+        netmask: String,
+    },
+    /// Persistence timeout outside 1..=2678400 seconds (31 days, ipvsadm's limit).
+    #[error("persistence timeout {0} is out of range 1..=2678400 seconds")]
+    PersistenceTimeoutOutOfRange(u32),
+    /// A name (scheduler, persistence engine, interface) is empty, too long or not printable.
+    #[error("{what} name {name:?} is invalid: {reason}")]
+    BadName {
+        /// Which kind of name.
+        what: &'static str,
+        /// The rejected name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// A scheduler flag that belongs to another scheduler (for example `sh-port` with `rr`).
+    #[error("scheduler flag {flag} does not apply to scheduler {scheduler}")]
+    SchedulerFlagMismatch {
+        /// The flag's name.
+        flag: &'static str,
+        /// The service's scheduler.
+        scheduler: String,
+    },
+    /// A destination of the other address family than its service, without tunnelling.
+    #[error("a destination of another address family than its service needs tunnel forwarding")]
+    MixedFamilyWithoutTunnel,
+    /// Text that could not be parsed into a value.
+    #[error("cannot parse {input:?} as {expected}")]
+    Parse {
+        /// The input text.
+        input: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A sync daemon value is invalid.
+    #[error("sync daemon: {0}")]
+    Daemon(&'static str),
+    /// A required value is missing (for example the scheduler of a service read back).
+    #[error("missing {0}")]
+    Missing(&'static str),
+}
+
+impl InvalidError {
+    pub(crate) fn parse(input: &str, expected: &'static str) -> Self {
+        InvalidError::Parse {
+            input: input.to_owned(),
+            expected,
+        }
+    }
+}
+
+/// Bytes that could not be decoded, with the context of where decoding failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("decode error: {message}")]
+pub struct DecodeError {
+    message: String,
+}
+
+impl DecodeError {
+    /// A decode error with the given message.
+    pub fn new(message: impl Into<String>) -> Self {
+        DecodeError {
+            message: message.into(),
+        }
+    }
+
+    /// Prefix the message with where the error happened.
+    pub fn context(self, context: impl fmt::Display) -> Self {
+        DecodeError {
+            message: format!("{context}: {}", self.message),
+        }
+    }
+
+    /// The message, with its context.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl From<netlink_packet_core::DecodeError> for DecodeError {
+    fn from(e: netlink_packet_core::DecodeError) -> Self {
+        DecodeError::new(e.to_string())
+    }
+}

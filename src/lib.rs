@@ -1,0 +1,27 @@
+//! `lvs`: program Linux IPVS, the kernel's layer-4 load balancer, from Rust.
+//!
+//! The crate is layered (data flows down on writes and up on reads):
+//!
+//! 1. [`model`]: plain values ([`Service`], [`Destination`], [`Scheduler`], ...), validated
+//!    by builders that read like ipvsadm lines.
+//! 2. [`wire`]: the `IPVS` generic netlink family, encoded and decoded; conversions between
+//!    the model and attributes, one place per object.
+//!
+//! ```
+//! use lvs::{Destination, Scheduler, Service};
+//! // ipvsadm -A -t 192.168.2.1:80 -s rr
+//! let svc = Service::tcp("192.168.2.1:80".parse()?).scheduler(Scheduler::Rr).build()?;
+//! // ipvsadm -a -t 192.168.2.1:80 -r 192.168.2.2:80 -m
+//! let rs = Destination::builder("192.168.2.2:80".parse()?).masquerade().build_for(&svc.id)?;
+//! assert_eq!(rs.to_string(), "192.168.2.2:80 masq weight 1");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod model;
+pub mod wire;
+
+pub use error::{DecodeError, Error, InvalidError, KernelContext, Operation, Result};
+pub use model::*;

@@ -1,0 +1,44 @@
+//! Layer 1: the model. Plain values, validated by builders, with `FromStr` and `Display` where
+//! a text form exists. Nothing here does I/O or knows about netlink.
+
+mod daemon;
+mod destination;
+mod info;
+mod persistence;
+mod scheduler;
+mod service;
+mod stats;
+
+pub use daemon::{Daemon, DaemonBuilder, DaemonState};
+pub use destination::{
+    DestCounters, Destination, DestinationBuilder, ForwardMethod, Tunnel, TunnelFlags, TunnelType,
+};
+pub use info::{Info, Timeouts, Version};
+pub use persistence::{Netmask, Persistence, PersistenceEngine};
+pub use scheduler::{SchedFlags, Scheduler};
+pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};
+pub use stats::Stats;
+
+use crate::error::InvalidError;
+
+/// Validate a kernel name (scheduler, persistence engine, interface): 1..=max bytes of
+/// printable ASCII, no whitespace, no NUL.
+pub(crate) fn check_name(what: &'static str, name: &str, max: usize) -> Result<(), InvalidError> {
+    let reason = if name.is_empty() {
+        "empty"
+    } else if name.len() > max {
+        match max {
+            15 => "longer than 15 bytes",
+            _ => "too long",
+        }
+    } else if !name.bytes().all(|b| b.is_ascii_graphic()) {
+        "not printable ASCII without spaces"
+    } else {
+        return Ok(());
+    };
+    Err(InvalidError::BadName {
+        what,
+        name: name.to_owned(),
+        reason,
+    })
+}

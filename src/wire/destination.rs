@@ -1,0 +1,256 @@
+//! `IPVS_DEST_ATTR_*`: the attributes nested in `IPVS_CMD_ATTR_DEST`, and the one place where
+//! a [`Destination`] becomes attributes and back.
+
+use netlink_packet_core::{DefaultNla, NlaBuffer};
+
+use super::nla::{self, Attr};
+use super::service::{family, family_to_wire, ip_from_wire, ip_to_wire};
+use super::stats::{self, StatsAttr, StatsNest, Width};
+use crate::error::DecodeError;
+use crate::model::{
+    AddressFamily, DestCounters, Destination, ForwardMethod, Tunnel, TunnelFlags, TunnelType,
+};
+
+const IPVS_DEST_ATTR_ADDR: u16 = 1;
+const IPVS_DEST_ATTR_PORT: u16 = 2;
+const IPVS_DEST_ATTR_FWD_METHOD: u16 = 3;
+const IPVS_DEST_ATTR_WEIGHT: u16 = 4;
+const IPVS_DEST_ATTR_U_THRESH: u16 = 5;
+const IPVS_DEST_ATTR_L_THRESH: u16 = 6;
+const IPVS_DEST_ATTR_ACTIVE_CONNS: u16 = 7;
+const IPVS_DEST_ATTR_INACT_CONNS: u16 = 8;
+const IPVS_DEST_ATTR_PERSIST_CONNS: u16 = 9;
+const IPVS_DEST_ATTR_STATS: u16 = 10;
+const IPVS_DEST_ATTR_ADDR_FAMILY: u16 = 11;
+const IPVS_DEST_ATTR_STATS64: u16 = 12;
+const IPVS_DEST_ATTR_TUN_TYPE: u16 = 13;
+const IPVS_DEST_ATTR_TUN_PORT: u16 = 14;
+const IPVS_DEST_ATTR_TUN_FLAGS: u16 = 15;
+
+/// `IP_VS_CONN_F_FWD_MASK`: the forwarding method's bits in `FWD_METHOD`.
+const IP_VS_CONN_F_FWD_MASK: u32 = 0x0007;
+
+/// One attribute of a destination nest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DestAttr {
+    /// `IPVS_DEST_ATTR_ADDR`.
+    Addr([u8; 16]),
+    /// `IPVS_DEST_ATTR_PORT` (big-endian on the wire; host order here).
+    Port(u16),
+    /// `IPVS_DEST_ATTR_FWD_METHOD`: `IP_VS_CONN_F_*` (forwarding in the low 3 bits).
+    FwdMethod(u32),
+    /// `IPVS_DEST_ATTR_WEIGHT` (the kernel reads it as a signed int).
+    Weight(u32),
+    /// `IPVS_DEST_ATTR_U_THRESH`.
+    UpperThreshold(u32),
+    /// `IPVS_DEST_ATTR_L_THRESH`.
+    LowerThreshold(u32),
+    /// `IPVS_DEST_ATTR_ACTIVE_CONNS` (read-only).
+    ActiveConns(u32),
+    /// `IPVS_DEST_ATTR_INACT_CONNS` (read-only).
+    InactConns(u32),
+    /// `IPVS_DEST_ATTR_PERSIST_CONNS` (read-only).
+    PersistConns(u32),
+    /// `IPVS_DEST_ATTR_STATS`.
+    Stats(Vec<StatsAttr>),
+    /// `IPVS_DEST_ATTR_ADDR_FAMILY` (kernel 3.18+).
+    AddrFamily(u16),
+    /// `IPVS_DEST_ATTR_STATS64`.
+    Stats64(Vec<StatsAttr>),
+    /// `IPVS_DEST_ATTR_TUN_TYPE` (kernel 5.2+).
+    TunType(u8),
+    /// `IPVS_DEST_ATTR_TUN_PORT` (big-endian on the wire; host order here).
+    TunPort(u16),
+    /// `IPVS_DEST_ATTR_TUN_FLAGS`.
+    TunFlags(u16),
+    /// Any attribute unknown to this crate, kept as is.
+    Other(DefaultNla),
+}
+
+impl Attr for DestAttr {
+    fn buffer_len(&self) -> usize {
+        match self {
+            DestAttr::Addr(_) => nla::value_len(16),
+            DestAttr::Port(_)
+            | DestAttr::AddrFamily(_)
+            | DestAttr::TunPort(_)
+            | DestAttr::TunFlags(_) => nla::value_len(2),
+            DestAttr::TunType(_) => nla::value_len(1),
+            DestAttr::FwdMethod(_)
+            | DestAttr::Weight(_)
+            | DestAttr::UpperThreshold(_)
+            | DestAttr::LowerThreshold(_)
+            | DestAttr::ActiveConns(_)
+            | DestAttr::InactConns(_)
+            | DestAttr::PersistConns(_) => nla::value_len(4),
+            DestAttr::Stats(a) => StatsNest {
+                attrs: a,
+                width: Width::Legacy,
+            }
+            .buffer_len(),
+            DestAttr::Stats64(a) => StatsNest {
+                attrs: a,
+                width: Width::Wide,
+            }
+            .buffer_len(),
+            DestAttr::Other(o) => Attr::buffer_len(o),
+        }
+    }
+
+    fn emit(&self, buf: &mut [u8], nested_flag: bool) {
+        let u32_attr = |buf: &mut [u8], kind, v: &u32| nla::emit_value(buf, kind, &v.to_ne_bytes());
+        match self {
+            DestAttr::Addr(a) => nla::emit_value(buf, IPVS_DEST_ATTR_ADDR, a),
+            DestAttr::Port(p) => nla::emit_value(buf, IPVS_DEST_ATTR_PORT, &p.to_be_bytes()),
+            DestAttr::FwdMethod(v) => u32_attr(buf, IPVS_DEST_ATTR_FWD_METHOD, v),
+            DestAttr::Weight(v) => u32_attr(buf, IPVS_DEST_ATTR_WEIGHT, v),
+            DestAttr::UpperThreshold(v) => u32_attr(buf, IPVS_DEST_ATTR_U_THRESH, v),
+            DestAttr::LowerThreshold(v) => u32_attr(buf, IPVS_DEST_ATTR_L_THRESH, v),
+            DestAttr::ActiveConns(v) => u32_attr(buf, IPVS_DEST_ATTR_ACTIVE_CONNS, v),
+            DestAttr::InactConns(v) => u32_attr(buf, IPVS_DEST_ATTR_INACT_CONNS, v),
+            DestAttr::PersistConns(v) => u32_attr(buf, IPVS_DEST_ATTR_PERSIST_CONNS, v),
+            DestAttr::Stats(a) => StatsNest {
+                attrs: a,
+                width: Width::Legacy,
+            }
+            .emit(buf, IPVS_DEST_ATTR_STATS, nested_flag),
+            DestAttr::AddrFamily(v) => {
+                nla::emit_value(buf, IPVS_DEST_ATTR_ADDR_FAMILY, &v.to_ne_bytes())
+            }
+            DestAttr::Stats64(a) => StatsNest {
+                attrs: a,
+                width: Width::Wide,
+            }
+            .emit(buf, IPVS_DEST_ATTR_STATS64, nested_flag),
+            DestAttr::TunType(v) => nla::emit_value(buf, IPVS_DEST_ATTR_TUN_TYPE, &[*v]),
+            DestAttr::TunPort(p) => {
+                nla::emit_value(buf, IPVS_DEST_ATTR_TUN_PORT, &p.to_be_bytes())
+            }
+            DestAttr::TunFlags(v) => {
+                nla::emit_value(buf, IPVS_DEST_ATTR_TUN_FLAGS, &v.to_ne_bytes())
+            }
+            DestAttr::Other(o) => Attr::emit(o, buf, nested_flag),
+        }
+    }
+}
+
+impl DestAttr {
+    fn parse(nla: &NlaBuffer<&[u8]>) -> Result<DestAttr, DecodeError> {
+        let v = nla.value();
+        Ok(match nla.kind() {
+            IPVS_DEST_ATTR_ADDR => DestAttr::Addr(nla::addr_of(v, "ADDR")?),
+            IPVS_DEST_ATTR_PORT => DestAttr::Port(nla::u16_be_of(v, "PORT")?),
+            IPVS_DEST_ATTR_FWD_METHOD => DestAttr::FwdMethod(nla::u32_of(v, "FWD_METHOD")?),
+            IPVS_DEST_ATTR_WEIGHT => DestAttr::Weight(nla::u32_of(v, "WEIGHT")?),
+            IPVS_DEST_ATTR_U_THRESH => DestAttr::UpperThreshold(nla::u32_of(v, "U_THRESH")?),
+            IPVS_DEST_ATTR_L_THRESH => DestAttr::LowerThreshold(nla::u32_of(v, "L_THRESH")?),
+            IPVS_DEST_ATTR_ACTIVE_CONNS => DestAttr::ActiveConns(nla::u32_of(v, "ACTIVE_CONNS")?),
+            IPVS_DEST_ATTR_INACT_CONNS => DestAttr::InactConns(nla::u32_of(v, "INACT_CONNS")?),
+            IPVS_DEST_ATTR_PERSIST_CONNS => {
+                DestAttr::PersistConns(nla::u32_of(v, "PERSIST_CONNS")?)
+            }
+            IPVS_DEST_ATTR_STATS => DestAttr::Stats(stats::parse_stats(v)?),
+            IPVS_DEST_ATTR_ADDR_FAMILY => DestAttr::AddrFamily(nla::u16_of(v, "ADDR_FAMILY")?),
+            IPVS_DEST_ATTR_STATS64 => DestAttr::Stats64(stats::parse_stats(v)?),
+            IPVS_DEST_ATTR_TUN_TYPE => DestAttr::TunType(nla::u8_of(v, "TUN_TYPE")?),
+            IPVS_DEST_ATTR_TUN_PORT => DestAttr::TunPort(nla::u16_be_of(v, "TUN_PORT")?),
+            IPVS_DEST_ATTR_TUN_FLAGS => DestAttr::TunFlags(nla::u16_of(v, "TUN_FLAGS")?),
+            _ => DestAttr::Other(nla::other(nla)?),
+        })
+    }
+
+    /// Parse the contents of a destination nest.
+    pub(crate) fn parse_nest(buf: &[u8]) -> Result<Vec<DestAttr>, DecodeError> {
+        nla::parse_attrs(buf, "destination", DestAttr::parse)
+    }
+
+    /// The identity attributes of a destination (`ADDR_FAMILY`, `ADDR`, `PORT`): what
+    /// `DEL_DEST` needs.
+    pub fn from_dest_id(addr: &std::net::SocketAddr) -> Vec<DestAttr> {
+        vec![
+            DestAttr::AddrFamily(family_to_wire(AddressFamily::of(&addr.ip()))),
+            DestAttr::Addr(ip_to_wire(&addr.ip())),
+            DestAttr::Port(addr.port()),
+        ]
+    }
+
+    /// Every attribute `NEW_DEST` and `SET_DEST` need: identity, forwarding method, weight,
+    /// thresholds, and for tunnels the tunnel type, port and flags.
+    pub fn from_destination(d: &Destination) -> Vec<DestAttr> {
+        let mut attrs = DestAttr::from_dest_id(&d.socket_addr());
+        attrs.reserve(8);
+        attrs.push(DestAttr::FwdMethod(d.forward.code()));
+        attrs.push(DestAttr::Weight(d.weight));
+        attrs.push(DestAttr::UpperThreshold(d.upper_threshold));
+        attrs.push(DestAttr::LowerThreshold(d.lower_threshold));
+        if let ForwardMethod::Tunnel(t) = &d.forward {
+            attrs.push(DestAttr::TunType(t.kind.code()));
+            attrs.push(DestAttr::TunPort(t.port));
+            attrs.push(DestAttr::TunFlags(t.flags.bits()));
+        }
+        attrs
+    }
+
+    /// The destination these attributes describe. `service_af` is used when
+    /// `ADDR_FAMILY` is absent (kernels before 3.18).
+    pub fn to_destination(
+        attrs: &[DestAttr],
+        service_af: AddressFamily,
+    ) -> Result<Destination, DecodeError> {
+        let mut af = service_af;
+        let (mut addr, mut port, mut fwd) = (None, None, None);
+        let mut d = Destination {
+            addr: service_af.unspecified(),
+            port: 0,
+            forward: ForwardMethod::DirectRoute,
+            weight: 0,
+            upper_threshold: 0,
+            lower_threshold: 0,
+            counters: None,
+            stats: None,
+        };
+        let mut counters: Option<DestCounters> = None;
+        let (mut tun_type, mut tun_port, mut tun_flags) = (0u8, 0u16, 0u16);
+        let (mut stats, mut stats64) = (None, None);
+        for a in attrs {
+            match a {
+                DestAttr::Addr(v) => addr = Some(*v),
+                DestAttr::Port(v) => port = Some(*v),
+                DestAttr::FwdMethod(v) => fwd = Some(*v),
+                DestAttr::Weight(v) => d.weight = *v,
+                DestAttr::UpperThreshold(v) => d.upper_threshold = *v,
+                DestAttr::LowerThreshold(v) => d.lower_threshold = *v,
+                DestAttr::ActiveConns(v) => counters.get_or_insert_with(Default::default).active = *v,
+                DestAttr::InactConns(v) => {
+                    counters.get_or_insert_with(Default::default).inactive = *v
+                }
+                DestAttr::PersistConns(v) => {
+                    counters.get_or_insert_with(Default::default).persistent = *v
+                }
+                DestAttr::Stats(s) => stats = Some(StatsAttr::to_stats(s)),
+                DestAttr::AddrFamily(v) => af = family(*v)?,
+                DestAttr::Stats64(s) => stats64 = Some(StatsAttr::to_stats(s)),
+                DestAttr::TunType(v) => tun_type = *v,
+                DestAttr::TunPort(v) => tun_port = *v,
+                DestAttr::TunFlags(v) => tun_flags = *v,
+                DestAttr::Other(_) => {}
+            }
+        }
+        let addr = addr.ok_or_else(|| DecodeError::new("destination: no ADDR"))?;
+        d.addr = ip_from_wire(&addr, af);
+        d.port = port.ok_or_else(|| DecodeError::new("destination: no PORT"))?;
+        let fwd = fwd.ok_or_else(|| DecodeError::new("destination: no FWD_METHOD"))?;
+        d.forward = match ForwardMethod::from_code(fwd & IP_VS_CONN_F_FWD_MASK) {
+            ForwardMethod::Tunnel(_) => ForwardMethod::Tunnel(Tunnel {
+                kind: TunnelType::from_code(tun_type),
+                port: tun_port,
+                flags: TunnelFlags::from_bits_retain(tun_flags),
+            }),
+            other => other,
+        };
+        d.counters = counters;
+        d.stats = stats64.or(stats);
+        Ok(d)
+    }
+}
