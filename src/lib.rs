@@ -23,5 +23,8 @@ pub mod error;
 pub mod model;
 pub mod wire;
 
+#[cfg(feature = "proptest")]
+pub mod strategies;
+
 pub use error::{DecodeError, Error, InvalidError, KernelContext, Operation, Result};
 pub use model::*;

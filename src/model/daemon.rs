@@ -56,7 +56,10 @@ impl FromStr for DaemonState {
         match s.to_ascii_lowercase().as_str() {
             "master" => Ok(DaemonState::Master),
             "backup" => Ok(DaemonState::Backup),
-            _ => Err(InvalidError::parse(s, "a sync daemon state (master, backup)")),
+            _ => Err(InvalidError::parse(
+                s,
+                "a sync daemon state (master, backup)",
+            )),
         }
     }
 }
@@ -164,6 +167,12 @@ impl DaemonBuilder {
     pub fn ttl(mut self, ttl: u8) -> Self {
         self.daemon.ttl = Some(ttl);
         self
+    }
+
+    /// Build without validation (for strategies that construct valid values field by field).
+    #[cfg(feature = "proptest")]
+    pub(crate) fn build_unvalidated(self) -> Daemon {
+        self.daemon
     }
 
     /// Validate and build.

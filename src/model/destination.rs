@@ -441,6 +441,12 @@ impl DestinationBuilder {
         self
     }
 
+    /// Build without validation (for strategies that construct valid values field by field).
+    #[cfg(feature = "proptest")]
+    pub(crate) fn build_unvalidated(self) -> Destination {
+        self.dest
+    }
+
     /// Validate on its own and build.
     pub fn build(self) -> Result<Destination, InvalidError> {
         self.dest.validate()?;

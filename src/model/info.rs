@@ -52,7 +52,9 @@ impl FromStr for Version {
         else {
             return Err(err());
         };
-        Ok(Version((u32::from(a?) << 16) | (u32::from(b?) << 8) | u32::from(c?)))
+        Ok(Version(
+            (u32::from(a?) << 16) | (u32::from(b?) << 8) | u32::from(c?),
+        ))
     }
 }
 

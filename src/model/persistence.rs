@@ -127,7 +127,10 @@ impl FromStr for Netmask {
         match s.trim_start_matches('/').parse::<u32>() {
             Ok(len @ 1..=128) => Ok(Netmask::V6(len as u8)),
             Ok(len) => Err(InvalidError::PrefixOutOfRange(len)),
-            Err(_) => Err(InvalidError::parse(s, "a netmask (IPv4 mask or IPv6 prefix length)")),
+            Err(_) => Err(InvalidError::parse(
+                s,
+                "a netmask (IPv4 mask or IPv6 prefix length)",
+            )),
         }
     }
 }

@@ -177,14 +177,23 @@ impl SchedFlags {
 
     /// Parse one ipvsadm flag name for the given scheduler. `sh-*` names need `sh` and `mh-*`
     /// names need `mh`, as in ipvsadm.
-    pub fn from_ipvsadm_name(name: &str, scheduler: &Scheduler) -> Result<SchedFlags, InvalidError> {
+    pub fn from_ipvsadm_name(
+        name: &str,
+        scheduler: &Scheduler,
+    ) -> Result<SchedFlags, InvalidError> {
         let (flag, needs) = match name {
             "flag-1" => (SchedFlags::FLAG_1, None),
             "flag-2" => (SchedFlags::FLAG_2, None),
             "flag-3" => (SchedFlags::FLAG_3, None),
-            "sh-fallback" => (SchedFlags::SH_FALLBACK, Some(("sh-fallback", Scheduler::Sh))),
+            "sh-fallback" => (
+                SchedFlags::SH_FALLBACK,
+                Some(("sh-fallback", Scheduler::Sh)),
+            ),
             "sh-port" => (SchedFlags::SH_PORT, Some(("sh-port", Scheduler::Sh))),
-            "mh-fallback" => (SchedFlags::MH_FALLBACK, Some(("mh-fallback", Scheduler::Mh))),
+            "mh-fallback" => (
+                SchedFlags::MH_FALLBACK,
+                Some(("mh-fallback", Scheduler::Mh)),
+            ),
             "mh-port" => (SchedFlags::MH_PORT, Some(("mh-port", Scheduler::Mh))),
             _ => return Err(InvalidError::parse(name, "a scheduler flag")),
         };
@@ -200,10 +209,12 @@ impl SchedFlags {
     }
 
     /// Parse ipvsadm's comma-separated `-b` list for the given scheduler.
-    pub fn parse_ipvsadm_list(list: &str, scheduler: &Scheduler) -> Result<SchedFlags, InvalidError> {
-        list.split(',')
-            .try_fold(SchedFlags::empty(), |acc, name| {
-                Ok(acc | SchedFlags::from_ipvsadm_name(name.trim(), scheduler)?)
-            })
+    pub fn parse_ipvsadm_list(
+        list: &str,
+        scheduler: &Scheduler,
+    ) -> Result<SchedFlags, InvalidError> {
+        list.split(',').try_fold(SchedFlags::empty(), |acc, name| {
+            Ok(acc | SchedFlags::from_ipvsadm_name(name.trim(), scheduler)?)
+        })
     }
 }

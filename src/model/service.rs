@@ -510,6 +510,12 @@ impl ServiceBuilder {
         self
     }
 
+    /// Build without validation (for strategies that construct valid values field by field).
+    #[cfg(feature = "proptest")]
+    pub(crate) fn build_unvalidated(self) -> Service {
+        self.service
+    }
+
     /// Validate and build.
     pub fn build(mut self) -> Result<Service, InvalidError> {
         if let Some(mask) = self.netmask {

@@ -88,9 +88,7 @@ impl DaemonAttr {
             IPVS_DAEMON_ATTR_STATE => DaemonAttr::State(nla::u32_of(v, "STATE")?),
             IPVS_DAEMON_ATTR_MCAST_IFN => DaemonAttr::McastIfn(nla::string_of(v, "MCAST_IFN")?),
             IPVS_DAEMON_ATTR_SYNC_ID => DaemonAttr::SyncId(nla::u32_of(v, "SYNC_ID")?),
-            IPVS_DAEMON_ATTR_SYNC_MAXLEN => {
-                DaemonAttr::SyncMaxLen(nla::u16_of(v, "SYNC_MAXLEN")?)
-            }
+            IPVS_DAEMON_ATTR_SYNC_MAXLEN => DaemonAttr::SyncMaxLen(nla::u16_of(v, "SYNC_MAXLEN")?),
             IPVS_DAEMON_ATTR_MCAST_GROUP => {
                 let a = nla::addr_of(v, "MCAST_GROUP")?;
                 if v.len() != 4 {

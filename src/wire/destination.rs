@@ -124,9 +124,7 @@ impl Attr for DestAttr {
             }
             .emit(buf, IPVS_DEST_ATTR_STATS64, nested_flag),
             DestAttr::TunType(v) => nla::emit_value(buf, IPVS_DEST_ATTR_TUN_TYPE, &[*v]),
-            DestAttr::TunPort(p) => {
-                nla::emit_value(buf, IPVS_DEST_ATTR_TUN_PORT, &p.to_be_bytes())
-            }
+            DestAttr::TunPort(p) => nla::emit_value(buf, IPVS_DEST_ATTR_TUN_PORT, &p.to_be_bytes()),
             DestAttr::TunFlags(v) => {
                 nla::emit_value(buf, IPVS_DEST_ATTR_TUN_FLAGS, &v.to_ne_bytes())
             }
@@ -221,7 +219,9 @@ impl DestAttr {
                 DestAttr::Weight(v) => d.weight = *v,
                 DestAttr::UpperThreshold(v) => d.upper_threshold = *v,
                 DestAttr::LowerThreshold(v) => d.lower_threshold = *v,
-                DestAttr::ActiveConns(v) => counters.get_or_insert_with(Default::default).active = *v,
+                DestAttr::ActiveConns(v) => {
+                    counters.get_or_insert_with(Default::default).active = *v
+                }
                 DestAttr::InactConns(v) => {
                     counters.get_or_insert_with(Default::default).inactive = *v
                 }

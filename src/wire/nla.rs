@@ -110,12 +110,8 @@ pub(crate) fn other(nla: &NlaBuffer<&[u8]>) -> Result<DefaultNla, DecodeError> {
 }
 
 fn exact<const N: usize>(v: &[u8], name: &str) -> Result<[u8; N], DecodeError> {
-    v.try_into().map_err(|_| {
-        DecodeError::new(format!(
-            "{name}: expected {N} bytes, got {}",
-            v.len()
-        ))
-    })
+    v.try_into()
+        .map_err(|_| DecodeError::new(format!("{name}: expected {N} bytes, got {}", v.len())))
 }
 
 pub(crate) fn u8_of(v: &[u8], name: &str) -> Result<u8, DecodeError> {
@@ -160,6 +156,5 @@ pub(crate) fn addr_of(v: &[u8], name: &str) -> Result<[u8; 16], DecodeError> {
 /// error).
 pub(crate) fn string_of(v: &[u8], name: &str) -> Result<String, DecodeError> {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8(v[..end].to_vec())
-        .map_err(|_| DecodeError::new(format!("{name}: not UTF-8")))
+    String::from_utf8(v[..end].to_vec()).map_err(|_| DecodeError::new(format!("{name}: not UTF-8")))
 }

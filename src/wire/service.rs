@@ -207,7 +207,9 @@ impl ServiceAttr {
         for a in attrs {
             match a {
                 ServiceAttr::SchedName(s) => sched = Some(Scheduler::from_name(s)),
-                ServiceAttr::PeName(s) if !s.is_empty() => pe = Some(PersistenceEngine::from_name(s)),
+                ServiceAttr::PeName(s) if !s.is_empty() => {
+                    pe = Some(PersistenceEngine::from_name(s))
+                }
                 ServiceAttr::Flags { flags: f, .. } => flags = ServiceFlags::from_bits_retain(*f),
                 ServiceAttr::Timeout(t) => timeout = *t,
                 ServiceAttr::Netmask(m) => netmask = Some(netmask_from_wire(*m, af)),
