@@ -50,6 +50,12 @@ pub enum Error {
     /// The address family is not supported by this kernel (EAFNOSUPPORT).
     #[error("address family not supported by the kernel: {0}")]
     AddressFamilyNotSupported(KernelContext),
+    /// A sync daemon of that state is already running (EEXIST on start).
+    #[error("sync daemon already running: {0}")]
+    DaemonExists(KernelContext),
+    /// No sync daemon of that state is running (ESRCH on stop).
+    #[error("no such sync daemon: {0}")]
+    NoSuchDaemon(KernelContext),
     /// The kernel has no IPVS (the `IPVS` generic netlink family is not registered: the
     /// `ip_vs` module is not loaded or not built).
     #[error("IPVS is not available in this kernel (is the ip_vs module loaded?)")]
@@ -90,6 +96,8 @@ impl Error {
             | Error::InvalidRequest(c)
             | Error::PermissionDenied(c)
             | Error::AddressFamilyNotSupported(c)
+            | Error::DaemonExists(c)
+            | Error::NoSuchDaemon(c)
             | Error::Kernel(c) => Some(c),
             _ => None,
         }

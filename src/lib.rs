@@ -19,12 +19,15 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod error;
 pub mod model;
+pub mod transport;
 pub mod wire;
 
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
+pub use client::{Ipvs, ServiceEntry};
 pub use error::{DecodeError, Error, InvalidError, KernelContext, Operation, Result};
 pub use model::*;

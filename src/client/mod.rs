@@ -1,0 +1,441 @@
+//! Layer 4: the client. [`Ipvs`] is the handle users call: services, destinations, the whole
+//! table, flush, zero, timeouts, info and sync daemons, over any [`Transport`].
+//!
+//! Every write is validated before it is sent, so a value the kernel or ipvsadm would reject
+//! never reaches the kernel; kernel refusals come back as named [`Error`] cases that carry the
+//! errno, the operation and the object.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use crate::error::{Error, KernelContext, Operation, Result};
+use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
+use crate::transport::{KernelTransport, RequestKind, Transport};
+use crate::wire::{IpvsMessage, ServiceAttr};
+
+/// A service with its destinations, as a full listing returns them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEntry {
+    /// The service.
+    pub service: Service,
+    /// Its destinations, in the kernel's order.
+    pub destinations: Vec<Destination>,
+}
+
+/// A handle on one network namespace's IPVS table.
+///
+/// ```no_run
+/// use lvs::{Destination, Ipvs, Scheduler, Service};
+/// let mut ipvs = Ipvs::new()?;
+/// let svc = Service::tcp("192.168.2.1:80".parse()?).scheduler(Scheduler::Rr).build()?;
+/// ipvs.add_service(&svc)?;
+/// let rs = Destination::builder("192.168.2.2:80".parse()?).masquerade().build_for(&svc.id)?;
+/// ipvs.add_destination(&svc.id, &rs)?;
+/// for entry in ipvs.table()? {
+///     println!("{} -> {} destinations", entry.service, entry.destinations.len());
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct Ipvs<T: Transport = KernelTransport> {
+    transport: T,
+}
+
+impl Ipvs<KernelTransport> {
+    /// A handle on the caller's network namespace, through the kernel.
+    pub fn new() -> Result<Ipvs<KernelTransport>> {
+        Ok(Ipvs::with_transport(KernelTransport::open()?))
+    }
+
+    /// A handle on the network namespace named `name` (under `/run/netns`). The calling
+    /// thread stays in its own namespace.
+    pub fn in_netns(name: &str) -> Result<Ipvs<KernelTransport>> {
+        Ok(Ipvs::with_transport(
+            KernelTransport::builder().netns_name(name).open()?,
+        ))
+    }
+
+    /// A handle on the network namespace at `path` (for example `/proc/PID/ns/net`).
+    pub fn in_netns_path(path: impl AsRef<Path>) -> Result<Ipvs<KernelTransport>> {
+        Ok(Ipvs::with_transport(
+            KernelTransport::builder()
+                .netns_path(path.as_ref())
+                .open()?,
+        ))
+    }
+}
+
+impl<T: Transport> Ipvs<T> {
+    /// A handle over this transport (the kernel, or a mock in tests).
+    pub fn with_transport(transport: T) -> Ipvs<T> {
+        Ipvs { transport }
+    }
+
+    /// The transport.
+    pub fn transport(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Unwrap the transport.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    fn call(
+        &mut self,
+        msg: &IpvsMessage,
+        kind: RequestKind,
+        op: Operation,
+        object: impl FnOnce() -> String,
+        ctx: &ErrCtx,
+    ) -> Result<Vec<IpvsMessage>> {
+        self.transport
+            .request(msg, kind)
+            .map_err(|e| classify(e, op, object, ctx))
+    }
+
+    /// Add a service (`ipvsadm -A`).
+    pub fn add_service(&mut self, svc: &Service) -> Result<()> {
+        svc.validate()?;
+        let ctx = ErrCtx::service(svc);
+        self.call(
+            &IpvsMessage::new_service(svc),
+            RequestKind::Do,
+            Operation::AddService,
+            || svc.id.to_string(),
+            &ctx,
+        )?;
+        Ok(())
+    }
+
+    /// Edit a service (`ipvsadm -E`): scheduler, flags, persistence and engine are replaced.
+    pub fn update_service(&mut self, svc: &Service) -> Result<()> {
+        svc.validate()?;
+        let ctx = ErrCtx::service(svc);
+        self.call(
+            &IpvsMessage::set_service(svc),
+            RequestKind::Do,
+            Operation::UpdateService,
+            || svc.id.to_string(),
+            &ctx,
+        )?;
+        Ok(())
+    }
+
+    /// Delete a service and its destinations (`ipvsadm -D`).
+    pub fn delete_service(&mut self, id: &ServiceId) -> Result<()> {
+        self.call(
+            &IpvsMessage::del_service(id),
+            RequestKind::Do,
+            Operation::DeleteService,
+            || id.to_string(),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// Read one service, with its stats.
+    pub fn get_service(&mut self, id: &ServiceId) -> Result<Service> {
+        let replies = self.call(
+            &IpvsMessage::get_service(id),
+            RequestKind::Do,
+            Operation::GetService,
+            || id.to_string(),
+            &ErrCtx::NONE,
+        )?;
+        let reply = replies.first().ok_or_else(|| Error::Protocol {
+            operation: Operation::GetService,
+            reason: "no reply message".into(),
+        })?;
+        Ok(reply.service()?)
+    }
+
+    /// Every service, in the kernel's order, with stats.
+    pub fn services(&mut self) -> Result<Vec<Service>> {
+        let replies = self.call(
+            &IpvsMessage::dump_services(),
+            RequestKind::Dump,
+            Operation::GetService,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        let mut out: Vec<Service> = Vec::with_capacity(replies.len());
+        for r in &replies {
+            let svc = r.service()?;
+            // Dumps are index-based: an entry may repeat if the table changed mid-dump.
+            if !out.iter().rev().take(4).any(|s| s.id == svc.id) {
+                out.push(svc);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Add a destination to a service (`ipvsadm -a`).
+    pub fn add_destination(&mut self, id: &ServiceId, dest: &Destination) -> Result<()> {
+        dest.validate_for(id)?;
+        self.call(
+            &IpvsMessage::new_dest(id, dest),
+            RequestKind::Do,
+            Operation::AddDestination,
+            || format!("{id} -> {}", dest.socket_addr()),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// Edit a destination (`ipvsadm -e`): forwarding, weight and thresholds are replaced.
+    pub fn update_destination(&mut self, id: &ServiceId, dest: &Destination) -> Result<()> {
+        dest.validate_for(id)?;
+        self.call(
+            &IpvsMessage::set_dest(id, dest),
+            RequestKind::Do,
+            Operation::UpdateDestination,
+            || format!("{id} -> {}", dest.socket_addr()),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// Delete a destination (`ipvsadm -d`).
+    pub fn delete_destination(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<()> {
+        self.call(
+            &IpvsMessage::del_dest(id, &addr),
+            RequestKind::Do,
+            Operation::DeleteDestination,
+            || format!("{id} -> {addr}"),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// The destinations of a service, with counters and stats. A missing service gives an
+    /// empty list, as the kernel answers.
+    pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
+        let replies = self.call(
+            &IpvsMessage::dump_dests(id),
+            RequestKind::Dump,
+            Operation::GetDestinations,
+            || id.to_string(),
+            &ErrCtx::NONE,
+        )?;
+        let af = id.af();
+        let mut out: Vec<Destination> = Vec::with_capacity(replies.len());
+        for r in &replies {
+            let d = r.destination(af)?;
+            if !out.iter().any(|o| o.addr == d.addr && o.port == d.port) {
+                out.push(d);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The whole table: every service with its destinations (one service dump, then one
+    /// destination dump per service).
+    pub fn table(&mut self) -> Result<Vec<ServiceEntry>> {
+        let services = self.services()?;
+        let mut out = Vec::with_capacity(services.len());
+        for service in services {
+            let destinations = self.destinations(&service.id)?;
+            out.push(ServiceEntry {
+                service,
+                destinations,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Delete every service (`ipvsadm -C`).
+    pub fn flush(&mut self) -> Result<()> {
+        self.call(
+            &IpvsMessage::flush(),
+            RequestKind::Do,
+            Operation::Flush,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// Zero the counters of every service (`ipvsadm -Z`).
+    pub fn zero_all(&mut self) -> Result<()> {
+        self.call(
+            &IpvsMessage::zero(None),
+            RequestKind::Do,
+            Operation::Zero,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// Zero the counters of one service (`ipvsadm -Z -t ...`).
+    pub fn zero_service(&mut self, id: &ServiceId) -> Result<()> {
+        self.call(
+            &IpvsMessage::zero(Some(id)),
+            RequestKind::Do,
+            Operation::Zero,
+            || id.to_string(),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// The connection timeouts (`ipvsadm -L --timeout`).
+    pub fn timeouts(&mut self) -> Result<Timeouts> {
+        let replies = self.call(
+            &IpvsMessage::get_timeouts(),
+            RequestKind::Do,
+            Operation::GetTimeouts,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        replies
+            .first()
+            .map(IpvsMessage::timeouts)
+            .ok_or_else(|| Error::Protocol {
+                operation: Operation::GetTimeouts,
+                reason: "no reply message".into(),
+            })
+    }
+
+    /// Set the connection timeouts (`ipvsadm --set`); a 0 leaves that timeout unchanged.
+    pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<()> {
+        self.call(
+            &IpvsMessage::set_timeouts(t),
+            RequestKind::Do,
+            Operation::SetTimeouts,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// The IPVS version and connection table size.
+    pub fn info(&mut self) -> Result<Info> {
+        let replies = self.call(
+            &IpvsMessage::get_info(),
+            RequestKind::Do,
+            Operation::GetInfo,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        let reply = replies.first().ok_or_else(|| Error::Protocol {
+            operation: Operation::GetInfo,
+            reason: "no reply message".into(),
+        })?;
+        Ok(reply.info()?)
+    }
+
+    /// Start a connection sync daemon (`ipvsadm --start-daemon`).
+    pub fn start_daemon(&mut self, d: &Daemon) -> Result<()> {
+        d.validate()?;
+        self.call(
+            &IpvsMessage::new_daemon(d),
+            RequestKind::Do,
+            Operation::StartDaemon,
+            || format!("{} on {}", d.state, d.interface),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// Stop the sync daemon of this state (`ipvsadm --stop-daemon`).
+    pub fn stop_daemon(&mut self, state: DaemonState) -> Result<()> {
+        self.call(
+            &IpvsMessage::del_daemon(state),
+            RequestKind::Do,
+            Operation::StopDaemon,
+            || state.to_string(),
+            &ErrCtx::NONE,
+        )?;
+        Ok(())
+    }
+
+    /// The running sync daemons (`ipvsadm -L --daemon`).
+    pub fn daemons(&mut self) -> Result<Vec<Daemon>> {
+        let replies = self.call(
+            &IpvsMessage::dump_daemons(),
+            RequestKind::Dump,
+            Operation::GetDaemons,
+            String::new,
+            &ErrCtx::NONE,
+        )?;
+        replies
+            .iter()
+            .map(|r| r.daemon().map_err(Error::from))
+            .collect()
+    }
+
+    /// The identity attributes of a service, for callers building raw messages.
+    pub fn service_id_attrs(id: &ServiceId) -> Vec<ServiceAttr> {
+        ServiceAttr::from_id(id)
+    }
+}
+
+/// What an ENOENT on a service write could be about.
+struct ErrCtx {
+    scheduler: Option<String>,
+    pe: Option<String>,
+}
+
+impl ErrCtx {
+    const NONE: ErrCtx = ErrCtx {
+        scheduler: None,
+        pe: None,
+    };
+
+    fn service(svc: &Service) -> ErrCtx {
+        ErrCtx {
+            scheduler: Some(svc.scheduler.name().to_owned()),
+            pe: svc.pe.as_ref().map(|p| p.name().to_owned()),
+        }
+    }
+
+    /// The kernel looks the scheduler up before the persistence engine, and both answer
+    /// ENOENT. With an engine named, tell them apart by which module is loaded.
+    fn enoent_is_pe(&self) -> bool {
+        let (Some(sched), Some(pe)) = (&self.scheduler, &self.pe) else {
+            return false;
+        };
+        let loaded = |m: String| Path::new("/sys/module").join(m).exists();
+        loaded(format!("ip_vs_{sched}")) && !loaded(format!("ip_vs_pe_{pe}"))
+    }
+}
+
+/// Name the case of a kernel refusal from the operation that got it.
+fn classify(e: Error, op: Operation, object: impl FnOnce() -> String, ctx: &ErrCtx) -> Error {
+    let errno = match e {
+        Error::Kernel(ref k) => k.errno,
+        Error::Timeout { .. } => return Error::Timeout { operation: op },
+        Error::Protocol { reason, .. } => {
+            return Error::Protocol {
+                operation: op,
+                reason,
+            }
+        }
+        other => return other,
+    };
+    let kc = KernelContext {
+        errno,
+        operation: op,
+        object: object(),
+    };
+    use Operation::*;
+    match (errno, op) {
+        (libc::EPERM | libc::EACCES, _) => Error::PermissionDenied(kc),
+        (libc::EEXIST, AddService) => Error::ServiceExists(kc),
+        (libc::EEXIST, AddDestination) => Error::DestinationExists(kc),
+        (libc::EEXIST, StartDaemon) => Error::DaemonExists(kc),
+        (libc::ESRCH, StopDaemon) => Error::NoSuchDaemon(kc),
+        (libc::ESRCH, _) => Error::NoSuchService(kc),
+        (libc::ENOENT, UpdateDestination | DeleteDestination) => Error::NoSuchDestination(kc),
+        (libc::ENOENT, AddService | UpdateService) if ctx.enoent_is_pe() => {
+            Error::PersistenceEngineNotFound(kc)
+        }
+        (libc::ENOENT, AddService | UpdateService) => Error::SchedulerNotFound(kc),
+        (libc::ERANGE, _) => Error::OutOfRange(kc),
+        (libc::EINVAL, _) => Error::InvalidRequest(kc),
+        (libc::EAFNOSUPPORT, _) => Error::AddressFamilyNotSupported(kc),
+        _ => Error::Kernel(kc),
+    }
+}

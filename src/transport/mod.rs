@@ -1,0 +1,57 @@
+//! Layer 3: the transport. One trait, [`Transport`], that sends IPVS request messages and
+//! returns the kernel's replies; two backends: [`KernelTransport`] (a netlink socket) and,
+//! for tests, a mock that behaves like the kernel.
+//!
+//! A transport answers a kernel refusal with [`Error::Kernel`] carrying the errno; the client
+//! layer names the case (service exists, no such destination, ...) from the operation it was
+//! doing.
+
+mod kernel;
+
+pub use kernel::{KernelTransport, KernelTransportBuilder};
+
+use crate::error::{Error, Result};
+use crate::wire::IpvsMessage;
+
+/// Whether a request is a single `do` or a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RequestKind {
+    /// A `do` request: acknowledged, possibly with one reply message before the ack.
+    Do,
+    /// A dump: any number of reply messages, ended by `NLMSG_DONE`.
+    Dump,
+}
+
+/// Something that carries IPVS requests to a kernel (real or mock) and brings back replies.
+///
+/// Implementations must be `Send`, so a handle can live in a control plane's worker thread.
+pub trait Transport: Send {
+    /// Send one request and return its reply messages (none for a plain acknowledged write).
+    /// A kernel refusal is `Err(Error::Kernel(ctx))` with `ctx.errno` set.
+    fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>>;
+
+    /// Send many `do` requests and return one result per request, in order. The default
+    /// sends them one by one; a backend may pipeline them. An `Err` of the outer result means
+    /// the transport itself failed and the per-request outcome is unknown past that point.
+    fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
+        let mut out = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            match self.request(m, RequestKind::Do) {
+                Err(e @ Error::Kernel(_)) => out.push(Err(e)),
+                Err(e) => return Err(e),
+                Ok(r) => out.push(Ok(r)),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for Box<T> {
+    fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
+        (**self).request(msg, kind)
+    }
+
+    fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
+        (**self).request_batch(msgs)
+    }
+}
