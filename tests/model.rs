@@ -329,3 +329,11 @@ fn service_display_reads_like_a_listing() {
         "tcp:10.0.0.1:80 sh (sh-port) persistent 60 mask 255.255.255.0"
     );
 }
+
+#[test]
+fn handles_are_send() {
+    fn send<T: Send>() {}
+    send::<Ipvs>();
+    send::<lvs::transport::KernelTransport>();
+    send::<Error>();
+}

@@ -5,13 +5,14 @@
 //! never reaches the kernel; kernel refusals come back as named [`Error`] cases that carry the
 //! errno, the operation and the object.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::error::{Error, KernelContext, Operation, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::{KernelTransport, RequestKind, Transport};
-use crate::wire::{IpvsMessage, ServiceAttr};
+use crate::wire::IpvsMessage;
 
 /// A service with its destinations, as a full listing returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,11 +160,12 @@ impl<T: Transport> Ipvs<T> {
             String::new,
             &ErrCtx::NONE,
         )?;
-        let mut out: Vec<Service> = Vec::with_capacity(replies.len());
+        // Dumps are index-based: an entry may repeat if the table changed mid-dump.
+        let mut seen = HashSet::with_capacity(replies.len());
+        let mut out = Vec::with_capacity(replies.len());
         for r in &replies {
             let svc = r.service()?;
-            // Dumps are index-based: an entry may repeat if the table changed mid-dump.
-            if !out.iter().rev().take(4).any(|s| s.id == svc.id) {
+            if seen.insert(svc.id) {
                 out.push(svc);
             }
         }
@@ -219,10 +221,11 @@ impl<T: Transport> Ipvs<T> {
             &ErrCtx::NONE,
         )?;
         let af = id.af();
-        let mut out: Vec<Destination> = Vec::with_capacity(replies.len());
+        let mut seen = HashSet::with_capacity(replies.len());
+        let mut out = Vec::with_capacity(replies.len());
         for r in &replies {
             let d = r.destination(af)?;
-            if !out.iter().any(|o| o.addr == d.addr && o.port == d.port) {
+            if seen.insert(d.socket_addr()) {
                 out.push(d);
             }
         }
@@ -364,11 +367,6 @@ impl<T: Transport> Ipvs<T> {
             .iter()
             .map(|r| r.daemon().map_err(Error::from))
             .collect()
-    }
-
-    /// The identity attributes of a service, for callers building raw messages.
-    pub fn service_id_attrs(id: &ServiceId) -> Vec<ServiceAttr> {
-        ServiceAttr::from_id(id)
     }
 }
 
