@@ -6,6 +6,11 @@
 //!    by builders that read like ipvsadm lines.
 //! 2. [`wire`]: the `IPVS` generic netlink family, encoded and decoded; conversions between
 //!    the model and attributes, one place per object.
+//! 3. [`transport`]: one trait, [`transport::Transport`], that carries requests to a kernel
+//!    and brings back replies; [`transport::KernelTransport`] is the real netlink socket.
+//! 4. [`client`]: [`Ipvs`], the handle users call (services, destinations, the whole table,
+//!    flush, zero, timeouts, info, sync daemons), with kernel refusals named as [`Error`]
+//!    cases.
 //!
 //! ```
 //! use lvs::{Destination, Scheduler, Service};
@@ -22,6 +27,7 @@
 pub mod client;
 pub mod error;
 pub mod model;
+mod netlink;
 pub mod transport;
 pub mod wire;
 

@@ -1,0 +1,221 @@
+//! Netlink socket plumbing shared by the IPVS kernel transport and the host helpers: opening
+//! a socket (in another network namespace if asked, without moving the calling thread),
+//! sequence numbers, and reading the replies of one request with sequence and port checks.
+
+use std::fs::File;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use netlink_packet_core::{
+    NetlinkBuffer, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NetlinkSerializable,
+};
+use netlink_sys::{Socket, SocketAddr};
+
+use crate::error::{Error, KernelContext, Operation, Result};
+
+/// Receive buffer for one datagram. The kernel sizes dump datagrams to at most 32 KiB
+/// (or a page, if larger); 64 KiB leaves room, and `MSG_TRUNC` detects anything bigger.
+pub(crate) const RECV_BUF: usize = 64 * 1024;
+
+/// Whether a request is answered by an acknowledgement or by a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Replies (if any), then an acknowledgement.
+    Ack,
+    /// Replies until `NLMSG_DONE`.
+    Dump,
+}
+
+/// Run `f` on a short-lived thread that has entered the network namespace at `path`, so the
+/// calling thread never changes namespace. Sockets and `/proc/sys/net` files opened there
+/// belong to that namespace for their whole life.
+pub(crate) fn in_netns<T: Send>(path: &Path, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    let ns = File::open(path)?;
+    std::thread::scope(|s| {
+        s.spawn(|| -> Result<T> {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(|e| Error::Io(io::Error::from(e)))?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(Error::Io(io::Error::other("netns thread panicked"))))
+    })
+}
+
+/// A bound, connected netlink socket with its sequence counter and receive buffer.
+#[derive(Debug)]
+pub(crate) struct NlSocket {
+    pub(crate) socket: Socket,
+    pub(crate) port_id: u32,
+    seq: u32,
+    pub(crate) buf: Vec<u8>,
+}
+
+/// Where a reply frame belongs: its sequence number and destination port id.
+pub(crate) struct FrameId {
+    pub(crate) seq: u32,
+    pub(crate) port: u32,
+}
+
+impl NlSocket {
+    /// Open a socket of `protocol`, in the namespace at `netns` if given.
+    pub(crate) fn open(
+        protocol: isize,
+        netns: Option<&Path>,
+        timeout: Duration,
+        rcvbuf: usize,
+    ) -> Result<NlSocket> {
+        let mut socket = match netns {
+            None => Socket::new(protocol)?,
+            Some(path) => in_netns(path, || Ok(Socket::new(protocol)?))?,
+        };
+        let addr = socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        // Acknowledgements of failed requests echo only the header, not the whole request.
+        socket.set_cap_ack(true)?;
+        socket.set_rx_buf_sz(rcvbuf)?;
+        socket2::SockRef::from(&socket).set_read_timeout(Some(timeout))?;
+        Ok(NlSocket {
+            socket,
+            port_id: addr.port_number(),
+            seq: 0,
+            buf: Vec::with_capacity(RECV_BUF),
+        })
+    }
+
+    /// The next sequence number.
+    pub(crate) fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    /// The sequence number the next call to `next_seq` will return.
+    pub(crate) fn peek_seq(&self) -> u32 {
+        self.seq.wrapping_add(1)
+    }
+
+    /// Frame `payload` with `flags` and a new sequence number, send it, and return the
+    /// sequence number.
+    pub(crate) fn send_message<T>(&mut self, payload: T, flags: u16) -> Result<u32>
+    where
+        T: NetlinkSerializable + std::fmt::Debug,
+        NetlinkPayload<T>: From<T>,
+    {
+        let seq = self.next_seq();
+        let mut nl = NetlinkMessage::new(NetlinkHeader::default(), NetlinkPayload::from(payload));
+        nl.header.flags = flags;
+        nl.header.sequence_number = seq;
+        nl.finalize();
+        let mut bytes = vec![0u8; nl.buffer_len()];
+        nl.serialize(&mut bytes);
+        self.socket.send(&bytes, 0)?;
+        Ok(seq)
+    }
+
+    /// Read replies to request `seq` until its ack or `NLMSG_DONE`.
+    pub(crate) fn receive<I>(&mut self, seq: u32, answer: Answer, op: Operation) -> Result<Vec<I>>
+    where
+        I: NetlinkDeserializable + std::fmt::Debug,
+    {
+        let mut replies = Vec::new();
+        loop {
+            let n = self.recv_datagram(op)?;
+            let mut off = 0;
+            while off < n {
+                let (id, len) = frame_at(&self.buf[off..n], op)?;
+                let frame = off..off + len;
+                off += (len + 3) & !3;
+                if id.seq != seq || id.port != self.port_id {
+                    continue; // a stale reply of an earlier request
+                }
+                let msg = NetlinkMessage::<I>::deserialize(&self.buf[frame]).map_err(|e| {
+                    Error::Protocol {
+                        operation: op,
+                        reason: format!("undecodable reply: {e}"),
+                    }
+                })?;
+                match msg.payload {
+                    NetlinkPayload::InnerMessage(m) => replies.push(m),
+                    NetlinkPayload::Error(e) => match e.code {
+                        None if answer == Answer::Ack => return Ok(replies),
+                        None => {}
+                        Some(code) => return Err(kernel_error(-code.get(), op)),
+                    },
+                    NetlinkPayload::Done(d) => {
+                        if d.code != 0 {
+                            return Err(kernel_error(-d.code, op));
+                        }
+                        return Ok(replies);
+                    }
+                    NetlinkPayload::Overrun(_) => {
+                        return Err(Error::Protocol {
+                            operation: op,
+                            reason: "the kernel reported an overrun".into(),
+                        })
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Receive one datagram into `self.buf`, returning its length (0 for a datagram that did
+    /// not come from the kernel, which is ignored).
+    pub(crate) fn recv_datagram(&mut self, op: Operation) -> Result<usize> {
+        self.buf.clear();
+        let (n, from) = match self.socket.recv_from(&mut self.buf, libc::MSG_TRUNC) {
+            Ok(r) => r,
+            Err(e) => return Err(recv_error(e, op)),
+        };
+        if n > self.buf.capacity() {
+            return Err(Error::Protocol {
+                operation: op,
+                reason: format!("reply datagram of {n} bytes truncated to {RECV_BUF}"),
+            });
+        }
+        if from.port_number() != 0 {
+            return Ok(0);
+        }
+        Ok(n)
+    }
+}
+
+/// The identity and length of the netlink frame at the start of `buf`.
+pub(crate) fn frame_at(buf: &[u8], op: Operation) -> Result<(FrameId, usize)> {
+    let bad = |reason: String| Error::Protocol {
+        operation: op,
+        reason,
+    };
+    let nb = NetlinkBuffer::new_checked(buf).map_err(|e| bad(format!("bad netlink frame: {e}")))?;
+    let len = nb.length() as usize;
+    if len < 16 || len > buf.len() {
+        return Err(bad(format!("netlink frame length {len} out of bounds")));
+    }
+    let id = FrameId {
+        seq: nb.sequence_number(),
+        port: nb.port_number(),
+    };
+    Ok((id, len))
+}
+
+/// A kernel refusal with its errno, before the client names it.
+pub(crate) fn kernel_error(errno: i32, op: Operation) -> Error {
+    Error::Kernel(KernelContext {
+        errno,
+        operation: op,
+        object: String::new(),
+    })
+}
+
+fn recv_error(e: io::Error, op: Operation) -> Error {
+    match e.raw_os_error() {
+        Some(libc::EAGAIN) => Error::Timeout { operation: op },
+        Some(libc::ENOBUFS) => Error::Protocol {
+            operation: op,
+            reason: "the kernel dropped replies (ENOBUFS): the receive buffer overflowed".into(),
+        },
+        _ => Error::Io(e),
+    }
+}
