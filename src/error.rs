@@ -77,6 +77,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Preparing the host (addresses, routes, links, sysctls) failed.
+    #[error("cannot {action}: {reason}")]
+    Host {
+        /// What was being done.
+        action: String,
+        /// Why it failed.
+        reason: String,
+    },
     /// A socket or file system call failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

@@ -26,6 +26,7 @@
 
 pub mod client;
 pub mod error;
+pub mod host;
 pub mod model;
 mod netlink;
 pub mod transport;

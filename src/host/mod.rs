@@ -1,0 +1,674 @@
+//! Host preparation for the LVS modes: what the classic setup scripts did with `ifconfig`,
+//! `route` and `echo > /proc/sys/...`, through rtnetlink and `/proc/sys`, never by spawning
+//! a command.
+//!
+//! - bind a VIP as a /32 (or /128) on loopback (`lo:0`), on a named device with a label (the
+//!   director's `eth0:0`), on a dummy device, or on `tunl0` (created when missing), with the
+//!   host route the scripts add;
+//! - the ARP sysctls of a DR or TUN real server (`arp_ignore=1`, `arp_announce=2` on the
+//!   VIP's device and on `all`), IP forwarding for a NAT director, reverse-path filtering
+//!   relaxed for a TUN real server, a NAT real server's default route through the director.
+//!
+//! Every step is idempotent (nothing is done, or recorded, when the system is already as
+//! asked) and recorded as a [`Change`]; [`Host::undo`] reverts a list of changes exactly:
+//! previous sysctl values written back, only what was added removed. A `Host` can work in
+//! another network namespace; the calling thread never leaves its own.
+//!
+//! ```no_run
+//! use lvs::host::{Host, VipDevice};
+//! // A DR real server: the VIP on lo:0, ARP hidden.
+//! let mut host = Host::new()?;
+//! host.bind_vip("192.168.1.3".parse()?, &VipDevice::Loopback)?;
+//! host.hide_arp("lo")?;
+//! let journal = host.take_changes();
+//! // ... later, to restore the machine:
+//! host.undo(&journal)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod change;
+
+pub use change::{Change, LinkKind};
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netlink_packet_core::{NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL, NLM_F_REQUEST};
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::link::{InfoKind, LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use netlink_packet_route::{AddressFamily as RtFamily, RouteNetlinkMessage};
+use netlink_sys::protocols::NETLINK_ROUTE;
+
+use crate::error::{Error, InvalidError, Operation, Result};
+use crate::netlink::{in_netns, Answer, NlSocket};
+
+/// Where a VIP is bound.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum VipDevice {
+    /// Loopback, labelled `lo:0` (a DR real server).
+    Loopback,
+    /// A named device, with an optional label: the director's `eth0:0` is
+    /// `Device { name: "eth0", label: Some("eth0:0") }`.
+    Device {
+        /// The device.
+        name: String,
+        /// The address label (`eth0:0`), if any.
+        label: Option<String>,
+    },
+    /// A dummy device, created (and set up) when missing.
+    Dummy(String),
+    /// The IPIP fallback device `tunl0` (LVS-TUN), created when missing, set up.
+    Tunl0,
+}
+
+impl VipDevice {
+    /// Parse `lo`, `tunl0`, `dummy:NAME`, `DEV` or `DEV:LABEL` (`eth0:0`).
+    pub fn parse(s: &str) -> Result<VipDevice, InvalidError> {
+        let dev = match s {
+            "lo" | "lo:0" => VipDevice::Loopback,
+            "tunl0" => VipDevice::Tunl0,
+            _ => match s.split_once(':') {
+                Some(("dummy", name)) => VipDevice::Dummy(name.to_owned()),
+                Some((name, _)) => VipDevice::Device {
+                    name: name.to_owned(),
+                    label: Some(s.to_owned()),
+                },
+                None => VipDevice::Device {
+                    name: s.to_owned(),
+                    label: None,
+                },
+            },
+        };
+        crate::model::check_name("interface", dev.name(), 15)?;
+        Ok(dev)
+    }
+
+    /// The device's name.
+    pub fn name(&self) -> &str {
+        match self {
+            VipDevice::Loopback => "lo",
+            VipDevice::Device { name, .. } | VipDevice::Dummy(name) => name,
+            VipDevice::Tunl0 => "tunl0",
+        }
+    }
+
+    fn label(&self) -> Option<&str> {
+        match self {
+            VipDevice::Loopback => Some("lo:0"),
+            VipDevice::Device { label, .. } => label.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+/// A handle on one network namespace's links, addresses, routes and sysctls.
+#[derive(Debug)]
+pub struct Host {
+    sock: NlSocket,
+    netns: Option<PathBuf>,
+    changes: Vec<Change>,
+}
+
+const TIMEOUT: Duration = Duration::from_secs(10);
+const RT_TABLE_MAIN: u8 = 254;
+
+impl Host {
+    /// A handle on the caller's network namespace.
+    pub fn new() -> Result<Host> {
+        Host::open(None)
+    }
+
+    /// A handle on the network namespace named `name` (under `/run/netns`).
+    pub fn in_netns(name: &str) -> Result<Host> {
+        Host::open(Some(Path::new("/run/netns").join(name)))
+    }
+
+    /// A handle on the network namespace at `path`.
+    pub fn in_netns_path(path: impl Into<PathBuf>) -> Result<Host> {
+        Host::open(Some(path.into()))
+    }
+
+    fn open(netns: Option<PathBuf>) -> Result<Host> {
+        let sock = NlSocket::open(NETLINK_ROUTE, netns.as_deref(), TIMEOUT, 1 << 20)?;
+        Ok(Host {
+            sock,
+            netns,
+            changes: Vec::new(),
+        })
+    }
+
+    /// The changes made so far through this handle, oldest first.
+    pub fn changes(&self) -> &[Change] {
+        &self.changes
+    }
+
+    /// Take the changes made so far, leaving the journal empty.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+    }
+
+    // ---- high-level steps -------------------------------------------------------------
+
+    /// Bind `vip` as a /32 (/128) on `dev` with the host route the classic scripts add
+    /// (`route add -host VIP dev DEV`). A VIP already on any device of the host is left
+    /// alone. Creates a dummy device or `tunl0` when missing, and sets the device up.
+    pub fn bind_vip(&mut self, vip: IpAddr, dev: &VipDevice) -> Result<()> {
+        if self.find_address(vip)?.is_some() {
+            return Ok(());
+        }
+        match dev {
+            VipDevice::Dummy(name) => self.ensure_link(name, LinkKind::Dummy)?,
+            VipDevice::Tunl0 => self.ensure_link("tunl0", LinkKind::Ipip)?,
+            _ => {}
+        }
+        self.ensure_up(dev.name())?;
+        let len = if vip.is_ipv4() { 32 } else { 128 };
+        self.add_address(dev.name(), vip, len, dev.label())?;
+        self.ensure_route(vip, len, dev.name(), None)
+    }
+
+    /// Hide a real server's VIP from ARP: `arp_ignore=1` and `arp_announce=2` on `dev` and
+    /// on `all`.
+    pub fn hide_arp(&mut self, dev: &str) -> Result<()> {
+        for d in [dev, "all"] {
+            self.set_sysctl(&format!("net/ipv4/conf/{d}/arp_ignore"), "1")?;
+            self.set_sysctl(&format!("net/ipv4/conf/{d}/arp_announce"), "2")?;
+        }
+        Ok(())
+    }
+
+    /// Turn on IPv4 forwarding (a NAT director); with `ipv6`, IPv6 forwarding too.
+    pub fn enable_forwarding(&mut self, ipv6: bool) -> Result<()> {
+        self.set_sysctl("net/ipv4/ip_forward", "1")?;
+        if ipv6 {
+            self.set_sysctl("net/ipv6/conf/all/forwarding", "1")?;
+        }
+        Ok(())
+    }
+
+    /// Turn off reverse-path filtering on `dev` and `all` (a TUN real server receives
+    /// packets on `tunl0` whose source routes out another device).
+    pub fn relax_rp_filter(&mut self, dev: &str) -> Result<()> {
+        for d in [dev, "all"] {
+            self.set_sysctl(&format!("net/ipv4/conf/{d}/rp_filter"), "0")?;
+        }
+        Ok(())
+    }
+
+    /// Route everything through `gateway` (a NAT real server's default route through the
+    /// director), replacing and recording a different default route.
+    pub fn set_default_gateway(&mut self, gateway: IpAddr) -> Result<()> {
+        let any = if gateway.is_ipv4() {
+            IpAddr::from([0u8; 4])
+        } else {
+            IpAddr::from([0u16; 8])
+        };
+        let current = self.main_routes(any, 0)?;
+        if current.iter().any(|r| r.gateway == Some(gateway)) {
+            return Ok(());
+        }
+        let dev = self
+            .route_dev_for(gateway)?
+            .ok_or_else(|| host_error("set the default gateway", "gateway is not on-link"))?;
+        for r in current {
+            self.route_op(false, any, 0, &r.dev, r.gateway)?;
+            self.changes.push(Change::RouteDeleted {
+                dst: any,
+                prefix_len: 0,
+                dev: r.dev,
+                gateway: r.gateway,
+            });
+        }
+        self.ensure_route(any, 0, &dev, Some(gateway))
+    }
+
+    /// Undo `changes` (as returned by [`Host::take_changes`]), newest first. Stops at the
+    /// first failure; the changes not undone are the ones before and including it.
+    pub fn undo(&mut self, changes: &[Change]) -> Result<()> {
+        for c in changes.iter().rev() {
+            match c {
+                Change::LinkCreated { name, .. } => {
+                    if let Some(index) = self.link_index(name)? {
+                        let mut m = LinkMessage::default();
+                        m.header.index = index;
+                        self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK)?;
+                    }
+                }
+                Change::LinkUp { name } => self.set_link_up(name, false)?,
+                Change::AddressAdded {
+                    dev,
+                    addr,
+                    prefix_len,
+                    ..
+                } => {
+                    if let Some(index) = self.link_index(dev)? {
+                        let m = address_message(index, *addr, *prefix_len, None);
+                        match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+                            Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => {}
+                            other => {
+                                other?;
+                            }
+                        }
+                    }
+                }
+                Change::RouteAdded {
+                    dst,
+                    prefix_len,
+                    dev,
+                    gateway,
+                } => match self.route_op(false, *dst, *prefix_len, dev, *gateway) {
+                    Err(e) if e.errno() == Some(libc::ESRCH) => {}
+                    other => other?,
+                },
+                Change::RouteDeleted {
+                    dst,
+                    prefix_len,
+                    dev,
+                    gateway,
+                } => self.route_op(true, *dst, *prefix_len, dev, *gateway)?,
+                Change::Sysctl { key, previous, .. } => self.write_sysctl(key, previous)?,
+            }
+        }
+        Ok(())
+    }
+
+    // ---- building blocks ----------------------------------------------------------------
+
+    /// Read a sysctl (`net/ipv4/ip_forward`), trimmed.
+    pub fn sysctl(&self, key: &str) -> Result<String> {
+        let path = sysctl_path(key)?;
+        self.in_ns(move || {
+            std::fs::read_to_string(&path)
+                .map(|s| s.trim().to_owned())
+                .map_err(|e| io_error(&format!("read {}", path.display()), e))
+        })
+    }
+
+    /// Set a sysctl, recording the previous value; nothing happens when it already has
+    /// this value.
+    pub fn set_sysctl(&mut self, key: &str, value: &str) -> Result<()> {
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            return Err(InvalidError::parse(value, "a sysctl value without spaces").into());
+        }
+        let previous = self.sysctl(key)?;
+        if previous == value {
+            return Ok(());
+        }
+        self.write_sysctl(key, value)?;
+        self.changes.push(Change::Sysctl {
+            key: key.to_owned(),
+            previous,
+            value: value.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn write_sysctl(&self, key: &str, value: &str) -> Result<()> {
+        let path = sysctl_path(key)?;
+        let value = value.to_owned();
+        self.in_ns(move || {
+            std::fs::write(&path, value.as_bytes())
+                .map_err(|e| io_error(&format!("write {}", path.display()), e))
+        })
+    }
+
+    fn in_ns<T: Send>(&self, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+        match &self.netns {
+            None => f(),
+            Some(p) => in_netns(p, f),
+        }
+    }
+
+    /// Create a link of this kind when no link of this name exists.
+    pub fn ensure_link(&mut self, name: &str, kind: LinkKind) -> Result<()> {
+        crate::model::check_name("interface", name, 15)?;
+        if self.link_index(name)?.is_some() {
+            return Ok(());
+        }
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        let info = match kind {
+            LinkKind::Dummy => InfoKind::Dummy,
+            LinkKind::Ipip => InfoKind::IpIp,
+        };
+        m.attributes
+            .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(info)]));
+        self.request(
+            RouteNetlinkMessage::NewLink(m),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )?;
+        self.changes.push(Change::LinkCreated {
+            name: name.to_owned(),
+            kind,
+        });
+        Ok(())
+    }
+
+    /// Set a link up when it is down.
+    pub fn ensure_up(&mut self, name: &str) -> Result<()> {
+        let link = self
+            .get_link(name)?
+            .ok_or_else(|| host_error("set a link up", &format!("no device {name}")))?;
+        if link.header.flags.contains(LinkFlags::Up) {
+            return Ok(());
+        }
+        self.set_link_up(name, true)?;
+        self.changes.push(Change::LinkUp {
+            name: name.to_owned(),
+        });
+        Ok(())
+    }
+
+    fn set_link_up(&mut self, name: &str, up: bool) -> Result<()> {
+        let Some(index) = self.link_index(name)? else {
+            return Ok(());
+        };
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        m.header.change_mask = LinkFlags::Up;
+        if up {
+            m.header.flags = LinkFlags::Up;
+        }
+        self.request(RouteNetlinkMessage::SetLink(m), NLM_F_ACK)?;
+        Ok(())
+    }
+
+    /// Add an address (with a label) to a device, recording it.
+    pub fn add_address(
+        &mut self,
+        dev: &str,
+        addr: IpAddr,
+        prefix_len: u8,
+        label: Option<&str>,
+    ) -> Result<()> {
+        let index = self
+            .link_index(dev)?
+            .ok_or_else(|| host_error("add an address", &format!("no device {dev}")))?;
+        if let Some(l) = label {
+            crate::model::check_name("label", l, 15)?;
+        }
+        let m = address_message(index, addr, prefix_len, label);
+        self.request(
+            RouteNetlinkMessage::NewAddress(m),
+            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+        )?;
+        self.changes.push(Change::AddressAdded {
+            dev: dev.to_owned(),
+            addr,
+            prefix_len,
+            label: label.map(str::to_owned),
+        });
+        Ok(())
+    }
+
+    /// The device holding `addr`, if any device does.
+    pub fn find_address(&mut self, addr: IpAddr) -> Result<Option<u32>> {
+        let mut m = AddressMessage::default();
+        m.header.family = rt_family(addr);
+        let replies = self.request(RouteNetlinkMessage::GetAddress(m), NLM_F_DUMP)?;
+        Ok(replies.into_iter().find_map(|r| match r {
+            RouteNetlinkMessage::NewAddress(a) => a
+                .attributes
+                .iter()
+                .any(|at| {
+                    matches!(at, AddressAttribute::Local(x) if *x == addr)
+                        || matches!(at, AddressAttribute::Address(x) if *x == addr)
+                })
+                .then_some(a.header.index),
+            _ => None,
+        }))
+    }
+
+    /// Add a main-table route when the same one is not there, recording it.
+    pub fn ensure_route(
+        &mut self,
+        dst: IpAddr,
+        prefix_len: u8,
+        dev: &str,
+        gateway: Option<IpAddr>,
+    ) -> Result<()> {
+        let exists = self
+            .main_routes(dst, prefix_len)?
+            .iter()
+            .any(|r| r.dev == dev && r.gateway == gateway);
+        if exists {
+            return Ok(());
+        }
+        self.route_op(true, dst, prefix_len, dev, gateway)?;
+        self.changes.push(Change::RouteAdded {
+            dst,
+            prefix_len,
+            dev: dev.to_owned(),
+            gateway,
+        });
+        Ok(())
+    }
+
+    fn route_op(
+        &mut self,
+        add: bool,
+        dst: IpAddr,
+        prefix_len: u8,
+        dev: &str,
+        gateway: Option<IpAddr>,
+    ) -> Result<()> {
+        let index = self
+            .link_index(dev)?
+            .ok_or_else(|| host_error("change a route", &format!("no device {dev}")))?;
+        let mut m = RouteMessage::default();
+        m.header = route_header(dst, prefix_len, gateway.is_none());
+        if prefix_len > 0 {
+            m.attributes
+                .push(RouteAttribute::Destination(RouteAddress::from(dst)));
+        }
+        if let Some(gw) = gateway {
+            m.attributes
+                .push(RouteAttribute::Gateway(RouteAddress::from(gw)));
+        }
+        m.attributes.push(RouteAttribute::Oif(index));
+        if add {
+            self.request(
+                RouteNetlinkMessage::NewRoute(m),
+                NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            )?;
+        } else {
+            self.request(RouteNetlinkMessage::DelRoute(m), NLM_F_ACK)?;
+        }
+        Ok(())
+    }
+
+    /// Main-table routes to exactly `dst/prefix_len`.
+    fn main_routes(&mut self, dst: IpAddr, prefix_len: u8) -> Result<Vec<RouteInfo>> {
+        let mut m = RouteMessage::default();
+        m.header.address_family = rt_family(dst);
+        let replies = self.request(RouteNetlinkMessage::GetRoute(m), NLM_F_DUMP)?;
+        let mut out = Vec::new();
+        for r in replies {
+            let RouteNetlinkMessage::NewRoute(r) = r else {
+                continue;
+            };
+            if r.header.table != RT_TABLE_MAIN || r.header.destination_prefix_length != prefix_len {
+                continue;
+            }
+            let mut rd = None;
+            let mut gw = None;
+            let mut oif = None;
+            for a in &r.attributes {
+                match a {
+                    RouteAttribute::Destination(d) => rd = route_ip(d),
+                    RouteAttribute::Gateway(g) => gw = route_ip(g),
+                    RouteAttribute::Oif(i) => oif = Some(*i),
+                    _ => {}
+                }
+            }
+            let matches = match rd {
+                Some(d) => d == dst,
+                None => prefix_len == 0,
+            };
+            if !matches {
+                continue;
+            }
+            let Some(oif) = oif else { continue };
+            if let Some(dev) = self.link_name(oif)? {
+                out.push(RouteInfo { dev, gateway: gw });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The device of a connected (on-link) route that covers `addr`.
+    fn route_dev_for(&mut self, addr: IpAddr) -> Result<Option<String>> {
+        let mut m = AddressMessage::default();
+        m.header.family = rt_family(addr);
+        let replies = self.request(RouteNetlinkMessage::GetAddress(m), NLM_F_DUMP)?;
+        for r in replies {
+            let RouteNetlinkMessage::NewAddress(a) = r else {
+                continue;
+            };
+            let len = a.header.prefix_len;
+            let local = a.attributes.iter().find_map(|at| match at {
+                AddressAttribute::Address(x) => Some(*x),
+                _ => None,
+            });
+            if let Some(local) = local {
+                if let Ok(net) = ipnetwork::IpNetwork::new(local, len) {
+                    if len > 0 && net.contains(addr) {
+                        return self.link_name(a.header.index);
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn get_link(&mut self, name: &str) -> Result<Option<LinkMessage>> {
+        let mut m = LinkMessage::default();
+        m.attributes.push(LinkAttribute::IfName(name.to_owned()));
+        match self.request(RouteNetlinkMessage::GetLink(m), NLM_F_ACK) {
+            Ok(replies) => Ok(replies.into_iter().find_map(|r| match r {
+                RouteNetlinkMessage::NewLink(l) => Some(l),
+                _ => None,
+            })),
+            Err(e) if e.errno() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The index of the link named `name`.
+    pub fn link_index(&mut self, name: &str) -> Result<Option<u32>> {
+        Ok(self.get_link(name)?.map(|l| l.header.index))
+    }
+
+    fn link_name(&mut self, index: u32) -> Result<Option<String>> {
+        let mut m = LinkMessage::default();
+        m.header.index = index;
+        let replies = match self.request(RouteNetlinkMessage::GetLink(m), NLM_F_ACK) {
+            Err(e) if e.errno() == Some(libc::ENODEV) => return Ok(None),
+            other => other?,
+        };
+        Ok(replies.into_iter().find_map(|r| match r {
+            RouteNetlinkMessage::NewLink(l) => l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n),
+                _ => None,
+            }),
+            _ => None,
+        }))
+    }
+
+    fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        flags: u16,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
+        let answer = if flags & NLM_F_DUMP == NLM_F_DUMP {
+            Answer::Dump
+        } else {
+            Answer::Ack
+        };
+        let seq = self.sock.send_message(msg, NLM_F_REQUEST | flags)?;
+        let replies: Vec<RouteNetlinkMessage> = self.sock.receive(seq, answer, Operation::Other)?;
+        Ok(replies)
+    }
+}
+
+struct RouteInfo {
+    dev: String,
+    gateway: Option<IpAddr>,
+}
+
+fn rt_family(addr: IpAddr) -> RtFamily {
+    if addr.is_ipv4() {
+        RtFamily::Inet
+    } else {
+        RtFamily::Inet6
+    }
+}
+
+fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+fn route_header(dst: IpAddr, prefix_len: u8, on_link: bool) -> RouteHeader {
+    RouteHeader {
+        address_family: rt_family(dst),
+        destination_prefix_length: prefix_len,
+        table: RT_TABLE_MAIN,
+        protocol: RouteProtocol::Boot,
+        scope: if on_link {
+            RouteScope::Link
+        } else {
+            RouteScope::Universe
+        },
+        kind: RouteType::Unicast,
+        ..RouteHeader::default()
+    }
+}
+
+fn address_message(
+    index: u32,
+    addr: IpAddr,
+    prefix_len: u8,
+    label: Option<&str>,
+) -> AddressMessage {
+    let mut m = AddressMessage::default();
+    m.header.family = rt_family(addr);
+    m.header.prefix_len = prefix_len;
+    m.header.index = index;
+    m.attributes.push(AddressAttribute::Local(addr));
+    m.attributes.push(AddressAttribute::Address(addr));
+    if let Some(l) = label {
+        m.attributes.push(AddressAttribute::Label(l.to_owned()));
+    }
+    m
+}
+
+fn sysctl_path(key: &str) -> Result<PathBuf> {
+    if key.is_empty()
+        || key
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..")
+    {
+        return Err(InvalidError::parse(key, "a sysctl key (net/ipv4/ip_forward)").into());
+    }
+    Ok(Path::new("/proc/sys").join(key))
+}
+
+fn host_error(action: &str, reason: &str) -> Error {
+    Error::Host {
+        action: action.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn io_error(action: &str, e: std::io::Error) -> Error {
+    host_error(action, &e.to_string())
+}

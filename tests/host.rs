@@ -1,0 +1,186 @@
+//! Host preparation in a real kernel (runs in the qemu guest, as root): each step does what
+//! the seed scripts did, is idempotent, and `undo` leaves the namespace exactly as it was.
+
+use std::net::IpAddr;
+use std::process::Command;
+
+use lvs::host::{Change, Host, VipDevice};
+
+/// A fresh network namespace, deleted on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new(tag: &str) -> Netns {
+        let name = format!("lvs-host-{tag}-{}", std::process::id());
+        run(&["ip", "netns", "add", &name]);
+        // Every real host has its loopback up (bringing it up adds 127.0.0.1, which setting
+        // it down again would not remove).
+        run(&["ip", "-n", &name, "link", "set", "lo", "up"]);
+        Netns(name)
+    }
+
+    fn sh(&self, cmd: &str) -> String {
+        let out = Command::new("ip")
+            .args(["netns", "exec", &self.0, "bash", "-c", cmd])
+            .output()
+            .expect("ip netns exec");
+        assert!(
+            out.status.success(),
+            "{cmd}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Everything `undo` must restore: addresses, routes, links, the sysctls we touch.
+    fn snapshot(&self) -> String {
+        self.sh(
+            "ip -o addr show; ip -o link show | sed -e 's/link\\/.*//' -e 's/qdisc [a-z_]* //'; ip route show table all; \
+             for f in /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce \
+                      /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/ip_forward; do \
+                 echo \"$f $(cat $f)\"; done",
+        )
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+fn run(args: &[&str]) {
+    let st = Command::new(args[0])
+        .args(&args[1..])
+        .status()
+        .expect(args[0]);
+    assert!(st.success(), "{args:?}");
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn dr_real_server_vip_on_loopback_and_arp_hidden() {
+    let ns = Netns::new("dr");
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    host.bind_vip(ip("192.168.1.3"), &VipDevice::Loopback)
+        .unwrap();
+    host.hide_arp("lo").unwrap();
+    let addrs = ns.sh("ip -o addr show dev lo");
+    assert!(addrs.contains("inet 192.168.1.3/32"), "{addrs}");
+    assert!(addrs.contains("lo:0"), "label lo:0: {addrs}");
+    assert!(ns
+        .sh("ip route show table main")
+        .contains("192.168.1.3 dev lo"));
+    assert_eq!(host.sysctl("net/ipv4/conf/lo/arp_ignore").unwrap(), "1");
+    assert_eq!(host.sysctl("net/ipv4/conf/all/arp_announce").unwrap(), "2");
+    assert_eq!(
+        ns.sh("cat /proc/sys/net/ipv4/conf/all/arp_ignore").trim(),
+        "1"
+    );
+    let journal = host.take_changes();
+    // Idempotent: doing it again changes nothing and records nothing.
+    host.bind_vip(ip("192.168.1.3"), &VipDevice::Loopback)
+        .unwrap();
+    host.hide_arp("lo").unwrap();
+    assert!(host.changes().is_empty(), "{:?}", host.changes());
+    // The journal survives its text form, and undoing it restores everything.
+    let text: Vec<String> = journal.iter().map(ToString::to_string).collect();
+    let parsed: Vec<Change> = text.iter().map(|l| l.parse().unwrap()).collect();
+    assert_eq!(parsed, journal);
+    host.undo(&parsed).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn director_alias_label_and_forwarding() {
+    let ns = Netns::new("dir");
+    ns.sh(
+        "ip link add eth0 type dummy && ip link set eth0 up && ip addr add 192.168.1.2/24 dev eth0",
+    );
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    let dev = VipDevice::parse("eth0:0").unwrap();
+    host.bind_vip(ip("192.168.1.3"), &dev).unwrap();
+    host.enable_forwarding(false).unwrap();
+    let addrs = ns.sh("ip -o addr show dev eth0");
+    assert!(
+        addrs.contains("192.168.1.3/32") && addrs.contains("eth0:0"),
+        "{addrs}"
+    );
+    assert_eq!(host.sysctl("net/ipv4/ip_forward").unwrap(), "1");
+    // A VIP already present is left alone.
+    let mut other = Host::in_netns(&ns.0).unwrap();
+    other
+        .bind_vip(ip("192.168.1.2"), &VipDevice::Loopback)
+        .unwrap();
+    assert!(other.changes().is_empty());
+    let journal = host.take_changes();
+    host.undo(&journal).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn tun_real_server_on_tunl0_and_dummy_device() {
+    let ns = Netns::new("tun");
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    host.bind_vip(ip("192.168.1.3"), &VipDevice::Tunl0).unwrap();
+    host.hide_arp("tunl0").unwrap();
+    host.relax_rp_filter("tunl0").unwrap();
+    let addrs = ns.sh("ip -o addr show dev tunl0");
+    assert!(addrs.contains("192.168.1.3/32"), "{addrs}");
+    assert!(ns.sh("ip -o link show tunl0").contains("UP"));
+    host.bind_vip(ip("10.9.9.9"), &VipDevice::Dummy("vip0".into()))
+        .unwrap();
+    assert!(ns.sh("ip -d -o link show vip0").contains("dummy"));
+    let journal = host.take_changes();
+    assert!(journal
+        .iter()
+        .any(|c| matches!(c, Change::LinkCreated { name, .. } if name == "vip0")));
+    host.undo(&journal).unwrap();
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn nat_real_server_default_route_through_director() {
+    let ns = Netns::new("nat");
+    ns.sh("ip link add eth0 type dummy && ip link set eth0 up && ip addr add 192.168.2.2/24 dev eth0 \
+           && ip route add default via 192.168.2.254");
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    host.set_default_gateway(ip("192.168.2.1")).unwrap();
+    let routes = ns.sh("ip route show default");
+    assert_eq!(
+        routes.trim(),
+        "default via 192.168.2.1 dev eth0",
+        "{routes}"
+    );
+    let journal = host.take_changes();
+    host.set_default_gateway(ip("192.168.2.1")).unwrap();
+    assert!(host.changes().is_empty());
+    host.undo(&journal).unwrap();
+    assert_eq!(ns.snapshot(), before);
+    // A gateway that is not on-link is a typed error, and nothing changed.
+    let err = host.set_default_gateway(ip("10.1.2.3")).unwrap_err();
+    assert!(matches!(err, lvs::Error::Host { .. }), "{err}");
+    assert_eq!(ns.snapshot(), before);
+}
+
+#[test]
+fn bad_input_is_rejected_before_any_change() {
+    let ns = Netns::new("bad");
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    assert!(host.set_sysctl("../etc/passwd", "1").is_err());
+    assert!(host.set_sysctl("net/ipv4/ip_forward", "1 2").is_err());
+    assert!(host
+        .bind_vip(ip("10.0.0.1"), &VipDevice::parse("nosuchdev").unwrap())
+        .is_err());
+    assert!(VipDevice::parse("an-interface-name-too-long").is_err());
+    assert!(host.changes().is_empty());
+    assert_eq!(ns.snapshot(), before);
+}
