@@ -25,7 +25,9 @@ fn codec(c: &mut Criterion) {
         .unwrap();
     let mut reply_attrs = ServiceAttr::from_service(&svc);
     reply_attrs.push(ServiceAttr::Stats(StatsAttr::from_stats(&Stats::default())));
-    reply_attrs.push(ServiceAttr::Stats64(StatsAttr::from_stats(&Stats::default())));
+    reply_attrs.push(ServiceAttr::Stats64(StatsAttr::from_stats(
+        &Stats::default(),
+    )));
     let mut reply = IpvsMessage::new(IpvsCmd::NewService, vec![IpvsAttr::Service(reply_attrs)]);
     reply.nested_flag = false;
     let reply_bytes = bytes(&reply);
