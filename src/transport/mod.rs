@@ -7,8 +7,12 @@
 //! doing.
 
 mod kernel;
+#[cfg(feature = "mock")]
+mod mock;
 
 pub use kernel::{KernelTransport, KernelTransportBuilder};
+#[cfg(feature = "mock")]
+pub use mock::MockKernel;
 
 use crate::error::{Error, Result};
 use crate::wire::IpvsMessage;
