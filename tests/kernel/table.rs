@@ -1,0 +1,278 @@
+//! The whole table: `table()`, flush, zeroing counters, connection timeouts and the version
+//! information, each checked against ipvsadm.
+
+use lvs::{Destination, Scheduler, Service, ServiceId, Stats, Timeouts};
+
+use crate::common::{assert_lines, lines, sa, wait_for, Netns};
+
+#[test]
+fn table_lists_every_service_with_its_destinations() {
+    let ns = Netns::new("table");
+    ns.ipvsadm_lines(&[
+        "-A -t 10.0.0.1:80 -s rr",
+        "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m",
+        "-a -t 10.0.0.1:80 -r 10.0.0.3:80 -m -w 2",
+        "-A -f 42 -6 -s sh",
+        "-a -f 42 -6 -r [fd00::2]:0 -g",
+        "-A -u 10.0.0.1:53",
+    ]);
+    let mut ipvs = ns.ipvs();
+    let mut table = ipvs.table().unwrap();
+    table.sort_by_key(|e| e.service.id);
+    assert_eq!(table.len(), 3);
+
+    let ids: Vec<ServiceId> = table.iter().map(|e| e.service.id).collect();
+    assert_eq!(
+        ids,
+        [
+            ServiceId::tcp(sa("10.0.0.1:80")),
+            ServiceId::udp(sa("10.0.0.1:53")),
+            ServiceId::fwmark6(42),
+        ]
+    );
+    let mut tcp: Vec<String> = table[0]
+        .destinations
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    tcp.sort();
+    assert_eq!(
+        tcp,
+        ["10.0.0.2:80 masq weight 1", "10.0.0.3:80 masq weight 2"]
+    );
+    assert!(table[1].destinations.is_empty());
+    assert_eq!(table[2].destinations.len(), 1);
+    assert_eq!(
+        table[2].destinations[0].to_string(),
+        "[fd00::2]:0 route weight 1"
+    );
+}
+
+#[test]
+fn flush_both_directions() {
+    let ns = Netns::new("flush");
+    let mut ipvs = ns.ipvs();
+    ns.ipvsadm_lines(&[
+        "-A -t 10.0.0.1:80",
+        "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m",
+        "-A -f 1",
+        "-A -u [fd00::1]:53",
+    ]);
+    ipvs.flush().unwrap();
+    assert_lines(&ns.save(), &[]);
+    assert_eq!(ipvs.table().unwrap(), vec![]);
+    // Flushing an empty table is fine.
+    ipvs.flush().unwrap();
+
+    let s = Service::tcp(sa("10.0.0.9:80")).build().unwrap();
+    ipvs.add_service(&s).unwrap();
+    ipvs.add_destination(
+        &s.id,
+        &Destination::builder(sa("10.0.0.10:80"))
+            .build_for(&s.id)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(ipvs.services().unwrap().len(), 1);
+    ns.ipvsadm(&["-C"]);
+    assert_eq!(ipvs.services().unwrap(), vec![]);
+}
+
+#[test]
+fn info_matches_ipvsadm_header() {
+    let ns = Netns::new("info");
+    let mut ipvs = ns.ipvs();
+    let info = ipvs.info().unwrap();
+    assert_eq!(info.version.to_string(), "1.2.1");
+    assert_eq!(info.version, "1.2.1".parse().unwrap());
+    assert_eq!(
+        info.conn_table_size, 4096,
+        "the default ip_vs conn_tab_bits=12"
+    );
+    let header = lines(&ns.ipvsadm(&["-L", "-n"]));
+    assert_eq!(
+        header[0],
+        format!(
+            "IP Virtual Server version {} (size={})",
+            info.version, info.conn_table_size
+        )
+    );
+}
+
+#[test]
+fn timeouts_both_directions_and_partial_update() {
+    let ns = Netns::new("timeouts");
+    let mut ipvs = ns.ipvs();
+    let shown = |ns: &Netns| lines(&ns.ipvsadm(&["-L", "--timeout"]));
+
+    // A new namespace has the kernel's defaults.
+    let defaults = ipvs.timeouts().unwrap();
+    assert_eq!(
+        defaults,
+        Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300,
+        }
+    );
+    assert_eq!(shown(&ns), ["Timeout (tcp tcpfin udp): 900 120 300"]);
+
+    // The library writes, ipvsadm reads.
+    let t = Timeouts {
+        tcp: 100,
+        tcp_fin: 20,
+        udp: 30,
+    };
+    ipvs.set_timeouts(&t).unwrap();
+    assert_eq!(shown(&ns), ["Timeout (tcp tcpfin udp): 100 20 30"]);
+    assert_eq!(ipvs.timeouts().unwrap(), t);
+
+    // A 0 leaves that timeout unchanged.
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 0,
+        tcp_fin: 0,
+        udp: 45,
+    })
+    .unwrap();
+    assert_eq!(shown(&ns), ["Timeout (tcp tcpfin udp): 100 20 45"]);
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 7200,
+        tcp_fin: 0,
+        udp: 0,
+    })
+    .unwrap();
+    assert_eq!(
+        ipvs.timeouts().unwrap(),
+        Timeouts {
+            tcp: 7200,
+            tcp_fin: 20,
+            udp: 45,
+        }
+    );
+    // All zeros changes nothing.
+    ipvs.set_timeouts(&Timeouts::default()).unwrap();
+    assert_eq!(shown(&ns), ["Timeout (tcp tcpfin udp): 7200 20 45"]);
+
+    // ipvsadm writes (its 0 also means unchanged), the library reads.
+    ns.ipvsadm(&["--set", "11", "0", "33"]);
+    assert_eq!(
+        ipvs.timeouts().unwrap(),
+        Timeouts {
+            tcp: 11,
+            tcp_fin: 20,
+            udp: 33,
+        }
+    );
+}
+
+/// Traffic through two UDP services, so the counters are not zero to begin with: one UDP
+/// datagram sent from inside the namespace is one connection through IPVS (the local output
+/// hook), whatever becomes of the packet afterwards.
+fn two_services_with_traffic(ns: &Netns, ipvs: &mut lvs::Ipvs) -> (ServiceId, ServiceId) {
+    ns.add_dummy_net();
+    let a = ServiceId::udp(sa("10.0.0.1:53"));
+    let b = ServiceId::udp(sa("[fd00::1]:53"));
+    for (id, real) in [(a, "10.0.0.2:53"), (b, "[fd00::2]:53")] {
+        let s = Service::builder(id)
+            .scheduler(Scheduler::Rr)
+            .build()
+            .unwrap();
+        ipvs.add_service(&s).unwrap();
+        let d = Destination::builder(sa(real))
+            .masquerade()
+            .build_for(&id)
+            .unwrap();
+        ipvs.add_destination(&id, &d).unwrap();
+    }
+    ns.send_udp("10.0.0.1", 53, 3);
+    ns.send_udp("fd00::1", 53, 2);
+    for (id, n) in [(a, 3), (b, 2)] {
+        wait_for(15, "the counters", || {
+            let s = ipvs.get_service(&id).unwrap().stats.unwrap();
+            (s.conns == n).then_some(())
+        });
+        let s = ipvs.get_service(&id).unwrap().stats.unwrap();
+        assert_eq!(s.in_packets, n, "{id}");
+        assert!(s.in_bytes > 0, "{id}");
+        let d = ipvs.destinations(&id).unwrap();
+        assert_eq!(d[0].stats.unwrap().conns, n, "{id}");
+    }
+    (a, b)
+}
+
+fn counters(s: &Stats) -> [u64; 5] {
+    [
+        s.conns,
+        s.in_packets,
+        s.out_packets,
+        s.in_bytes,
+        s.out_bytes,
+    ]
+}
+
+#[test]
+fn zero_all_clears_every_counter() {
+    let ns = Netns::new("zero-all");
+    let mut ipvs = ns.ipvs();
+    let (a, b) = two_services_with_traffic(&ns, &mut ipvs);
+    let stats_line = |ns: &Netns| ns.listing(&["--stats"]);
+    assert_lines(
+        &stats_line(&ns),
+        &[
+            // "lvs-test\n" is 9 bytes: 37 per IPv4 packet, 57 per IPv6 packet.
+            "UDP 10.0.0.1:53 3 3 0 111 0",
+            "-> 10.0.0.2:53 3 3 0 111 0",
+            "UDP [fd00::1]:53 2 2 0 114 0",
+            "-> [fd00::2]:53 2 2 0 114 0",
+        ],
+    );
+
+    ipvs.zero_all().unwrap();
+    for id in [a, b] {
+        let s = ipvs.get_service(&id).unwrap().stats.unwrap();
+        assert_eq!(counters(&s), [0; 5], "{id}");
+        for d in ipvs.destinations(&id).unwrap() {
+            assert_eq!(counters(&d.stats.unwrap()), [0; 5], "{d}");
+        }
+    }
+    assert_lines(
+        &stats_line(&ns),
+        &[
+            "UDP 10.0.0.1:53 0 0 0 0 0",
+            "-> 10.0.0.2:53 0 0 0 0 0",
+            "UDP [fd00::1]:53 0 0 0 0 0",
+            "-> [fd00::2]:53 0 0 0 0 0",
+        ],
+    );
+}
+
+#[test]
+fn zero_one_service_leaves_the_others() {
+    let ns = Netns::new("zero-one");
+    let mut ipvs = ns.ipvs();
+    let (a, b) = two_services_with_traffic(&ns, &mut ipvs);
+
+    ipvs.zero_service(&a).unwrap();
+    let sa_ = ipvs.get_service(&a).unwrap().stats.unwrap();
+    assert_eq!(counters(&sa_), [0; 5]);
+    assert_eq!(
+        counters(&ipvs.destinations(&a).unwrap()[0].stats.unwrap()),
+        [0; 5]
+    );
+    let sb = ipvs.get_service(&b).unwrap().stats.unwrap();
+    assert_eq!(sb.conns, 2, "the other service keeps its counters");
+    assert_lines(
+        &ns.listing(&["--stats"]),
+        &[
+            "UDP 10.0.0.1:53 0 0 0 0 0",
+            "-> 10.0.0.2:53 0 0 0 0 0",
+            "UDP [fd00::1]:53 2 2 0 114 0",
+            "-> [fd00::2]:53 2 2 0 114 0",
+        ],
+    );
+
+    // ipvsadm zeroes, the library reads.
+    ns.ipvsadm(&["-Z", "-u", "[fd00::1]:53"]);
+    let sb = ipvs.get_service(&b).unwrap().stats.unwrap();
+    assert_eq!(counters(&sb), [0; 5]);
+}
