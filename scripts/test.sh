@@ -2,9 +2,9 @@
 # Runs every test of the crate, on a fresh machine too:
 #   1. formatting and lints;
 #   2. the host suite: unit, integration, property and doc tests, and the fuzz target's build;
-#   3. the real-kernel suite, inside qemu guests with Debian's 6.1 and 6.12 kernels
-#      (scripts/guest/setup.sh installs what it needs from Debian's packages), plus the
-#      "IPVS not loaded" case in a guest booted without the IPVS modules.
+#   3. the guest suites (scripts/ci/NN-*.sh): the real-kernel suite and every other test that
+#      needs a real IPVS kernel, in qemu guests with Debian's 6.1 and 6.12 kernels
+#      (scripts/guest/setup.sh installs what they need from Debian's packages).
 # Set LVS_SKIP_GUEST=1 to run only 1 and 2 (for quick local iterations; CI never sets it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,13 +27,17 @@ fi
 
 section "guest setup"
 scripts/guest/setup.sh --quiet
-section "build the kernel suite"
-kernel_bin=$(cargo test --features kernel-tests --test kernel --no-run 2>&1 |
-    sed -n 's/.*Executable.*(\(.*\)).*/\1/p' | tail -n 1)
-[[ -x $kernel_bin ]] || { echo "kernel suite binary not found" >&2; exit 1; }
-for k in 6.1 6.12; do
-    section "kernel suite on Linux $k (qemu guest)"
-    scripts/guest/run.sh --kernel "$k" -- "$kernel_bin" --test-threads=1
+# Every guest suite is a script in scripts/ci/, run in name order; each builds what it needs
+# and runs it in the guest on the kernels it covers.
+failed=()
+for suite in scripts/ci/[0-9]*.sh; do
+    section "guest suite $(basename "$suite" .sh)"
+    if ! "$suite"; then
+        failed+=("$(basename "$suite" .sh)")
+    fi
 done
-section "IPVS not loaded (qemu guest without ip_vs)"
-scripts/guest/run.sh --kernel 6.1 --no-ipvs -- "$kernel_bin" --ignored --exact ipvs_unavailable
+if ((${#failed[@]})); then
+    echo "FAILED guest suites: ${failed[*]}" >&2
+    exit 1
+fi
+echo "all guest suites passed"

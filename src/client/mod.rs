@@ -396,7 +396,9 @@ impl ErrCtx {
             return false;
         };
         let loaded = |m: String| Path::new("/sys/module").join(m).exists();
-        loaded(format!("ip_vs_{sched}")) && !loaded(format!("ip_vs_pe_{pe}"))
+        // "none" is no scheduler at all (the kernel looks nothing up for it).
+        let sched_ok = sched == "none" || loaded(format!("ip_vs_{sched}"));
+        sched_ok && !loaded(format!("ip_vs_pe_{pe}"))
     }
 }
 

@@ -784,9 +784,8 @@ fn quirk_kernel_stores_forwarding_and_tunnel_codes_ipvsadm_cannot_show() {
     assert_eq!(save.status.signal(), Some(libc::SIGSEGV), "{save:?}");
 }
 
-/// An upper threshold above i32::MAX (the builder refuses it): kernel 6.1 refuses it with
-/// EINVAL, on add and edit; kernel 6.12 stores it as an unsigned value and reports it back.
-/// (Only these two kernels were observed; the change in between was not bisected.)
+/// An upper threshold above i32::MAX (the builder refuses it): both kernels store it as an
+/// unsigned value and report it back, and ipvsadm prints it unsigned.
 #[test]
 fn quirk_upper_threshold_above_i32_max() {
     let ns = Netns::new("q-uthresh");
@@ -806,28 +805,17 @@ fn quirk_upper_threshold_above_i32_max() {
     d.upper_threshold = u32::MAX;
     d.lower_threshold = 0x8000_0000;
     let add = raw(&mut ipvs, &IpvsMessage::new_dest(&id, &d), RequestKind::Do);
-    if kernel_version() < (6, 12) {
-        assert_raw_errno!(add, libc::EINVAL);
-        d.upper_threshold = 0x8000_0000;
-        d.lower_threshold = 0;
-        assert_raw_errno!(
-            raw(&mut ipvs, &IpvsMessage::new_dest(&id, &d), RequestKind::Do),
-            libc::EINVAL
-        );
-        assert_eq!(ipvs.destinations(&id).unwrap(), vec![]);
-    } else {
-        add.expect("stored");
-        let back = ipvs.destinations(&id).unwrap();
-        assert_eq!(
-            (back[0].upper_threshold, back[0].lower_threshold),
-            (u32::MAX, 0x8000_0000)
-        );
-        assert_lines(
-            &ns.listing(&["--thresholds"]),
-            &[
-                "TCP 10.0.0.1:80 rr",
-                "-> 10.0.0.2:80 4294967295 2147483648 0 0",
-            ],
-        );
-    }
+    add.expect("stored");
+    let back = ipvs.destinations(&id).unwrap();
+    assert_eq!(
+        (back[0].upper_threshold, back[0].lower_threshold),
+        (u32::MAX, 0x8000_0000)
+    );
+    assert_lines(
+        &ns.listing(&["--thresholds"]),
+        &[
+            "TCP 10.0.0.1:80 rr",
+            "-> 10.0.0.2:80 4294967295 2147483648 0 0",
+        ],
+    );
 }
