@@ -22,11 +22,15 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use lvs::wire::{frame_request, parse_netlink, IpvsCmd, IpvsMessage};
 use lvs::{
-    AddressFamily, Daemon, DaemonState, Destination, Netmask, Persistence, SchedFlags, Scheduler,
-    Service, ServiceId, Timeouts, Tunnel, TunnelFlags,
+    AddressFamily, Daemon, DaemonState, Destination, Netmask, Persistence, Service, ServiceId,
+    Timeouts, TunnelFlags,
 };
 
-use crate::common::{family_id, kernel_release, sa, Netns};
+use crate::common::{family_id, kernel_release, Netns};
+
+#[path = "../support/reply_scenario.rs"]
+mod reply_scenario;
+use reply_scenario::{requests, scenario, Scenario};
 
 /// A plain generic netlink socket, opened inside the namespace.
 fn socket_in(ns: &Netns) -> Socket {
@@ -51,6 +55,8 @@ struct Exchange {
     bytes: Vec<u8>,
     /// The IPVS messages among the replies, decoded.
     messages: Vec<IpvsMessage>,
+    /// The errno of a refusal; `None` for an acknowledgement or a finished dump.
+    refused: Option<i32>,
 }
 
 fn exchange(socket: &Socket, family: u16, seq: u32, msg: IpvsMessage, dump: bool) -> Exchange {
@@ -58,6 +64,7 @@ fn exchange(socket: &Socket, family: u16, seq: u32, msg: IpvsMessage, dump: bool
     socket.send(&request, 0).expect("send");
     let mut bytes = Vec::new();
     let mut messages = Vec::new();
+    let mut refused = None;
     loop {
         let (datagram, from) = socket.recv_from_full().expect("receive");
         assert_eq!(from.port_number(), 0, "from the kernel");
@@ -74,7 +81,7 @@ fn exchange(socket: &Socket, family: u16, seq: u32, msg: IpvsMessage, dump: bool
                 NetlinkPayload::InnerMessage(genl) => messages.push(genl.payload),
                 NetlinkPayload::Error(e) => {
                     assert_eq!(kind, NLMSG_ERROR);
-                    assert!(e.code.is_none(), "the kernel refused: {e:?}");
+                    refused = e.code.map(|c| -c.get());
                     finished = true;
                 }
                 NetlinkPayload::Done(_) => {
@@ -86,7 +93,11 @@ fn exchange(socket: &Socket, family: u16, seq: u32, msg: IpvsMessage, dump: bool
             off += (len + 3) & !3;
         }
         if finished {
-            return Exchange { bytes, messages };
+            return Exchange {
+                bytes,
+                messages,
+                refused,
+            };
         }
     }
 }
@@ -97,143 +108,122 @@ fn capture_reply_fixtures() {
     ns.ip(&["link", "add", "sync0", "type", "dummy"]);
     ns.ip(&["link", "set", "sync0", "up"]);
     let mut ipvs = ns.ipvs();
-
-    // ipvsadm -A -t 10.0.0.1:80 -s rr -p 300 -M 255.255.255.0
-    let tcp = Service::tcp(sa("10.0.0.1:80"))
-        .scheduler(Scheduler::Rr)
-        .persistent(300)
-        .netmask(Netmask::V4(Ipv4Addr::new(255, 255, 255, 0)))
-        .build()
-        .unwrap();
-    // ipvsadm -A -f 7 -6 -s sh -b sh-port
-    let fwm6 = Service::fwmark6(7)
-        .scheduler(Scheduler::Sh)
-        .sched_flags(SchedFlags::SH_PORT)
-        .build()
-        .unwrap();
-    // ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1
-    let masq = Destination::builder(sa("10.0.0.2:80"))
-        .masquerade()
-        .build()
-        .unwrap();
-    // ipvsadm -a -t 10.0.0.1:80 -r 10.0.0.3:80 -i --tun-type gue --tun-port 6080 --tun-csum
-    //   -w 5 -x 100 -y 10
-    let gue = Destination::builder(sa("10.0.0.3:80"))
-        .tunnel(Tunnel::gue(6080).csum())
-        .weight(5)
-        .upper_threshold(100)
-        .lower_threshold(10)
-        .build()
-        .unwrap();
-    let master = Daemon::builder(DaemonState::Master, "lo")
-        .sync_id(5)
-        .build()
-        .unwrap();
-    let backup = Daemon::builder(DaemonState::Backup, "sync0")
-        .sync_id(7)
-        .group("239.1.2.3".parse().unwrap())
-        .port(9000)
-        .ttl(3)
-        .build()
-        .unwrap();
-    ipvs.add_service(&tcp).unwrap();
-    ipvs.add_service(&fwm6).unwrap();
-    ipvs.add_destination(&tcp.id, &masq).unwrap();
-    ipvs.add_destination(&tcp.id, &gue).unwrap();
-    ipvs.start_daemon(&master).unwrap();
-    ipvs.start_daemon(&backup).unwrap();
+    let sc = scenario();
+    ipvs.add_service(&sc.tcp).unwrap();
+    ipvs.add_service(&sc.fwm6).unwrap();
+    ipvs.add_destination(&sc.tcp.id, &sc.masq).unwrap();
+    ipvs.add_destination(&sc.tcp.id, &sc.gue).unwrap();
+    ipvs.start_daemon(&sc.master).unwrap();
+    ipvs.start_daemon(&sc.backup).unwrap();
 
     let family = family_id(&ns);
     let socket = socket_in(&ns);
     let mut captured: Vec<(&str, Exchange)> = Vec::new();
-
-    // GET_SERVICE dump: both services, in the kernel's (hash) order.
-    let ex = exchange(&socket, family, 1, IpvsMessage::dump_services(), true);
-    let mut services: Vec<Service> = ex
-        .messages
-        .iter()
-        .map(|m| {
-            assert_eq!(m.cmd, IpvsCmd::NewService);
-            m.service().unwrap()
-        })
-        .collect();
-    services.sort_by_key(|s| s.id);
-    assert_eq!(services.len(), 2);
-    assert!(services[0].same_config(&tcp), "{:?}", services[0]);
+    for r in requests(&sc) {
+        if r.name == "flush_ack" {
+            ipvs.stop_daemon(DaemonState::Master).unwrap();
+            ipvs.stop_daemon(DaemonState::Backup).unwrap();
+        }
+        let ex = exchange(&socket, family, r.seq, r.msg, r.dump);
+        assert_eq!(ex.refused, r.refused, "{}", r.name);
+        check_reply(&sc, r.name, &ex.messages);
+        captured.push((r.name, ex));
+    }
+    // The partial timeout update kept TCP FIN and UDP; FLUSH emptied the table.
     assert_eq!(
-        services[0].persistence,
-        Some(Persistence {
-            timeout: 300,
-            netmask: Netmask::V4(Ipv4Addr::new(255, 255, 255, 0)),
-        })
-    );
-    assert!(services[1].same_config(&fwm6), "{:?}", services[1]);
-    assert_eq!(services[1].id, ServiceId::fwmark6(7));
-    captured.push(("get_service_dump", ex));
-
-    // GET_DEST dump of the TCP service.
-    let ex = exchange(&socket, family, 2, IpvsMessage::dump_dests(&tcp.id), true);
-    let mut dests: Vec<Destination> = ex
-        .messages
-        .iter()
-        .map(|m| {
-            assert_eq!(m.cmd, IpvsCmd::NewDest);
-            m.destination(AddressFamily::Inet).unwrap()
-        })
-        .collect();
-    dests.sort_by_key(|d| d.socket_addr());
-    assert_eq!(dests.len(), 2);
-    assert!(dests[0].same_config(&masq), "{:?}", dests[0]);
-    assert!(dests[1].same_config(&gue), "{:?}", dests[1]);
-    assert_eq!(dests[1].forward.tunnel().unwrap().flags, TunnelFlags::CSUM);
-    captured.push(("get_dest_dump", ex));
-
-    // GET_DAEMON dump: master and backup.
-    let ex = exchange(&socket, family, 3, IpvsMessage::dump_daemons(), true);
-    let daemons: Vec<Daemon> = ex.messages.iter().map(|m| m.daemon().unwrap()).collect();
-    assert_eq!(daemons.len(), 2);
-    assert_eq!(daemons[0].state, DaemonState::Master);
-    assert_eq!(daemons[0].interface, "lo");
-    assert_eq!(daemons[0].sync_id, 5);
-    assert_eq!(
-        daemons[0].group,
-        Some(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 81)))
-    );
-    assert_eq!(daemons[1].state, DaemonState::Backup);
-    assert_eq!(daemons[1].interface, "sync0");
-    assert_eq!(daemons[1].group, backup.group);
-    assert_eq!(daemons[1].port, Some(9000));
-    assert_eq!(daemons[1].ttl, Some(3));
-    captured.push(("get_daemon_dump", ex));
-
-    // GET_CONFIG: the default timeouts of a new namespace.
-    let ex = exchange(&socket, family, 4, IpvsMessage::get_timeouts(), false);
-    assert_eq!(ex.messages.len(), 1);
-    assert_eq!(ex.messages[0].cmd, IpvsCmd::SetConfig);
-    assert_eq!(
-        ex.messages[0].timeouts(),
+        ipvs.timeouts().unwrap(),
         Timeouts {
-            tcp: 900,
+            tcp: 1000,
             tcp_fin: 120,
             udp: 300,
         }
     );
-    captured.push(("get_config", ex));
-
-    // GET_INFO.
-    let ex = exchange(&socket, family, 5, IpvsMessage::get_info(), false);
-    assert_eq!(ex.messages.len(), 1);
-    assert_eq!(ex.messages[0].cmd, IpvsCmd::SetInfo);
-    let info = ex.messages[0].info().unwrap();
-    assert_eq!(info.version.to_string(), "1.2.1");
-    assert_eq!(info.conn_table_size, 4096);
-    captured.push(("get_info", ex));
-
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    assert!(ipvs.services().unwrap().is_empty());
 
     if let Some(dir) = std::env::var_os("LVS_CAPTURE_DIR") {
         write_fixtures(&PathBuf::from(dir), &captured);
+    }
+}
+
+/// What each reply must say (the host test `tests/fixtures_replies.rs` checks the same of
+/// the pinned bytes).
+fn check_reply(sc: &Scenario, name: &str, messages: &[IpvsMessage]) {
+    match name {
+        "get_service_dump" => {
+            let mut services: Vec<Service> = messages
+                .iter()
+                .map(|m| {
+                    assert_eq!(m.cmd, IpvsCmd::NewService);
+                    m.service().unwrap()
+                })
+                .collect();
+            services.sort_by_key(|s| s.id);
+            assert_eq!(services.len(), 2);
+            assert!(services[0].same_config(&sc.tcp), "{:?}", services[0]);
+            assert_eq!(
+                services[0].persistence,
+                Some(Persistence {
+                    timeout: 300,
+                    netmask: Netmask::V4(Ipv4Addr::new(255, 255, 255, 0)),
+                })
+            );
+            assert!(services[1].same_config(&sc.fwm6), "{:?}", services[1]);
+            assert_eq!(services[1].id, ServiceId::fwmark6(7));
+        }
+        "get_dest_dump" => {
+            let mut dests: Vec<Destination> = messages
+                .iter()
+                .map(|m| {
+                    assert_eq!(m.cmd, IpvsCmd::NewDest);
+                    m.destination(AddressFamily::Inet).unwrap()
+                })
+                .collect();
+            dests.sort_by_key(|d| d.socket_addr());
+            assert_eq!(dests.len(), 2);
+            assert!(dests[0].same_config(&sc.masq), "{:?}", dests[0]);
+            assert!(dests[1].same_config(&sc.gue), "{:?}", dests[1]);
+            assert_eq!(dests[1].forward.tunnel().unwrap().flags, TunnelFlags::CSUM);
+        }
+        "get_daemon_dump" => {
+            let daemons: Vec<Daemon> = messages.iter().map(|m| m.daemon().unwrap()).collect();
+            assert_eq!(daemons.len(), 2);
+            assert_eq!(daemons[0].state, DaemonState::Master);
+            assert_eq!(daemons[0].interface, "lo");
+            assert_eq!(daemons[0].sync_id, 5);
+            assert_eq!(
+                daemons[0].group,
+                Some(IpAddr::V4(Ipv4Addr::new(224, 0, 0, 81)))
+            );
+            assert_eq!(daemons[1].state, DaemonState::Backup);
+            assert_eq!(daemons[1].interface, "sync0");
+            assert_eq!(daemons[1].group, sc.backup.group);
+            assert_eq!(daemons[1].port, Some(9000));
+            assert_eq!(daemons[1].ttl, Some(3));
+        }
+        "get_config" => {
+            assert_eq!(messages.len(), 1);
+            assert_eq!(messages[0].cmd, IpvsCmd::SetConfig);
+            assert_eq!(
+                messages[0].timeouts(),
+                Timeouts {
+                    tcp: 900,
+                    tcp_fin: 120,
+                    udp: 300,
+                }
+            );
+        }
+        "get_info" => {
+            assert_eq!(messages.len(), 1);
+            assert_eq!(messages[0].cmd, IpvsCmd::SetInfo);
+            let info = messages[0].info().unwrap();
+            assert_eq!(info.version.to_string(), "1.2.1");
+            assert_eq!(info.conn_table_size, 4096);
+        }
+        "get_service_do" => {
+            assert_eq!(messages.len(), 1);
+            assert!(messages[0].service().unwrap().same_config(&sc.tcp));
+        }
+        other => assert!(messages.is_empty(), "{other}: no IPVS message expected"),
     }
 }
 
