@@ -393,8 +393,23 @@ fn state_file(a: &Args) -> PathBuf {
         Mode::Tun => "tun",
         Mode::Dr => "dr",
     };
-    let ns = a.netns.as_deref().unwrap_or("default");
-    a.state_dir.join(format!("{ns}-{role}-{mode}.state"))
+    a.state_dir
+        .join(format!("{}-{role}-{mode}.state", netns_key(a.netns.as_deref())))
+}
+
+/// Names the network namespace the setup lives in by its inode, so that `--netns NAME` and
+/// `ip netns exec NAME lvs ...` find the same state, and two namespaces never share one.
+fn netns_key(netns: Option<&str>) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let path = match netns {
+        Some(ns) => PathBuf::from("/run/netns").join(ns),
+        None => PathBuf::from("/proc/self/ns/net"),
+    };
+    match std::fs::metadata(&path) {
+        Ok(m) => format!("netns{}", m.ino()),
+        // No such namespace (yet): `up` and `down` fail on it anyway.
+        Err(_) => netns.unwrap_or("default").to_owned(),
+    }
 }
 
 fn up(a: &Args, steps: &[Step]) -> Result<(), String> {

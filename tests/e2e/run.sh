@@ -1,0 +1,386 @@
+#!/usr/bin/env bash
+# End-to-end suite for examples/lvs.rs: the classic NAT, TUN and DR setups, built in network
+# namespaces (a client, a director, real servers running busybox httpd) and proven with real
+# HTTP traffic. Runs as root in the qemu guest (scripts/guest/run.sh); see tests/e2e/README.md.
+#
+#   tests/e2e/run.sh [--lvs PATH] [--mode nat|tun|dr]... [--topology seed|alt]...
+#
+# For each mode and topology it asserts that
+#   - the answers are spread exactly as the scheduler says (rr: equal; wrr: proportional to the
+#     weights), counted from the bodies the real servers send (each names its server);
+#   - NAT: the replies pass the director; DR and TUN: they go from the real servers straight to
+#     the client (the director's interface carries the requests only, byte counters prove it),
+#     and no real server answers ARP for the VIP (busybox arping from the client sees only the
+#     director's MAC address, although every real server holds the VIP);
+#   - `down` leaves every host exactly as it was: addresses and links (`ip -d addr`), routes
+#     (all tables, IPv4 and IPv6), the ARP, rp_filter and forwarding sysctls, `ipvsadm -Sn`.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+LVS=${LVS_E2E_BIN:-$repo/target/debug/examples/lvs}
+modes=()
+topologies=()
+while (($#)); do
+    case $1 in
+    --lvs) LVS=$2; shift 2 ;;
+    --mode) modes+=("$2"); shift 2 ;;
+    --topology) topologies+=("$2"); shift 2 ;;
+    -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+((${#modes[@]})) || modes=(nat tun dr)
+((${#topologies[@]})) || topologies=(seed alt)
+[[ -x $LVS ]] || { echo "run.sh: $LVS is not built (cargo build --example lvs)" >&2; exit 2; }
+[[ $(id -u) == 0 ]] || { echo "run.sh: needs root (run it in the guest)" >&2; exit 2; }
+
+BODY_PAD=16384   # bytes of padding in every answer, so replies dwarf requests
+P=e2e            # namespace name prefix
+STATE=$(mktemp -d /tmp/lvs-e2e-state.XXXXXX)
+failures=0
+checks=0
+
+log() { printf '%s\n' "$*"; }
+ok() { checks=$((checks + 1)); log "  ok: $*"; }
+fail() {
+    checks=$((checks + 1))
+    failures=$((failures + 1))
+    log "  FAIL: $*"
+}
+die() {
+    log "  FATAL: $*"
+    failures=$((failures + 1))
+    return 1
+}
+nsx() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+
+# ---- topology --------------------------------------------------------------------------------
+
+namespaces=()
+add_ns() {
+    ip netns add "$P-$1" || return 1
+    # No IPv6 duplicate address detection: addresses would change from "tentative" to final
+    # between two snapshots.
+    nsx "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
+    nsx "$1" ip link set lo up
+    namespaces+=("$1")
+}
+
+# veth pair: NS1:IF1 <-> NS2:IF2
+veth() {
+    ip link add "$P-tmp-a" type veth peer name "$P-tmp-b" || return 1
+    ip link set "$P-tmp-a" netns "$P-$1" name "$2" || return 1
+    ip link set "$P-tmp-b" netns "$P-$3" name "$4" || return 1
+    nsx "$1" ip link set "$2" up && nsx "$3" ip link set "$4" up
+}
+
+# NS:IF plugged into the bridge br0 of the switch namespace "sw" (port named pNS)
+plug() {
+    veth "$1" "$2" sw "p$1" || return 1
+    nsx sw ip link set "p$1" master br0
+}
+
+make_switch() {
+    add_ns sw || return 1
+    nsx sw ip link add br0 type bridge &&
+        nsx sw ip link set br0 type bridge forward_delay 0 &&
+        nsx sw ip link set br0 up
+}
+
+teardown() {
+    local ns pid
+    for ns in "${namespaces[@]}"; do
+        for pid in $(ip netns pids "$P-$ns" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+    done
+    for ns in "${namespaces[@]}"; do ip netns del "$P-$ns" 2>/dev/null; done
+    namespaces=()
+    rm -rf "${STATE:?}"/*
+}
+trap 'teardown; rm -rf "$STATE"' EXIT
+
+# A real server: busybox httpd on PORT whose /id names the server, padded to BODY_PAD bytes.
+serve() {
+    local ns=$1 port=$2 dir=$STATE/www-$1
+    mkdir -p "$dir"
+    { echo "server=$ns"; head -c "$BODY_PAD" /dev/zero | tr '\0' x; echo; } >"$dir/id"
+    nsx "$ns" busybox httpd -p "$port" -h "$dir" || return 1
+}
+
+# ---- observations ----------------------------------------------------------------------------
+
+# Everything `down` must restore, in one namespace.
+snapshot() {
+    nsx "$1" bash -c '
+        # Without the running timers of bridges and their ports, and without the qdisc: the
+        # kernel attaches one when a link first goes up (tunl0: noop becomes noqueue) and
+        # keeps it when the link goes down again; it is no configuration of ours, and
+        # noqueue cannot be deleted.
+        echo "## ip -d addr"
+        ip -d addr show | sed -E -e "s/[a-z_]+_timer +[0-9.]+//g" -e "s/ qdisc [a-z_]+ / /"
+        echo "## ip route (all tables)"; ip route show table all; ip -6 route show table all
+        echo "## ip rule"; ip rule show; ip -6 rule show
+        echo "## sysctls"
+        for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding \
+                 /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce \
+                 /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/forwarding; do
+            echo "$f=$(cat "$f")"
+        done
+        echo "## ipvsadm -Sn"; ipvsadm -Sn
+        echo "## ipvsadm -Ln --daemon"; ipvsadm -Ln --daemon'
+}
+
+snapshot_all() { # DIR
+    local ns
+    mkdir -p "$1"
+    for ns in "${namespaces[@]}"; do snapshot "$ns" >"$1/$ns"; done
+}
+
+counter() { nsx "$1" cat "/sys/class/net/$2/statistics/$3"; }
+
+# N requests from the client to VIP:PORT; prints one server name per answer (or "none").
+requests() { # N VIP PORT
+    nsx c timeout 120 bash -c '
+        for ((i = 0; i < $1; i++)); do
+            if ! exec 3<>"/dev/tcp/$2/$3"; then echo none; continue; fi
+            printf "GET /id HTTP/1.0\r\nHost: lvs\r\n\r\n" >&3
+            body=$(cat <&3)
+            exec 3>&-
+            line=$(grep -m1 "^server=" <<<"$body") || line=server=none
+            echo "${line#server=}"
+        done' _ "$@"
+}
+
+# MAC addresses that answer ARP for ADDR on the client's IFACE.
+arp_answerers() { # IFACE ADDR
+    nsx c busybox arping -c 4 -w 4 -I "$1" "$2" 2>&1 |
+        grep -io 'reply from [0-9.]* \[[0-9a-f:]*\]' | grep -o '\[.*\]' | tr -d '[]' |
+        tr 'A-F' 'a-f' | sort -u
+}
+
+mac() { nsx "$1" cat "/sys/class/net/$2/address"; }
+
+# ---- one scenario ----------------------------------------------------------------------------
+
+# Runs `lvs ARGS...`, logging the command line; fails the scenario when it fails.
+lvs() {
+    log "  \$ lvs $*"
+    local out
+    if ! out=$("$LVS" --state-dir "$STATE/lvs" "$@" 2>&1); then
+        printf '%s\n' "$out" | sed 's/^/    /'
+        die "lvs $* failed"
+        return 1
+    fi
+}
+
+# The scenario's variables (set by the topology functions below):
+#   MODE SCHED VIP (addr) VPORT RPORT REALS (names) RIPS (addresses) WEIGHTS
+#   DIR_ARGS (extra director flags) RS_ARGS (extra real-server flags)
+#   DIF (the director's interface facing the real servers) CIF (client interface)
+run_scenario() { # TOPOLOGY
+    local topo=$1 ns i
+    log "== $MODE / $topo: VIP $VIP:$VPORT, scheduler $SCHED, real servers ${RIPS[*]} (weights ${WEIGHTS[*]})"
+    for ns in "${REALS[@]}"; do serve "$ns" "$RPORT" || { die "httpd in $ns"; return 1; }; done
+    sleep 0.3
+    snapshot_all "$STATE/before"
+
+    # --- up, every role
+    local reals=() sum=0
+    for i in "${!RIPS[@]}"; do
+        local r=${RIPS[$i]}
+        [[ $RPORT != "$VPORT" ]] && r=$r:$RPORT
+        reals+=(--real "$r,weight=${WEIGHTS[$i]}")
+        sum=$((sum + WEIGHTS[i]))
+    done
+    lvs --netns "$P-d" director "$MODE" up --vip "$VIP:$VPORT" --scheduler "$SCHED" \
+        "${reals[@]}" "${DIR_ARGS[@]}" || return 1
+    for ns in "${REALS[@]}"; do
+        # Real servers through `ip netns exec`, the director through --netns: both ways work.
+        log "  \$ ip netns exec $P-$ns lvs realserver $MODE up --vip $VIP ${RS_ARGS[*]}"
+        nsx "$ns" "$LVS" --state-dir "$STATE/lvs" realserver "$MODE" up --vip "$VIP" \
+            "${RS_ARGS[@]}" >/dev/null || { die "realserver $ns up"; return 1; }
+    done
+    nsx d ipvsadm -Ln | sed 's/^/    | /'
+
+    # --- traffic
+    local n=$((sum * 10))
+    local d_rx0 d_tx0 c_rx0
+    d_rx0=$(counter d "$DIF" rx_bytes)
+    d_tx0=$(counter d "$DIF" tx_bytes)
+    c_rx0=$(counter c "$CIF" rx_bytes)
+    local t0=$EPOCHREALTIME
+    local answers
+    answers=$(requests "$n" "$VIP" "$VPORT")
+    local t1=$EPOCHREALTIME
+    local d_rx=$(($(counter d "$DIF" rx_bytes) - d_rx0))
+    local d_tx=$(($(counter d "$DIF" tx_bytes) - d_tx0))
+    local c_rx=$(($(counter c "$CIF" rx_bytes) - c_rx0))
+    local spread=()
+    for i in "${!REALS[@]}"; do
+        spread+=("${REALS[$i]}=$(grep -cx "${REALS[$i]}" <<<"$answers")")
+    done
+    local none names
+    names=$(printf '%s\n' "${REALS[@]}")
+    none=$(grep -cvxF -f <(printf '%s\n' "$names") <<<"$answers")
+    log "  $n requests in $(awk "BEGIN{printf \"%.1f\", $t1 - $t0}") s: ${spread[*]} unanswered=$none"
+    log "  bytes: client rx $c_rx, director $DIF rx $d_rx tx $d_tx"
+    ((none == 0)) && ok "every request answered" || fail "$none requests unanswered"
+    local good=1
+    for i in "${!REALS[@]}"; do
+        local want=$((n * WEIGHTS[i] / sum)) got
+        got=$(grep -cx "${REALS[$i]}" <<<"$answers")
+        ((got == want)) || good=0
+    done
+    if ((good)); then
+        ok "$SCHED spread ${spread[*]} matches weights ${WEIGHTS[*]}"
+    else
+        fail "$SCHED spread ${spread[*]} does not match weights ${WEIGHTS[*]} over $n requests"
+    fi
+    local bodies=$((n * BODY_PAD))
+    ((c_rx >= bodies)) && ok "client received the bodies ($c_rx >= $bodies bytes)" ||
+        fail "client received $c_rx bytes, less than the $bodies bytes of bodies"
+    if [[ $MODE == nat ]]; then
+        # The director's private side receives every reply from the real servers.
+        ((d_rx >= bodies)) && ok "replies pass the director ($DIF rx $d_rx >= $bodies)" ||
+            fail "NAT replies should pass the director: $DIF rx $d_rx < $bodies"
+    else
+        # The director sees the requests only: far less than one body per request.
+        ((d_rx < bodies / 8 && d_tx < bodies / 8)) &&
+            ok "replies bypass the director ($DIF rx $d_rx, tx $d_tx < $((bodies / 8)))" ||
+            fail "replies went through the director: $DIF rx $d_rx tx $d_tx (bodies $bodies)"
+        local rs_tx=0
+        for ns in "${REALS[@]}"; do rs_tx=$((rs_tx + $(counter "$ns" eth0 tx_bytes))); done
+        ((rs_tx >= bodies)) && ok "real servers sent the bodies themselves ($rs_tx bytes)" ||
+            fail "real servers sent $rs_tx bytes < $bodies"
+
+        # ARP: every real server holds the VIP, and none answers for it.
+        for ns in "${REALS[@]}"; do
+            nsx "$ns" ip -o addr show | grep -q " $VIP/" || fail "$ns does not hold the VIP"
+        done
+        local dmac answerers
+        dmac=$(mac d "$DIF")
+        answerers=$(arp_answerers "$CIF" "$VIP" | tr '\n' ' ')
+        [[ $answerers == "$dmac " ]] && ok "only the director ($dmac) answers ARP for $VIP" ||
+            fail "ARP for $VIP answered by [$answerers], expected only the director $dmac"
+    fi
+
+    # --- down, every role, then compare every host with its state before `up`
+    lvs --netns "$P-d" director "$MODE" down --vip "$VIP:$VPORT" --scheduler "$SCHED" \
+        "${reals[@]}" "${DIR_ARGS[@]}" || return 1
+    for ns in "${REALS[@]}"; do
+        nsx "$ns" "$LVS" --state-dir "$STATE/lvs" realserver "$MODE" down --vip "$VIP" \
+            "${RS_ARGS[@]}" >/dev/null || { die "realserver $ns down"; return 1; }
+    done
+    snapshot_all "$STATE/after"
+    local same=1
+    for ns in "${namespaces[@]}"; do
+        if ! diff -u "$STATE/before/$ns" "$STATE/after/$ns" >"$STATE/diff-$ns"; then
+            same=0
+            log "  $ns changed:"
+            sed 's/^/    /' "$STATE/diff-$ns"
+        fi
+    done
+    ((same)) && ok "down restored all ${#namespaces[@]} hosts exactly" ||
+        fail "down left hosts changed"
+    [[ -z $(ls -A "$STATE/lvs" 2>/dev/null) ]] && ok "no state left in the state directory" ||
+        fail "state left behind: $(ls "$STATE/lvs")"
+}
+
+# ---- the topologies --------------------------------------------------------------------------
+
+# NAT: client -- (public segment) -- director -- (private segment, bridge) -- real servers.
+nat_topology() { # CNET DPUB DPRIV PRIVNET(prefix) RIPS...
+    local cip=$1 dpub=$2 dpriv=$3 privnet=$4
+    shift 4
+    make_switch && add_ns c && add_ns d || return 1
+    veth c eth0 d eth0 || return 1
+    nsx c ip addr add "$cip" dev eth0
+    nsx d ip addr add "$dpub" dev eth0
+    plug d eth1 && nsx d ip addr add "$dpriv" dev eth1 || return 1
+    nsx c ip route add "$privnet" via "${dpub%/*}"
+    local i=1 r
+    REALS=()
+    for r in "$@"; do
+        add_ns "r$i" && plug "r$i" eth0 && nsx "r$i" ip addr add "$r" dev eth0 || return 1
+        REALS+=("r$i")
+        i=$((i + 1))
+    done
+    DIF=eth1
+    CIF=eth0
+}
+
+# DR and TUN: client, director and real servers on one bridged segment.
+lan_topology() { # DIFNAME CIP DIP RIPS...
+    local dif=$1 cip=$2 dip=$3
+    shift 3
+    make_switch && add_ns c && add_ns d || return 1
+    plug c eth0 && nsx c ip addr add "$cip" dev eth0 || return 1
+    plug d "$dif" && nsx d ip addr add "$dip" dev "$dif" || return 1
+    local i=1 r
+    REALS=()
+    for r in "$@"; do
+        add_ns "r$i" && plug "r$i" eth0 && nsx "r$i" ip addr add "$r" dev eth0 || return 1
+        REALS+=("r$i")
+        i=$((i + 1))
+    done
+    DIF=$dif
+    CIF=eth0
+}
+
+scenario() { # MODE TOPOLOGY
+    MODE=$1
+    DIR_ARGS=()
+    RS_ARGS=()
+    case $1/$2 in
+    nat/seed)
+        # The classic document: director eth0 192.168.1.2 / eth1 192.168.2.1 (the VIP),
+        # real servers 192.168.2.2-3 with the director as their gateway, rr.
+        nat_topology 192.168.1.10/24 192.168.1.2/24 192.168.2.1/24 192.168.2.0/24 \
+            192.168.2.2/24 192.168.2.3/24 || return 1
+        VIP=192.168.2.1 VPORT=80 RPORT=80 SCHED=rr
+        RIPS=(192.168.2.2 192.168.2.3) WEIGHTS=(1 1)
+        RS_ARGS=(--gateway 192.168.2.1)
+        ;;
+    nat/alt)
+        # Other addresses: a VIP not yet on the director (bound by --dev), a port mapping,
+        # three weighted real servers that had another default route before.
+        nat_topology 203.0.113.10/24 203.0.113.1/24 10.20.0.1/24 10.20.0.0/24 \
+            10.20.0.11/24 10.20.0.12/24 10.20.0.13/24 || return 1
+        for ns in "${REALS[@]}"; do nsx "$ns" ip route add default via 10.20.0.254; done
+        VIP=203.0.113.100 VPORT=8080 RPORT=8000 SCHED=wrr
+        RIPS=(10.20.0.11 10.20.0.12 10.20.0.13) WEIGHTS=(3 2 1)
+        DIR_ARGS=(--dev eth0)
+        RS_ARGS=(--gateway 10.20.0.1)
+        ;;
+    tun/seed | dr/seed)
+        lan_topology eth0 192.168.1.10/24 192.168.1.2/24 192.168.1.4/24 192.168.1.5/24 ||
+            return 1
+        VIP=192.168.1.3 VPORT=80 RPORT=80 SCHED=rr
+        RIPS=(192.168.1.4 192.168.1.5) WEIGHTS=(1 1)
+        ;;
+    tun/alt | dr/alt)
+        # Other addresses, three weighted real servers, a director whose interface is not
+        # eth0 (DR: the VIP goes on lan0:1).
+        lan_topology lan0 10.30.0.10/24 10.30.0.1/24 10.30.0.11/24 10.30.0.12/24 \
+            10.30.0.13/24 || return 1
+        VIP=10.30.0.100 VPORT=8080 RPORT=8080 SCHED=wrr
+        RIPS=(10.30.0.11 10.30.0.12 10.30.0.13) WEIGHTS=(3 2 1)
+        [[ $1 == dr ]] && DIR_ARGS=(--dev lan0:1)
+        ;;
+    *) die "no scenario $1/$2"; return 1 ;;
+    esac
+    run_scenario "$2"
+}
+
+start=$EPOCHREALTIME
+log "lvs end-to-end suite on Linux $(uname -r), lvs = $LVS"
+for topo in "${topologies[@]}"; do
+    for mode in "${modes[@]}"; do
+        t0=$EPOCHREALTIME
+        scenario "$mode" "$topo" || fail "$mode/$topo could not run"
+        teardown
+        log "  ($mode/$topo took $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $t0}") s)"
+    done
+done
+log "== $checks checks, $failures failed, $(awk "BEGIN{printf \"%.1f\", $EPOCHREALTIME - $start}") s"
+((failures == 0))
