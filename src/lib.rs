@@ -25,10 +25,12 @@
 #![warn(missing_docs)]
 
 pub mod client;
+pub mod conn;
 pub mod error;
 pub mod host;
 pub mod model;
 mod netlink;
+pub mod text;
 pub mod transport;
 pub mod wire;
 

@@ -1,0 +1,713 @@
+//! The listings ipvsadm prints (`-L`, `-S`, `--timeout`, `--daemon`, `-c`), byte for byte.
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use super::cnum::{ntop, truncate_bytes};
+use super::names::Names;
+use crate::client::ServiceEntry;
+use crate::conn::ConnEntry;
+use crate::model::{
+    AddressFamily, Daemon, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol,
+    SchedFlags, Service, ServiceId, Timeouts, TunnelFlags, TunnelType, Version,
+};
+
+/// Which columns a listing shows. When ipvsadm is given several of these options, the first
+/// in this order wins (`--stats` over `--rate` over `--thresholds` ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ListFormat {
+    /// Scheduler, forwarding method, weight, active and inactive connections.
+    #[default]
+    Default,
+    /// `--stats`: connections, packets and bytes.
+    Stats,
+    /// `--rate`: connections, packets and bytes per second.
+    Rate,
+    /// `--thresholds`: upper and lower connection thresholds.
+    Thresholds,
+    /// `--persistent-conn`: persistent connection templates.
+    PersistentConn,
+    /// `--tun-info`: tunnel encapsulation of tunnelling destinations.
+    TunInfo,
+}
+
+/// How to print a listing: the options of `ipvsadm -L`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListOptions {
+    /// `-n`: numeric addresses and ports (no host or service names).
+    pub numeric: bool,
+    /// The columns.
+    pub format: ListFormat,
+    /// `--exact`: counters in full instead of K/M/G/T units.
+    pub exact: bool,
+    /// Sort services and destinations as ipvsadm does (the default; `--nosort` turns it off).
+    pub sort: bool,
+    /// What the header line reports (`IP Virtual Server version ... (size=...)`).
+    pub info: Info,
+}
+
+impl Default for ListOptions {
+    fn default() -> Self {
+        ListOptions {
+            numeric: false,
+            format: ListFormat::Default,
+            exact: false,
+            sort: true,
+            info: Info {
+                version: Version(0x010201),
+                conn_table_size: 4096,
+            },
+        }
+    }
+}
+
+impl ListOptions {
+    /// `ipvsadm -L`: names resolved, default columns, sorted.
+    pub fn new() -> ListOptions {
+        ListOptions::default()
+    }
+
+    /// `ipvsadm -Ln`: numeric, default columns, sorted.
+    pub fn numeric() -> ListOptions {
+        ListOptions {
+            numeric: true,
+            ..ListOptions::default()
+        }
+    }
+
+    /// The same options with this header information (from [`crate::Ipvs::info`]).
+    pub fn with_info(mut self, info: Info) -> ListOptions {
+        self.info = info;
+        self
+    }
+
+    /// The same options with these columns.
+    pub fn with_format(mut self, format: ListFormat) -> ListOptions {
+        self.format = format;
+        self
+    }
+}
+
+/// Address family numbers as the C library has them (used for ipvsadm's sort order).
+fn af_number(af: AddressFamily) -> i32 {
+    match af {
+        AddressFamily::Inet => 2,
+        AddressFamily::Inet6 => 10,
+    }
+}
+
+/// The 16 bytes of a `union nf_inet_addr` holding this address, as four host-order words.
+fn addr_words(addr: Option<IpAddr>) -> [u32; 4] {
+    let mut b = [0u8; 16];
+    match addr {
+        Some(IpAddr::V4(a)) => b[..4].copy_from_slice(&a.octets()),
+        Some(IpAddr::V6(a)) => b = a.octets(),
+        None => {}
+    }
+    let w = |i: usize| u32::from_be_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    [w(0), w(4), w(8), w(12)]
+}
+
+/// `int r = a - b` on unsigned 32-bit values, as ipvsadm's comparators compute it.
+fn wrapping_diff(a: u32, b: u32) -> i32 {
+    a.wrapping_sub(b) as i32
+}
+
+fn cmp_addr(af: AddressFamily, a: Option<IpAddr>, b: Option<IpAddr>) -> i32 {
+    let (wa, wb) = (addr_words(a), addr_words(b));
+    let n = if af == AddressFamily::Inet6 { 4 } else { 1 };
+    let mut r = 0;
+    for i in 0..n {
+        r = wrapping_diff(wa[i], wb[i]);
+        if r != 0 {
+            break;
+        }
+    }
+    r
+}
+
+/// ipvsadm's service comparator (fwmark, family, protocol, address, port), with its
+/// wrap-around subtraction.
+fn cmp_services(a: &Service, b: &Service) -> i32 {
+    let fw = |s: &Service| s.id.fwmark_value().unwrap_or(0);
+    let mut r = wrapping_diff(fw(a), fw(b));
+    if r != 0 {
+        return r;
+    }
+    r = af_number(a.id.af()) - af_number(b.id.af());
+    if r != 0 {
+        return r;
+    }
+    let proto = |s: &Service| i32::from(s.id.protocol().map_or(0, |p| p.number()));
+    r = proto(a) - proto(b);
+    if r != 0 {
+        return r;
+    }
+    r = cmp_addr(
+        a.id.af(),
+        a.id.addr().map(|x| x.ip()),
+        b.id.addr().map(|x| x.ip()),
+    );
+    if r != 0 {
+        return r;
+    }
+    let port = |s: &Service| i32::from(s.id.addr().map_or(0, |x| x.port()));
+    port(a) - port(b)
+}
+
+/// ipvsadm's destination comparator (address in the first one's family, then port).
+fn cmp_dests(a: &Destination, b: &Destination) -> i32 {
+    let r = cmp_addr(a.af(), Some(a.addr), Some(b.addr));
+    if r != 0 {
+        return r;
+    }
+    i32::from(a.port) - i32::from(b.port)
+}
+
+/// The C library's `qsort` (a top-down merge sort), so that a comparator that is not a total
+/// order (ipvsadm's wrap-around subtraction) gives the same order as in ipvsadm.
+fn c_qsort<T: Clone>(items: &[T], cmp: &dyn Fn(&T, &T) -> i32) -> Vec<T> {
+    if items.len() <= 1 {
+        return items.to_vec();
+    }
+    let (left, right) = items.split_at(items.len() / 2);
+    let (l, r) = (c_qsort(left, cmp), c_qsort(right, cmp));
+    let mut out = Vec::with_capacity(items.len());
+    let (mut i, mut j) = (0, 0);
+    while let (Some(x), Some(y)) = (l.get(i), r.get(j)) {
+        if cmp(x, y) <= 0 {
+            out.push(x.clone());
+            i += 1;
+        } else {
+            out.push(y.clone());
+            j += 1;
+        }
+    }
+    out.extend_from_slice(l.get(i..).unwrap_or(&[]));
+    out.extend_from_slice(r.get(j..).unwrap_or(&[]));
+    out
+}
+
+/// Services in ipvsadm's listing order.
+pub(crate) fn sorted_services(table: &[ServiceEntry], sort: bool) -> Vec<&ServiceEntry> {
+    let refs: Vec<&ServiceEntry> = table.iter().collect();
+    if !sort {
+        return refs;
+    }
+    c_qsort(&refs, &|a: &&ServiceEntry, b: &&ServiceEntry| {
+        cmp_services(&a.service, &b.service)
+    })
+}
+
+fn sorted_dests(dests: &[Destination], sort: bool) -> Vec<&Destination> {
+    let refs: Vec<&Destination> = dests.iter().collect();
+    if !sort {
+        return refs;
+    }
+    c_qsort(&refs, &|a: &&Destination, b: &&Destination| cmp_dests(a, b))
+}
+
+/// `addrport_to_anyname`: `host:port`, `[v6]:port`, with names unless numeric, cut at 59
+/// bytes like ipvsadm's 60-byte buffer.
+pub(crate) fn addrport(
+    addr: &IpAddr,
+    port: u16,
+    proto: Option<Protocol>,
+    numeric: bool,
+    names: &dyn Names,
+) -> String {
+    let v6 = addr.is_ipv6();
+    let (host, port) = if numeric {
+        (ntop(addr), port.to_string())
+    } else {
+        let host = names.host_name(addr).unwrap_or_else(|| ntop(addr));
+        let port = proto
+            .and_then(|p| names.service_name(port, p))
+            .unwrap_or_else(|| port.to_string());
+        (host, port)
+    };
+    let mut s = if v6 {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    truncate_bytes(&mut s, 59);
+    s
+}
+
+/// The protocol ipvsadm looks port names up with: the service's (none for fwmark services,
+/// whose protocol the kernel does not report).
+fn name_proto(id: &ServiceId) -> Option<Protocol> {
+    match id.protocol() {
+        Some(p @ (Protocol::Tcp | Protocol::Udp | Protocol::Sctp)) => Some(p),
+        _ => None,
+    }
+}
+
+fn protocol_label(p: Option<Protocol>) -> &'static str {
+    match p {
+        Some(Protocol::Tcp) => "TCP",
+        Some(Protocol::Udp) => "UDP",
+        Some(Protocol::Sctp) => "SCTP",
+        _ => "?",
+    }
+}
+
+fn protocol_switch(p: Option<Protocol>) -> &'static str {
+    match p {
+        Some(Protocol::Tcp) => "-t",
+        Some(Protocol::Udp) => "-u",
+        Some(Protocol::Sctp) => "--sctp-service",
+        _ => "--xxx-service",
+    }
+}
+
+/// `print_largenum`.
+fn largenum(out: &mut String, n: u64, exact: bool) {
+    if exact {
+        let len = n.to_string().len();
+        let width = if len <= 8 { 9 } else { len + 1 };
+        let _ = write!(out, "{n:>width$}");
+        return;
+    }
+    let _ = if n < 100_000_000 {
+        write!(out, "{n:>9}")
+    } else if n < 1_000_000_000 {
+        write!(out, "{:>8}K", n / 1000)
+    } else if n < 100_000_000_000 {
+        write!(out, "{:>8}M", n / 1_000_000)
+    } else if n < 100_000_000_000_000 {
+        write!(out, "{:>8}G", n / 1_000_000_000)
+    } else {
+        write!(out, "{:>8}T", n / 1_000_000_000_000)
+    };
+}
+
+fn sched_flag_text(svc: &Service) -> Option<String> {
+    let names = svc.sched_flags.ipvsadm_names(&svc.scheduler);
+    (!names.is_empty()).then(|| names.join(","))
+}
+
+fn has_sched_flags(svc: &Service) -> bool {
+    !(svc.sched_flags & (SchedFlags::FLAG_1 | SchedFlags::FLAG_2 | SchedFlags::FLAG_3)).is_empty()
+}
+
+/// The mask text ipvsadm adds for a persistent service, if the mask is not the full one.
+fn mask_text(svc: &Service) -> Option<String> {
+    match (svc.id.af(), svc.netmask()) {
+        (AddressFamily::Inet, Netmask::V4(m)) if m.to_bits() != u32::MAX => Some(m.to_string()),
+        (AddressFamily::Inet6, Netmask::V6(len)) if len != 128 => Some(len.to_string()),
+        _ => None,
+    }
+}
+
+fn fwd_name(f: &ForwardMethod) -> &'static str {
+    match f {
+        ForwardMethod::Masquerade => "Masq",
+        ForwardMethod::Local => "Local",
+        ForwardMethod::Tunnel(_) => "Tunnel",
+        ForwardMethod::DirectRoute => "Route",
+        _ => "(null)",
+    }
+}
+
+fn fwd_switch(f: &ForwardMethod) -> &'static str {
+    match f {
+        ForwardMethod::Masquerade => "-m",
+        ForwardMethod::Tunnel(_) => "-i",
+        ForwardMethod::Local | ForwardMethod::DirectRoute => "-g",
+        _ => "(null)",
+    }
+}
+
+fn tun_flag_index(flags: TunnelFlags) -> usize {
+    flags.bits() as usize
+}
+
+fn tun_flags_short(flags: TunnelFlags) -> &'static str {
+    ["-c", "+c", "r+c"]
+        .get(tun_flag_index(flags))
+        .copied()
+        .unwrap_or("?")
+}
+
+fn tun_flags_option(flags: TunnelFlags) -> &'static str {
+    ["--tun-nocsum", "--tun-csum", "--tun-remcsum"]
+        .get(tun_flag_index(flags))
+        .copied()
+        .unwrap_or("--tun-nocsum")
+}
+
+fn tun_info(f: &ForwardMethod) -> Option<String> {
+    let ForwardMethod::Tunnel(t) = f else {
+        return None;
+    };
+    let mut s = match t.kind {
+        TunnelType::Ipip => "ipip".to_owned(),
+        TunnelType::Gue => format!("gue:{}:{}", t.port, tun_flags_short(t.flags)),
+        TunnelType::Gre => format!("gre:{}", tun_flags_short(t.flags)),
+        _ => return None,
+    };
+    truncate_bytes(&mut s, 15);
+    Some(s)
+}
+
+/// The title lines of a listing (`print_title`).
+pub fn title(format: ListFormat) -> String {
+    let first = "Prot LocalAddress:Port";
+    match format {
+        ListFormat::Stats => format!(
+            "{first:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+            "Conns", "InPkts", "OutPkts", "InBytes", "OutBytes"
+        ),
+        ListFormat::Rate => format!(
+            "{first:<33} {:>8} {:>8} {:>8} {:>8} {:>8}\n  -> RemoteAddress:Port\n",
+            "CPS", "InPPS", "OutPPS", "InBPS", "OutBPS"
+        ),
+        ListFormat::Thresholds => format!(
+            "{first:<33} {:<10} {:<10} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Uthreshold", "Lthreshold", "ActiveConn", "InActConn"
+        ),
+        ListFormat::PersistentConn => format!(
+            "{first:<33} {:<9} {:<11} {:<10} {:<10}\n  -> RemoteAddress:Port\n",
+            "Weight", "PersistConn", "ActiveConn", "InActConn"
+        ),
+        ListFormat::TunInfo => format!(
+            "{first} Scheduler Flags\n  -> RemoteAddress:Port           Forward TunnelInfo    Weight ActiveConn InActConn\n"
+        ),
+        ListFormat::Default => format!(
+            "{first} Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+        ),
+    }
+}
+
+/// The header line of a full listing.
+pub fn header(info: &Info) -> String {
+    format!(
+        "IP Virtual Server version {} (size={})\n",
+        info.version, info.conn_table_size as i32
+    )
+}
+
+/// What a service is called in the listing or in a rule.
+fn service_name(svc: &Service, rule: bool, numeric: bool, names: &dyn Names) -> String {
+    match svc.id {
+        ServiceId::Fwmark { af, mark } => match (rule, af) {
+            (true, AddressFamily::Inet6) => format!("-f {mark} -6"),
+            (true, AddressFamily::Inet) => format!("-f {mark}"),
+            (false, AddressFamily::Inet6) => format!("FWM  {mark} IPv6"),
+            (false, AddressFamily::Inet) => format!("FWM  {mark}"),
+        },
+        ServiceId::Addr { protocol, addr } => {
+            let p = Some(protocol);
+            let vname = addrport(&addr.ip(), addr.port(), name_proto(&svc.id), numeric, names);
+            if rule {
+                format!("{} {vname}", protocol_switch(p))
+            } else {
+                let mut s = format!("{:<4} {vname}", protocol_label(p));
+                if !addr.is_ipv6() {
+                    truncate_bytes(&mut s, 33);
+                }
+                s
+            }
+        }
+    }
+}
+
+/// One service and its destinations as ipvsadm prints them (`print_service_entry`).
+fn service_entry(
+    out: &mut String,
+    entry: &ServiceEntry,
+    opts: &ListOptions,
+    rule: bool,
+    names: &dyn Names,
+) {
+    let svc = &entry.service;
+    let svc_name = service_name(svc, rule, opts.numeric, names);
+    let stats = svc.stats.unwrap_or_default();
+    if rule {
+        let _ = write!(out, "-A {svc_name} -s {}", svc.scheduler);
+        if let Some(p) = &svc.persistence {
+            let _ = write!(out, " -p {}", p.timeout);
+            if let Some(m) = mask_text(svc) {
+                let _ = write!(out, " -M {m}");
+            }
+        }
+        if let Some(pe) = &svc.pe {
+            let _ = write!(out, " --pe {pe}");
+        }
+        if svc.one_packet {
+            out.push_str(" -o");
+        }
+        if has_sched_flags(svc) {
+            out.push_str(" -b ");
+            out.push_str(&sched_flag_text(svc).unwrap_or_default());
+        }
+    } else if opts.format == ListFormat::Stats {
+        let _ = write!(out, "{svc_name:<33}");
+        for n in [
+            stats.conns,
+            stats.in_packets,
+            stats.out_packets,
+            stats.in_bytes,
+            stats.out_bytes,
+        ] {
+            largenum(out, n, opts.exact);
+        }
+    } else if opts.format == ListFormat::Rate {
+        let _ = write!(out, "{svc_name:<33}");
+        for n in [
+            stats.cps,
+            stats.in_pps,
+            stats.out_pps,
+            stats.in_bps,
+            stats.out_bps,
+        ] {
+            largenum(out, n, opts.exact);
+        }
+    } else {
+        let _ = write!(out, "{svc_name} {}", svc.scheduler);
+        if has_sched_flags(svc) {
+            let _ = write!(out, " ({})", sched_flag_text(svc).unwrap_or_default());
+        }
+        if let Some(p) = &svc.persistence {
+            let _ = write!(out, " persistent {}", p.timeout);
+            if let Some(m) = mask_text(svc) {
+                let _ = write!(out, " mask {m}");
+            }
+            if let Some(pe) = &svc.pe {
+                let _ = write!(out, " pe {pe}");
+            }
+        }
+        if svc.one_packet {
+            out.push_str(" ops");
+        }
+    }
+    out.push('\n');
+
+    let proto = name_proto(&svc.id);
+    for d in sorted_dests(&entry.destinations, opts.sort) {
+        let mut dname = addrport(&d.addr, d.port, proto, opts.numeric, names);
+        if !rule && !d.addr.is_ipv6() {
+            truncate_bytes(&mut dname, 28);
+        }
+        let c = d.counters.unwrap_or_default();
+        let ds = d.stats.unwrap_or_default();
+        let weight = d.weight as i32;
+        if rule {
+            let sw = fwd_switch(&d.forward);
+            let _ = write!(out, "-a {svc_name} -r {dname} {sw} -w {weight}");
+            if let ForwardMethod::Tunnel(t) = &d.forward {
+                match t.kind {
+                    TunnelType::Gre => {
+                        let _ = write!(out, " --tun-type gre {}", tun_flags_option(t.flags));
+                    }
+                    TunnelType::Gue => {
+                        let _ = write!(
+                            out,
+                            " --tun-type gue --tun-port {} {}",
+                            t.port,
+                            tun_flags_option(t.flags)
+                        );
+                    }
+                    TunnelType::Ipip => out.push_str(" --tun-type ipip"),
+                    _ => {}
+                }
+            }
+            out.push('\n');
+            continue;
+        }
+        match opts.format {
+            ListFormat::Stats => {
+                let _ = write!(out, "  -> {dname:<28}");
+                for n in [
+                    ds.conns,
+                    ds.in_packets,
+                    ds.out_packets,
+                    ds.in_bytes,
+                    ds.out_bytes,
+                ] {
+                    largenum(out, n, opts.exact);
+                }
+                out.push('\n');
+            }
+            ListFormat::Rate => {
+                let _ = write!(
+                    out,
+                    "  -> {dname:<28} {:>8} {:>8} {:>8}",
+                    ds.cps, ds.in_pps, ds.out_pps
+                );
+                largenum(out, ds.in_bps, opts.exact);
+                largenum(out, ds.out_bps, opts.exact);
+                out.push('\n');
+            }
+            ListFormat::Thresholds => {
+                let _ = writeln!(
+                    out,
+                    "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
+                    d.upper_threshold, d.lower_threshold, c.active, c.inactive
+                );
+            }
+            ListFormat::PersistentConn => {
+                let _ = writeln!(
+                    out,
+                    "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
+                    d.weight, c.persistent, c.active, c.inactive
+                );
+            }
+            ListFormat::TunInfo => {
+                let ti = tun_info(&d.forward).unwrap_or_else(|| "n/a".to_owned());
+                let _ = writeln!(
+                    out,
+                    "  -> {dname:<28} {:<7} {ti:<13} {weight:<6} {:<10} {:<10}",
+                    fwd_name(&d.forward),
+                    c.active,
+                    c.inactive
+                );
+            }
+            ListFormat::Default => {
+                let _ = writeln!(
+                    out,
+                    "  -> {dname:<28} {:<7} {weight:<6} {:<10} {:<10}",
+                    fwd_name(&d.forward),
+                    c.active,
+                    c.inactive
+                );
+            }
+        }
+    }
+}
+
+/// `ipvsadm -L` of a whole table (header, title, every service), with names looked up in
+/// `names` unless `opts.numeric`.
+pub fn listing_with(table: &[ServiceEntry], opts: &ListOptions, names: &dyn Names) -> String {
+    let mut out = header(&opts.info);
+    out.push_str(&title(opts.format));
+    for e in sorted_services(table, opts.sort) {
+        service_entry(&mut out, e, opts, false, names);
+    }
+    out
+}
+
+/// `ipvsadm -L -t|-u|-f ...`: the title and one service (no header line).
+pub fn service_listing_with(entry: &ServiceEntry, opts: &ListOptions, names: &dyn Names) -> String {
+    let mut out = title(opts.format);
+    service_entry(&mut out, entry, opts, false, names);
+    out
+}
+
+/// `ipvsadm -S`: the table as rules that `ipvsadm -R` reads back (sorted unless
+/// `opts.sort` is false; names unless `opts.numeric`).
+pub fn save_with(table: &[ServiceEntry], opts: &ListOptions, names: &dyn Names) -> String {
+    let mut out = String::new();
+    for e in sorted_services(table, opts.sort) {
+        service_entry(&mut out, e, opts, true, names);
+    }
+    out
+}
+
+/// `ipvsadm -L --timeout`.
+pub fn timeouts(t: &Timeouts) -> String {
+    format!(
+        "Timeout (tcp tcpfin udp): {} {} {}\n",
+        t.tcp as i32, t.tcp_fin as i32, t.udp as i32
+    )
+}
+
+/// `ipvsadm -L --daemon`.
+pub fn daemons(list: &[Daemon]) -> String {
+    let mut out = String::new();
+    for d in list {
+        let kind = match d.state {
+            DaemonState::Master => "master",
+            DaemonState::Backup => "backup",
+            DaemonState::Other(c) if c & 1 != 0 => "master",
+            DaemonState::Other(c) if c & 2 != 0 => "backup",
+            _ => continue,
+        };
+        let _ = write!(
+            out,
+            "{kind} sync daemon (mcast={}, syncid={}",
+            d.interface, d.sync_id as i32
+        );
+        if let Some(m) = d.max_len.filter(|m| *m != 0) {
+            let _ = write!(out, ", maxlen={m}");
+        }
+        if let Some(g) = d.group {
+            let _ = write!(out, ", group={}", ntop(&g));
+        }
+        if let Some(p) = d.port.filter(|p| *p != 0) {
+            let _ = write!(out, ", port={p}");
+        }
+        if let Some(t) = d.ttl.filter(|t| *t != 0) {
+            let _ = write!(out, ", ttl={t}");
+        }
+        out.push_str(")\n");
+    }
+    out
+}
+
+/// `ipvsadm -L -c` (with `--persistent-conn` for the engine columns).
+pub fn connections_with(
+    entries: &[ConnEntry],
+    numeric: bool,
+    persistent: bool,
+    names: &dyn Names,
+) -> String {
+    let mut out = String::from("IPVS connection entries\n");
+    if persistent {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} {:<18} {:<16} pe_data",
+            "state", "source", "virtual", "destination", "pe name"
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "pro expire {:<11} {:<18} {:<18} destination",
+            "state", "source", "virtual"
+        );
+    }
+    for c in entries {
+        let proto = match c.protocol_name.as_str() {
+            "TCP" => Some(Protocol::Tcp),
+            "UDP" => Some(Protocol::Udp),
+            "SCTP" => Some(Protocol::Sctp),
+            _ => None,
+        };
+        let cname = addrport(&c.client.ip(), c.client.port(), proto, numeric, names);
+        let vname = addrport(
+            &c.virtual_addr.ip(),
+            c.virtual_addr.port(),
+            proto,
+            numeric,
+            names,
+        );
+        let dname = addrport(&c.dest.ip(), c.dest.port(), proto, numeric, names);
+        let expire = format!("{:02}:{:02}", c.expires / 60, c.expires % 60);
+        match (&c.pe, persistent) {
+            (Some((pe_name, pe_data)), true) => {
+                let _ = writeln!(
+                    out,
+                    "{:<3} {expire:<6} {:<11} {cname:<18} {vname:<18} {dname:<16} {pe_name:<18} {pe_data}",
+                    c.protocol_name, c.state
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    out,
+                    "{:<3} {expire:<6} {:<11} {cname:<18} {vname:<18} {dname}",
+                    c.protocol_name, c.state
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Order of two services as ipvsadm sorts them (exposed for callers that sort themselves).
+pub fn service_order(a: &Service, b: &Service) -> Ordering {
+    cmp_services(a, b).cmp(&0)
+}
