@@ -24,7 +24,8 @@
 //!   other family without tunnel forwarding or while a sync daemon runs, for an address the
 //!   kernel cannot use (multicast, broadcast, unspecified, link-local IPv6, ...), and for
 //!   `NEW_DAEMON` while such destinations exist; ENODEV for a daemon on an unknown
-//!   interface; EOPNOTSUPP for a command (or request kind) the family does not have.
+//!   interface; ENETUNREACH for a master daemon with an IPv6 group on `lo` (the loopback
+//!   has no IPv6 multicast route, so the sync socket cannot connect); EOPNOTSUPP for a command (or request kind) the family does not have.
 //! - **Values as the kernel keeps them.** Flags merged under their mask, `HASHED` (0x2)
 //!   always set; the persistence timeout kept in ticks (`timeout * HZ`, wrapping in 32 bits
 //!   as in C); tunnel attributes stored whatever the forwarding method; `FWD_METHOD` masked
@@ -106,6 +107,7 @@ impl Errno {
     const ESRCH: Errno = Errno(libc::ESRCH);
     const EEXIST: Errno = Errno(libc::EEXIST);
     const ENODEV: Errno = Errno(libc::ENODEV);
+    const ENETUNREACH: Errno = Errno(libc::ENETUNREACH);
     const EINVAL: Errno = Errno(libc::EINVAL);
     const ERANGE: Errno = Errno(libc::ERANGE);
     const EOPNOTSUPP: Errno = Errno(libc::EOPNOTSUPP);
@@ -246,7 +248,9 @@ impl MockKernelBuilder {
     }
 
     /// Add (or replace) a network interface, by name and MTU, on which sync daemons can
-    /// start. The default namespace has `lo` with MTU 65536.
+    /// start. The default namespace has `lo` with MTU 65536. An interface other than `lo` is
+    /// taken as up, with IPv6 (so with a multicast route: a master daemon can use an IPv6
+    /// group on it).
     pub fn interface(mut self, name: &str, mtu: u32) -> Self {
         self.config.interfaces.retain(|(n, _)| n != name);
         self.config.interfaces.push((name.to_owned(), mtu));

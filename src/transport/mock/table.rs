@@ -25,6 +25,8 @@ const SYNC_PORT: u16 = 8848;
 /// IPv4 + UDP and IPv6 + UDP header lengths (`hlen` in `start_sync_thread`).
 const HLEN_V4: u32 = 20 + 8;
 const HLEN_V6: u32 = 40 + 8;
+/// The loopback interface's name.
+const LOOPBACK: &str = "lo";
 /// `INT_MAX`, the bound of a timeout in ticks.
 const INT_MAX: u32 = i32::MAX as u32;
 
@@ -445,7 +447,8 @@ impl Table {
     /// unknown interface, the message length (default: the MTU, 1500 for a master and the
     /// interface's clamped to 1500..=65535 for a backup, less the IP and UDP headers; a
     /// given one clamped to 1 (master) or 1024 (backup) ..= 65535 less the headers), EEXIST
-    /// when that daemon runs, EINVAL for a state other than master or backup.
+    /// when that daemon runs, EINVAL for a state other than master or backup, ENETUNREACH for
+    /// a master with an IPv6 group on the loopback.
     fn start_sync_thread(&mut self, cfg: &Config, u: parse::UDaemon) -> Result<(), Errno> {
         let group = u.group.unwrap_or(Group::V4(SYNC_GROUP));
         let port = if u.port == 0 { SYNC_PORT } else { u.port };
@@ -484,6 +487,11 @@ impl Table {
         };
         if slot.is_some() {
             return Err(Errno::EEXIST);
+        }
+        // The master's socket connects to the group through the interface: for IPv6 that
+        // needs a multicast route, which every interface but the loopback gets.
+        if u.state == STATE_MASTER && matches!(group, Group::V6(_)) && c.ifname == LOOPBACK {
+            return Err(Errno::ENETUNREACH);
         }
         *slot = Some(c);
         Ok(())

@@ -1,0 +1,201 @@
+//! The differential suite: random operation sequences (`lvs::strategies::ops`, valid and
+//! invalid ones, raw requests included) applied through `Ipvs` to the mock and to the real
+//! kernel, side by side; every reply, every error (variant, errno, operation, object) and
+//! the final state (services and destinations in dump order, timeouts, daemons) must be
+//! identical. proptest shrinks a failing sequence to a minimal one.
+//!
+//! It runs in the qemu guest (it needs a kernel with IPVS), as root:
+//!
+//! ```sh
+//! bin=$(scripts/ci/test-binary.sh differential --features kernel-tests,mock)
+//! PROPTEST_CASES=2000 scripts/guest/run.sh --kernel 6.12 -- "$bin" --nocapture
+//! ```
+//!
+//! All cases share one network namespace (made once, `lo` up, as `Netns::new` leaves it):
+//! the table is flushed, the daemons stopped and the timeouts reset between cases. One
+//! namespace means one service hash seed (bits of a kernel address that decide the order of
+//! a service dump), found once from a dump and given to every mock.
+//!
+//! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]); each case is up
+//! to [`MAX_OPS`] operations.
+
+#![cfg(target_os = "linux")]
+
+#[allow(dead_code, unused_macros, unused_imports)]
+#[path = "kernel/common.rs"]
+mod common;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use lvs::strategies::{ops, Op, OpReply};
+use lvs::transport::{KernelTransport, MockKernel};
+use lvs::{DaemonState, Ipvs, Service, ServiceId, Timeouts};
+use proptest::test_runner::{Config, FileFailurePersistence, TestCaseError, TestRunner};
+
+use common::{kernel_version, Netns};
+
+/// Cases per run when `PROPTEST_CASES` is not set: about 5,000 operations, which takes
+/// about a minute per kernel under TCG.
+const DEFAULT_CASES: u32 = 250;
+/// The longest operation sequence.
+const MAX_OPS: usize = 40;
+
+/// What an operation gave, in a comparable form: the reply, or the error's full debug form
+/// (variant, errno, operation, object).
+fn outcome(r: lvs::Result<OpReply>) -> Result<OpReply, String> {
+    r.map_err(|e| format!("{e:?}"))
+}
+
+/// The whole state as the client reads it.
+fn state<T: lvs::transport::Transport>(ipvs: &mut Ipvs<T>) -> String {
+    format!(
+        "table: {:#?}\ntimeouts: {:?}\ndaemons: {:?}",
+        ipvs.table(),
+        ipvs.timeouts(),
+        ipvs.daemons()
+    )
+}
+
+/// The mock of the running kernel, with the namespace's hash seed.
+fn mock(seed: u8) -> MockKernel {
+    let b = MockKernel::builder().hash_seed(seed);
+    if kernel_version() >= (6, 7) {
+        b.linux_6_12().build()
+    } else {
+        b.linux_6_1().build()
+    }
+}
+
+/// Back to a fresh namespace's state: no services, no daemons, default timeouts.
+fn reset(ipvs: &mut Ipvs<KernelTransport>) {
+    ipvs.flush().expect("flush");
+    for s in [DaemonState::Master, DaemonState::Backup] {
+        match ipvs.stop_daemon(s) {
+            Ok(()) | Err(lvs::Error::NoSuchDaemon(_)) => {}
+            Err(e) => panic!("stop daemon {s}: {e:?}"),
+        }
+    }
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 900,
+        tcp_fin: 120,
+        udp: 300,
+    })
+    .expect("reset timeouts");
+}
+
+/// The namespace's service hash seed: fwmark services land in bucket `(seed ^ mark) & 0xff`
+/// and a dump walks the buckets in order, so of 256 marks with every low byte, the first one
+/// dumped has the seed as its low byte. The mock with that seed must then list all 256 in
+/// the kernel's order.
+fn find_hash_seed(ipvs: &mut Ipvs<KernelTransport>) -> u8 {
+    let services: Vec<Service> = (256..512)
+        .map(|m| Service::fwmark(m).build().expect("fwmark service"))
+        .collect();
+    for s in &services {
+        ipvs.add_service(s).expect("add probe service");
+    }
+    let dumped = ipvs.services().expect("dump");
+    let first = dumped[0].id.fwmark_value().expect("a fwmark service");
+    let seed = (first & 0xff) as u8;
+    let mut m = Ipvs::with_transport(mock(seed));
+    for s in &services {
+        m.add_service(s).expect("mock add");
+    }
+    let order = |v: &[Service]| v.iter().map(|s| s.id).collect::<Vec<ServiceId>>();
+    assert_eq!(
+        order(&m.services().expect("mock dump")),
+        order(&dumped),
+        "the mock with seed {seed} lists the probe services in the kernel's order"
+    );
+    ipvs.flush().expect("flush");
+    seed
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+}
+
+/// Run one sequence on both, comparing as it goes.
+fn run_case(
+    kernel: &mut Ipvs<KernelTransport>,
+    seed: u8,
+    seq: &[Op],
+    times: &mut BTreeMap<String, (u32, Duration)>,
+) -> Result<(), TestCaseError> {
+    reset(kernel);
+    let mut mock = Ipvs::with_transport(mock(seed));
+    for (i, op) in seq.iter().enumerate() {
+        let t = Instant::now();
+        let want = outcome(op.apply(kernel));
+        let name = format!("{op:?}");
+        let name = name.split(['(', ' ']).next().unwrap_or("").to_owned();
+        let e = times.entry(name).or_default();
+        e.0 += 1;
+        e.1 += t.elapsed();
+        let got = outcome(op.apply(&mut mock));
+        if got != want {
+            return Err(TestCaseError::fail(format!(
+                "step {i}: {op:?}\n  kernel: {want:?}\n  mock:   {got:?}"
+            )));
+        }
+    }
+    let want = state(kernel);
+    let got = state(&mut mock);
+    if got != want {
+        return Err(TestCaseError::fail(format!(
+            "final state differs\n--- kernel:\n{want}\n--- mock:\n{got}"
+        )));
+    }
+    Ok(())
+}
+
+#[test]
+fn mock_and_kernel_agree_on_random_sequences() {
+    let ns = Netns::new("diff");
+    let mut kernel = ns.ipvs();
+    let seed = find_hash_seed(&mut kernel);
+    let cases = cases();
+    let config = Config {
+        cases,
+        source_file: Some(file!()),
+        failure_persistence: Some(Box::new(FileFailurePersistence::SourceParallel(
+            "proptest-regressions",
+        ))),
+        max_shrink_time: 300_000,
+        ..Config::default()
+    };
+    let mut runner = TestRunner::new(config);
+    let start = Instant::now();
+    let times = RefCell::new(BTreeMap::new());
+    let kernel = RefCell::new(kernel);
+    let result = runner.run(&ops(MAX_OPS), |seq| {
+        run_case(
+            &mut kernel.borrow_mut(),
+            seed,
+            &seq,
+            &mut times.borrow_mut(),
+        )
+    });
+    let times = times.into_inner();
+    let count: u32 = times.values().map(|(n, _)| n).sum();
+    println!(
+        "differential on Linux {}: {cases} cases, {count} operations (shrinking included), \
+         {:.1} s, hash seed {seed}",
+        common::kernel_release(),
+        start.elapsed().as_secs_f64()
+    );
+    for (name, (n, t)) in &times {
+        println!(
+            "  {name:<18} {n:>6} ops, {:>8.1} ms in the kernel",
+            t.as_secs_f64() * 1000.0
+        );
+    }
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
