@@ -88,10 +88,28 @@ pub enum Error {
     /// A socket or file system call failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// An operation of a batch was invalid or refused: which one (its index, from 0) and why.
+    #[error("operation {index} of the batch: {source}")]
+    Batch {
+        /// The operation's index in the batch.
+        index: usize,
+        /// What was wrong with it.
+        source: Box<Error>,
+    },
+    /// A change failed and putting the table back as it was failed too: the table is in
+    /// neither state. Both errors are kept.
+    #[error("{cause}; rolling back failed too: {rollback}")]
+    RollbackFailed {
+        /// Why the change failed.
+        cause: Box<Error>,
+        /// Why the roll back failed.
+        rollback: Box<Error>,
+    },
 }
 
 impl Error {
-    /// The kernel context of a kernel refusal, if this error is one.
+    /// The kernel context of a kernel refusal, if this error is one (for a batch error, of
+    /// the operation it names).
     pub fn kernel_context(&self) -> Option<&KernelContext> {
         match self {
             Error::ServiceExists(c)
@@ -107,6 +125,7 @@ impl Error {
             | Error::DaemonExists(c)
             | Error::NoSuchDaemon(c)
             | Error::Kernel(c) => Some(c),
+            Error::Batch { source, .. } => source.kernel_context(),
             _ => None,
         }
     }

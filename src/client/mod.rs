@@ -5,6 +5,12 @@
 //! never reaches the kernel; kernel refusals come back as named [`Error`] cases that carry the
 //! errno, the operation and the object.
 
+mod batch;
+mod reconcile;
+
+pub use batch::{BatchOutcome, Op};
+pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -245,6 +251,26 @@ impl<T: Transport> Ipvs<T> {
             });
         }
         Ok(out)
+    }
+
+    /// The whole table, one service at a time, without holding it all in memory: `f` gets
+    /// each service with its destinations, in the kernel's order, as soon as they are read;
+    /// an error from `f` stops the walk and is returned.
+    ///
+    /// Services are read first (one dump), then each one's destinations; a service deleted
+    /// in between shows with no destinations.
+    pub fn for_each_entry<F>(&mut self, mut f: F) -> Result<()>
+    where
+        F: FnMut(ServiceEntry) -> Result<()>,
+    {
+        for service in self.services()? {
+            let destinations = self.destinations(&service.id)?;
+            f(ServiceEntry {
+                service,
+                destinations,
+            })?;
+        }
+        Ok(())
     }
 
     /// Delete every service (`ipvsadm -C`).

@@ -30,6 +30,7 @@
 #[macro_use]
 mod common;
 
+mod batch;
 mod capture;
 mod daemons;
 mod destinations;
