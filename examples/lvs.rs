@@ -393,8 +393,10 @@ fn state_file(a: &Args) -> PathBuf {
         Mode::Tun => "tun",
         Mode::Dr => "dr",
     };
-    a.state_dir
-        .join(format!("{}-{role}-{mode}.state", netns_key(a.netns.as_deref())))
+    a.state_dir.join(format!(
+        "{}-{role}-{mode}.state",
+        netns_key(a.netns.as_deref())
+    ))
 }
 
 /// Names the network namespace the setup lives in by its inode, so that `--netns NAME` and
@@ -425,6 +427,8 @@ fn up(a: &Args, steps: &[Step]) -> Result<(), String> {
         None => Host::new(),
     }
     .map_err(|e| e.to_string())?;
+    let steps = resolve_devices(a, &mut host, steps)?;
+    let steps = steps.as_slice();
     let mut ipvs_added = Vec::new();
     let result = (|| -> lvs::Result<()> {
         apply_host(&mut host, steps)?;
@@ -458,6 +462,61 @@ fn up(a: &Args, steps: &[Step]) -> Result<(), String> {
         println!("{s}");
     }
     Ok(())
+}
+
+/// What only the host itself can tell: a DR director without `--dev` puts the VIP on
+/// `eth0:0` as the classic setup does, or, when there is no `eth0`, on `DEV:0` of the device
+/// that reaches the first real server; a NAT director whose VIP is not an address of the host
+/// (and no `--dev` to bind it) would never see the traffic, which deserves a warning.
+fn resolve_devices(a: &Args, host: &mut Host, steps: &[Step]) -> Result<Vec<Step>, String> {
+    let err = |e: lvs::Error| e.to_string();
+    let mut out = steps.to_vec();
+    if a.role != Role::Director || a.dev.is_some() {
+        return Ok(out);
+    }
+    match a.mode {
+        Mode::Dr if host.link_index("eth0").map_err(err)?.is_none() => {
+            let first_real = steps.iter().find_map(|s| match s {
+                Step::AddDest(_, d) => Some(d.socket_addr().ip()),
+                _ => None,
+            });
+            let found = match first_real {
+                Some(ip) => host.on_link_device(ip).map_err(err)?,
+                None => None,
+            };
+            let Some(name) = found else {
+                return Err("no eth0 and no device on the real servers' network: \
+                            name the VIP's device with --dev"
+                    .into());
+            };
+            let dev = VipDevice::Device {
+                label: Some(format!("{name}:0")),
+                name,
+            };
+            for s in &mut out {
+                if let Step::BindVip(_, d) = s {
+                    *d = dev.clone();
+                }
+            }
+        }
+        Mode::Nat => {
+            for s in steps {
+                if let Step::AddService(svc) = s {
+                    if let ServiceId::Addr { addr, .. } = svc.id {
+                        if host.find_address(addr.ip()).map_err(err)?.is_none() {
+                            eprintln!(
+                                "lvs: warning: {} is not an address of this host, so IPVS \
+                                 will not see its traffic; bind it with --dev IFACE",
+                                addr.ip()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(out)
 }
 
 fn undo_ipvs(a: &Args, ids: &[ServiceId]) -> lvs::Result<()> {

@@ -213,7 +213,7 @@ impl Host {
             return Ok(());
         }
         let dev = self
-            .route_dev_for(gateway)?
+            .on_link_device(gateway)?
             .ok_or_else(|| host_error("set the default gateway", "gateway is not on-link"))?;
         for r in current {
             self.route_op(false, any, 0, &r.dev, r.gateway)?;
@@ -521,8 +521,9 @@ impl Host {
         Ok(out)
     }
 
-    /// The device of a connected (on-link) route that covers `addr`.
-    fn route_dev_for(&mut self, addr: IpAddr) -> Result<Option<String>> {
+    /// The device whose address prefix covers `addr` (the device through which `addr` is
+    /// reached on-link), if any.
+    pub fn on_link_device(&mut self, addr: IpAddr) -> Result<Option<String>> {
         let mut m = AddressMessage::default();
         m.header.family = rt_family(addr);
         let replies = self.request(RouteNetlinkMessage::GetAddress(m), NLM_F_DUMP)?;

@@ -15,6 +15,7 @@
 #   - `down` leaves every host exactly as it was: addresses and links (`ip -d addr`), routes
 #     (all tables, IPv4 and IPv6), the ARP, rp_filter and forwarding sysctls, `ipvsadm -Sn`.
 set -uo pipefail
+if [[ ${LVS_E2E_TRACE:-} == 1 ]]; then PS4='+ $EPOCHREALTIME ' && set -x; fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -38,6 +39,8 @@ done
 BODY_PAD=16384   # bytes of padding in every answer, so replies dwarf requests
 P=e2e            # namespace name prefix
 STATE=$(mktemp -d /tmp/lvs-e2e-state.XXXXXX)
+# Run a copy on the guest's tmpfs: every exec of a 40 MB debug binary over 9p costs seconds.
+cp "$LVS" "$STATE/lvs-bin" && LVS=$STATE/lvs-bin || exit 2
 failures=0
 checks=0
 
@@ -95,7 +98,7 @@ teardown() {
     done
     for ns in "${namespaces[@]}"; do ip netns del "$P-$ns" 2>/dev/null; done
     namespaces=()
-    rm -rf "${STATE:?}"/*
+    rm -rf "${STATE:?}"/{before,after,lvs,www-*,diff-*}
 }
 trap 'teardown; rm -rf "$STATE"' EXIT
 
@@ -148,6 +151,7 @@ requests() { # N VIP PORT
             exec 3>&-
             line=$(grep -m1 "^server=" <<<"$body") || line=server=none
             echo "${line#server=}"
+            [[ -n ${LVS_E2E_TRACE:-} ]] && echo "request $i: $EPOCHREALTIME" >&2
         done' _ "$@"
 }
 
@@ -255,7 +259,7 @@ run_scenario() { # TOPOLOGY
 
         # ARP: every real server holds the VIP, and none answers for it.
         for ns in "${REALS[@]}"; do
-            nsx "$ns" ip -o addr show | grep -q " $VIP/" || fail "$ns does not hold the VIP"
+            [[ $(nsx "$ns" ip -o addr show) == *" $VIP/"* ]] || fail "$ns does not hold the VIP"
         done
         local dmac answerers
         dmac=$(mac d "$DIF")
