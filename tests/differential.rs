@@ -38,7 +38,7 @@ use common::{kernel_version, Netns};
 
 /// Cases per run when `PROPTEST_CASES` is not set: about 5,000 operations, which takes
 /// about a minute per kernel under TCG.
-const DEFAULT_CASES: u32 = 250;
+const DEFAULT_CASES: u32 = 400;
 /// The longest operation sequence.
 const MAX_OPS: usize = 40;
 
@@ -137,6 +137,19 @@ fn run_case(
         let e = times.entry(name).or_default();
         e.0 += 1;
         e.1 += t.elapsed();
+        let kind = match &want {
+            Ok(_) => "ok".to_owned(),
+            Err(e) => e.split(['(', ' ']).next().unwrap_or("").to_owned(),
+        };
+        let errno = want.as_ref().err().and_then(|e| {
+            let at = e.find("errno: ")? + "errno: ".len();
+            e[at..].split(',').next().map(str::to_owned)
+        });
+        let key = match errno {
+            Some(n) => format!("= {kind} (errno {n})"),
+            None => format!("= {kind}"),
+        };
+        times.entry(key).or_default().0 += 1;
         let got = outcome(op.apply(&mut mock));
         if got != want {
             return Err(TestCaseError::fail(format!(
@@ -182,7 +195,11 @@ fn mock_and_kernel_agree_on_random_sequences() {
         )
     });
     let times = times.into_inner();
-    let count: u32 = times.values().map(|(n, _)| n).sum();
+    let count: u32 = times
+        .iter()
+        .filter(|(k, _)| !k.starts_with('='))
+        .map(|(_, (n, _))| n)
+        .sum();
     println!(
         "differential on Linux {}: {cases} cases, {count} operations (shrinking included), \
          {:.1} s, hash seed {seed}",
@@ -190,10 +207,14 @@ fn mock_and_kernel_agree_on_random_sequences() {
         start.elapsed().as_secs_f64()
     );
     for (name, (n, t)) in &times {
-        println!(
-            "  {name:<18} {n:>6} ops, {:>8.1} ms in the kernel",
-            t.as_secs_f64() * 1000.0
-        );
+        if name.starts_with('=') {
+            println!("  outcome {name:<40} {n:>6}");
+        } else {
+            println!(
+                "  {name:<18} {n:>6} ops, {:>8.1} ms in the kernel",
+                t.as_secs_f64() * 1000.0
+            );
+        }
     }
     if let Err(e) = result {
         panic!("{e}");

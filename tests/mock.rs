@@ -1011,7 +1011,6 @@ fn einval_for_values_the_kernel_cannot_use() {
         "224.0.0.1:80",
         "255.255.255.255:80",
         "0.0.0.0:80",
-        "0.1.2.3:80",
         "127.255.255.255:80",
     ] {
         assert_refused!(
@@ -1559,4 +1558,43 @@ proptest! {
         got.sort_by_key(|x| format!("{x:?}"));
         prop_assert_eq!(got, want);
     }
+}
+
+/// Which IPv4 real server addresses the kernel takes in a namespace with only `lo` (up):
+/// 0.0.0.0, 255.255.255.255, multicast and `lo`'s broadcast 127.255.255.255 are refused
+/// (EINVAL); the rest of 0.0.0.0/8 (unicast since Linux 5.3), 127.0.0.0 (no network
+/// broadcast route), class E and 255.255.255.254 are taken. (Found by the differential
+/// suite: 0.1.2.3 is accepted.)
+#[test]
+fn quirk_ipv4_destination_address_classes() {
+    let (mut ipvs, id) = with_service();
+    for bad in ["0.0.0.0", "127.255.255.255", "255.255.255.255", "224.0.0.1"] {
+        assert_refused!(
+            ipvs.add_destination(&id, &masq(&format!("{bad}:80"))),
+            InvalidRequest,
+            libc::EINVAL,
+            AddDestination
+        );
+    }
+    let ok = [
+        "0.0.0.1",
+        "0.1.2.3",
+        "0.255.255.255",
+        "127.0.0.0",
+        "240.0.0.1",
+        "255.255.255.254",
+    ];
+    for a in ok {
+        ipvs.add_destination(&id, &masq(&format!("{a}:80")))
+            .unwrap();
+    }
+    let got: Vec<String> = ipvs
+        .destinations(&id)
+        .unwrap()
+        .iter()
+        .map(|d| d.addr.to_string())
+        .collect();
+    let mut want: Vec<&str> = ok.to_vec();
+    want.reverse();
+    assert_eq!(got, want);
 }

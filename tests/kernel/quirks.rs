@@ -819,3 +819,82 @@ fn quirk_upper_threshold_above_i32_max() {
         ],
     );
 }
+
+/// A master sync daemon with an IPv6 group cannot start on `lo`: its socket connects to the
+/// group through the interface, and the loopback has no IPv6 multicast route (only other
+/// interfaces get `ff00::/8`), so the kernel answers ENETUNREACH and nothing runs. A backup
+/// with the same group on `lo`, and a master on an up dummy interface, start. (Found by the
+/// differential suite; the mock models it.)
+#[test]
+fn quirk_ipv6_master_daemon_on_lo_is_enetunreach() {
+    let ns = Netns::new("q-sync6lo");
+    let mut ipvs = ns.ipvs();
+    let group = "ff02::1234".parse().unwrap();
+    let on = |state, ifname| Daemon::builder(state, ifname).group(group).build().unwrap();
+    match ipvs.start_daemon(&on(DaemonState::Master, "lo")) {
+        Err(lvs::Error::Kernel(ctx)) => {
+            assert_eq!(ctx.errno, libc::ENETUNREACH, "{ctx:?}");
+            assert_eq!(ctx.operation, lvs::Operation::StartDaemon);
+        }
+        other => panic!("expected ENETUNREACH, got {other:?}"),
+    }
+    assert_eq!(ipvs.daemons().unwrap(), []);
+    ipvs.start_daemon(&on(DaemonState::Backup, "lo")).unwrap();
+    assert_eq!(ipvs.daemons().unwrap().len(), 1);
+    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+
+    ns.ip(&["link", "add", "sync0", "type", "dummy"]);
+    ns.ip(&["link", "set", "sync0", "up"]);
+    ipvs.start_daemon(&on(DaemonState::Master, "sync0"))
+        .unwrap();
+    assert_eq!(ipvs.daemons().unwrap()[0].group, Some(group));
+    ipvs.stop_daemon(DaemonState::Master).unwrap();
+}
+
+/// Which IPv4 real server addresses the kernel takes in a namespace with only `lo` (up):
+/// 0.0.0.0, 255.255.255.255, multicast and `lo`'s broadcast 127.255.255.255 are refused
+/// (EINVAL); the rest of 0.0.0.0/8 (unicast since Linux 5.3), 127.0.0.0 (no network
+/// broadcast route), class E and 255.255.255.254 are taken. (Found by the differential
+/// suite: 0.1.2.3 is accepted; the mock models it.)
+#[test]
+fn quirk_ipv4_destination_address_classes() {
+    let ns = Netns::new("q-v4classes");
+    let mut ipvs = ns.ipvs();
+    let id = ServiceId::tcp(sa("10.0.0.1:80"));
+    ipvs.add_service(&Service::builder(id).build().unwrap())
+        .unwrap();
+    let masq = |a: &str| {
+        Destination::builder(sa(&format!("{a}:80")))
+            .masquerade()
+            .build()
+            .unwrap()
+    };
+    for bad in ["0.0.0.0", "127.255.255.255", "255.255.255.255", "224.0.0.1"] {
+        assert_refused!(
+            ipvs.add_destination(&id, &masq(bad)),
+            InvalidRequest,
+            libc::EINVAL,
+            AddDestination
+        );
+    }
+    let ok = [
+        "0.0.0.1",
+        "0.1.2.3",
+        "0.255.255.255",
+        "127.0.0.0",
+        "240.0.0.1",
+        "255.255.255.254",
+    ];
+    for a in ok {
+        ipvs.add_destination(&id, &masq(a)).unwrap();
+    }
+    let got: Vec<String> = ipvs
+        .destinations(&id)
+        .unwrap()
+        .iter()
+        .map(|d| d.addr.to_string())
+        .collect();
+    let mut want: Vec<&str> = ok.to_vec();
+    want.reverse();
+    assert_eq!(got, want);
+}

@@ -16,15 +16,16 @@ pub(super) fn normalize(af: u16, mut addr: [u8; 16]) -> [u8; 16] {
 }
 
 /// Whether `ip_vs_new_dest` takes this IPv4 address (`inet_addr_type` must say `RTN_LOCAL` or
-/// `RTN_UNICAST`). The namespace is modelled with only `lo` (127.0.0.1/8): 0.0.0.0/8 and
-/// 255.255.255.255 are broadcast, 224.0.0.0/4 multicast, 127.255.255.255 the broadcast route
-/// of `lo`. With `lo` down there is no local routing table at all, and every address is
-/// classified as broadcast.
+/// `RTN_UNICAST`). The namespace is modelled with only `lo` (127.0.0.1/8): 0.0.0.0 and
+/// 255.255.255.255 are broadcast (the rest of 0.0.0.0/8 is unicast since Linux 5.3),
+/// 224.0.0.0/4 multicast, 127.255.255.255 the broadcast route of `lo` (there is no route
+/// for the network address 127.0.0.0, so it is local). With `lo` down there is no local
+/// routing table at all, and every address is classified as broadcast.
 pub(super) fn ipv4_dest_ok(a: [u8; 4], loopback_up: bool) -> bool {
     if !loopback_up {
         return false;
     }
-    let zeronet = a[0] == 0;
+    let zeronet = a == [0, 0, 0, 0];
     let limited_broadcast = a == [255, 255, 255, 255];
     let multicast = (a[0] & 0xf0) == 0xe0;
     let lo_broadcast = a == [127, 255, 255, 255];
