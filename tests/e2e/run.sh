@@ -57,6 +57,7 @@ die() {
     return 1
 }
 nsx() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+ipn() { local ns=$1; shift; ip -n "$P-$ns" "$@"; }
 
 # ---- topology --------------------------------------------------------------------------------
 
@@ -66,7 +67,7 @@ add_ns() {
     # No IPv6 duplicate address detection: addresses would change from "tentative" to final
     # between two snapshots.
     nsx "$1" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0
-    nsx "$1" ip link set lo up
+    ipn "$1" link set lo up
     namespaces+=("$1")
 }
 
@@ -75,20 +76,20 @@ veth() {
     ip link add "$P-tmp-a" type veth peer name "$P-tmp-b" || return 1
     ip link set "$P-tmp-a" netns "$P-$1" name "$2" || return 1
     ip link set "$P-tmp-b" netns "$P-$3" name "$4" || return 1
-    nsx "$1" ip link set "$2" up && nsx "$3" ip link set "$4" up
+    ipn "$1" link set "$2" up && ipn "$3" link set "$4" up
 }
 
 # NS:IF plugged into the bridge br0 of the switch namespace "sw" (port named pNS)
 plug() {
     veth "$1" "$2" sw "p$1" || return 1
-    nsx sw ip link set "p$1" master br0
+    ipn sw link set "p$1" master br0
 }
 
 make_switch() {
     add_ns sw || return 1
-    nsx sw ip link add br0 type bridge &&
-        nsx sw ip link set br0 type bridge forward_delay 0 &&
-        nsx sw ip link set br0 up
+    ipn sw link add br0 type bridge &&
+        ipn sw link set br0 type bridge forward_delay 0 &&
+        ipn sw link set br0 up
 }
 
 teardown() {
@@ -112,23 +113,21 @@ serve() {
 
 # ---- observations ----------------------------------------------------------------------------
 
-# Everything `down` must restore, in one namespace.
+# Everything `down` must restore, in one namespace. Without the running timers of bridges and
+# their ports, and without the qdisc: the kernel attaches one when a link first goes up (tunl0:
+# noop becomes noqueue) and keeps it when the link goes down again; it is no configuration of
+# ours, and noqueue cannot be deleted.
 snapshot() {
+    echo "## ip -d addr"
+    ipn "$1" -d addr show | sed -E -e 's/[a-z_]+_timer +[0-9.]+//g' -e 's/ qdisc [a-z_]+ / /'
+    echo "## routes (all tables) and rules, IPv4 and IPv6"
+    printf 'route show table all\nrule show\n' | ipn "$1" -batch -
+    printf 'route show table all\nrule show\n' | ipn "$1" -6 -batch -
     nsx "$1" bash -c '
-        # Without the running timers of bridges and their ports, and without the qdisc: the
-        # kernel attaches one when a link first goes up (tunl0: noop becomes noqueue) and
-        # keeps it when the link goes down again; it is no configuration of ours, and
-        # noqueue cannot be deleted.
-        echo "## ip -d addr"
-        ip -d addr show | sed -E -e "s/[a-z_]+_timer +[0-9.]+//g" -e "s/ qdisc [a-z_]+ / /"
-        echo "## ip route (all tables)"; ip route show table all; ip -6 route show table all
-        echo "## ip rule"; ip rule show; ip -6 rule show
         echo "## sysctls"
-        for f in /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding \
-                 /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce \
-                 /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/forwarding; do
-            echo "$f=$(cat "$f")"
-        done
+        grep -H . /proc/sys/net/ipv4/ip_forward /proc/sys/net/ipv6/conf/all/forwarding \
+            /proc/sys/net/ipv4/conf/*/arp_ignore /proc/sys/net/ipv4/conf/*/arp_announce \
+            /proc/sys/net/ipv4/conf/*/rp_filter /proc/sys/net/ipv4/conf/*/forwarding
         echo "## ipvsadm -Sn"; ipvsadm -Sn
         echo "## ipvsadm -Ln --daemon"; ipvsadm -Ln --daemon'
 }
@@ -157,7 +156,7 @@ requests() { # N VIP PORT
 
 # MAC addresses that answer ARP for ADDR on the client's IFACE.
 arp_answerers() { # IFACE ADDR
-    nsx c busybox arping -c 4 -w 4 -I "$1" "$2" 2>&1 |
+    nsx c busybox arping -c 2 -w 3 -I "$1" "$2" 2>&1 |
         grep -io 'reply from [0-9.]* \[[0-9a-f:]*\]' | grep -o '\[.*\]' | tr -d '[]' |
         tr 'A-F' 'a-f' | sort -u
 }
@@ -259,7 +258,7 @@ run_scenario() { # TOPOLOGY
 
         # ARP: every real server holds the VIP, and none answers for it.
         for ns in "${REALS[@]}"; do
-            [[ $(nsx "$ns" ip -o addr show) == *" $VIP/"* ]] || fail "$ns does not hold the VIP"
+            [[ $(ipn "$ns" -o addr show) == *" $VIP/"* ]] || fail "$ns does not hold the VIP"
         done
         local dmac answerers
         dmac=$(mac d "$DIF")
@@ -298,14 +297,14 @@ nat_topology() { # CNET DPUB DPRIV PRIVNET(prefix) RIPS...
     shift 4
     make_switch && add_ns c && add_ns d || return 1
     veth c eth0 d eth0 || return 1
-    nsx c ip addr add "$cip" dev eth0
-    nsx d ip addr add "$dpub" dev eth0
-    plug d eth1 && nsx d ip addr add "$dpriv" dev eth1 || return 1
-    nsx c ip route add "$privnet" via "${dpub%/*}"
+    ipn c addr add "$cip" dev eth0
+    ipn d addr add "$dpub" dev eth0
+    plug d eth1 && ipn d addr add "$dpriv" dev eth1 || return 1
+    ipn c route add "$privnet" via "${dpub%/*}"
     local i=1 r
     REALS=()
     for r in "$@"; do
-        add_ns "r$i" && plug "r$i" eth0 && nsx "r$i" ip addr add "$r" dev eth0 || return 1
+        add_ns "r$i" && plug "r$i" eth0 && ipn "r$i" addr add "$r" dev eth0 || return 1
         REALS+=("r$i")
         i=$((i + 1))
     done
@@ -318,12 +317,12 @@ lan_topology() { # DIFNAME CIP DIP RIPS...
     local dif=$1 cip=$2 dip=$3
     shift 3
     make_switch && add_ns c && add_ns d || return 1
-    plug c eth0 && nsx c ip addr add "$cip" dev eth0 || return 1
-    plug d "$dif" && nsx d ip addr add "$dip" dev "$dif" || return 1
+    plug c eth0 && ipn c addr add "$cip" dev eth0 || return 1
+    plug d "$dif" && ipn d addr add "$dip" dev "$dif" || return 1
     local i=1 r
     REALS=()
     for r in "$@"; do
-        add_ns "r$i" && plug "r$i" eth0 && nsx "r$i" ip addr add "$r" dev eth0 || return 1
+        add_ns "r$i" && plug "r$i" eth0 && ipn "r$i" addr add "$r" dev eth0 || return 1
         REALS+=("r$i")
         i=$((i + 1))
     done
@@ -350,7 +349,7 @@ scenario() { # MODE TOPOLOGY
         # three weighted real servers that had another default route before.
         nat_topology 203.0.113.10/24 203.0.113.1/24 10.20.0.1/24 10.20.0.0/24 \
             10.20.0.11/24 10.20.0.12/24 10.20.0.13/24 || return 1
-        for ns in "${REALS[@]}"; do nsx "$ns" ip route add default via 10.20.0.254; done
+        for ns in "${REALS[@]}"; do ipn "$ns" route add default via 10.20.0.254; done
         VIP=203.0.113.100 VPORT=8080 RPORT=8000 SCHED=wrr
         RIPS=(10.20.0.11 10.20.0.12 10.20.0.13) WEIGHTS=(3 2 1)
         DIR_ARGS=(--dev eth0)
@@ -361,15 +360,15 @@ scenario() { # MODE TOPOLOGY
             return 1
         VIP=192.168.1.3 VPORT=80 RPORT=80 SCHED=rr
         RIPS=(192.168.1.4 192.168.1.5) WEIGHTS=(1 1)
+        [[ $1 == dr ]] && DIR_ARGS=(--dev eth0:0) # the default, spelled out as in README
         ;;
     tun/alt | dr/alt)
         # Other addresses, three weighted real servers, a director whose interface is not
-        # eth0 (DR: the VIP goes on lan0:1).
+        # eth0 (DR without --dev: the VIP goes on lan0:0, the device facing the real servers).
         lan_topology lan0 10.30.0.10/24 10.30.0.1/24 10.30.0.11/24 10.30.0.12/24 \
             10.30.0.13/24 || return 1
         VIP=10.30.0.100 VPORT=8080 RPORT=8080 SCHED=wrr
         RIPS=(10.30.0.11 10.30.0.12 10.30.0.13) WEIGHTS=(3 2 1)
-        [[ $1 == dr ]] && DIR_ARGS=(--dev lan0:1)
         ;;
     *) die "no scenario $1/$2"; return 1 ;;
     esac
