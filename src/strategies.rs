@@ -541,9 +541,14 @@ pub fn pool_timeouts() -> impl Strategy<Value = Timeouts> {
 /// A raw request the client would not send (or would send differently): a valid request
 /// with one thing broken, to record how the kernel refuses it.
 pub fn raw_request() -> impl Strategy<Value = (IpvsMessage, RequestKind)> {
+    raw_request_on(Vec::new())
+}
+
+/// [`raw_request`] about services of `ids` (mostly), as [`op_on`] picks them.
+pub fn raw_request_on(ids: Vec<ServiceId>) -> impl Strategy<Value = (IpvsMessage, RequestKind)> {
     let kind = prop_oneof![8 => Just(RequestKind::Do), 1 => Just(RequestKind::Dump)];
     (
-        pool_service_id(),
+        id_from(ids),
         any::<u8>(),
         any::<prop::sample::Index>(),
         any::<u32>(),
@@ -788,10 +793,31 @@ fn broken_request(
     }
 }
 
+/// A service identity: mostly one of `ids` (when there are any), else any from
+/// [`pool_service_id`].
+fn id_from(ids: Vec<ServiceId>) -> BoxedStrategy<ServiceId> {
+    if ids.is_empty() {
+        pool_service_id().boxed()
+    } else {
+        prop_oneof![
+            9 => proptest::sample::select(ids),
+            1 => pool_service_id(),
+        ]
+        .boxed()
+    }
+}
+
 /// One operation on a table whose services come from [`pool_service_id`]: mostly valid
 /// ones, some the client refuses, some raw requests the kernel refuses.
 pub fn op() -> impl Strategy<Value = Op> {
-    let id = pool_service_id;
+    op_on(Vec::new())
+}
+
+/// [`op`], on services of `ids` most of the time (so that a sequence mostly works on a
+/// few services, and its destination operations find them).
+pub fn op_on(ids: Vec<ServiceId>) -> impl Strategy<Value = Op> {
+    let i = ids.clone();
+    let id = move || id_from(i.clone());
     prop_oneof![
         10 => id().prop_flat_map(service_of).prop_map(Op::AddService),
         3 => id().prop_flat_map(service_of).prop_map(Op::UpdateService),
@@ -811,11 +837,13 @@ pub fn op() -> impl Strategy<Value = Op> {
         1 => pool_daemon().prop_map(Op::StartDaemon),
         1 => prop_oneof![Just(DaemonState::Master), Just(DaemonState::Backup)].prop_map(Op::StopDaemon),
         1 => Just(Op::Daemons),
-        8 => raw_request().prop_map(|(m, k)| Op::Raw(m, k)),
+        8 => raw_request_on(ids).prop_map(|(m, k)| Op::Raw(m, k)),
     ]
 }
 
-/// A sequence of up to `max_len` operations (see [`op`]).
+/// A sequence of up to `max_len` operations (see [`op`]), most of them on a handful of
+/// services chosen for the sequence.
 pub fn ops(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
-    proptest::collection::vec(op(), 0..=max_len)
+    proptest::collection::vec(pool_service_id(), 1..=5)
+        .prop_flat_map(move |ids| proptest::collection::vec(op_on(ids), 0..=max_len))
 }
