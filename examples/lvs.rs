@@ -23,6 +23,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use lvs::host::{Change, Host, VipDevice};
+use lvs::text::ListOptions;
 use lvs::transport::{MockKernel, Transport};
 use lvs::{Destination, ForwardMethod, Ipvs, Protocol, Scheduler, Service, ServiceId, Tunnel};
 
@@ -584,22 +585,19 @@ fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
     for s in steps {
         println!("{s}");
     }
+    if !steps.iter().any(|s| matches!(s, Step::AddService(_))) {
+        // A real server: no IPVS table to show.
+        return Ok(());
+    }
     let mut ipvs = Ipvs::with_transport(MockKernel::default());
     apply_ipvs(&mut ipvs, steps, &mut Vec::new()).map_err(|e| e.to_string())?;
-    println!("\n# resulting IPVS table (mock kernel)");
+    println!("\n# resulting IPVS table (mock kernel, as ipvsadm -Ln prints it)");
     let table = ipvs.table().map_err(|e| e.to_string())?;
     let info = ipvs.info().map_err(|e| e.to_string())?;
-    // TODO(text module): print in ipvsadm's -Ln form.
-    println!(
-        "IP Virtual Server version {} (size={})",
-        info.version, info.conn_table_size
+    print!(
+        "{}",
+        lvs::text::listing(&table, &ListOptions::numeric().with_info(info))
     );
-    for e in &table {
-        println!("{}", e.service);
-        for d in &e.destinations {
-            println!("  -> {d}");
-        }
-    }
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite for examples/lvs.rs: the classic NAT, TUN and DR setups, built in network
 # namespaces (a client, a director, real servers running busybox httpd) and proven with real
-# HTTP traffic. Runs as root in the qemu guest (scripts/guest/run.sh); see tests/e2e/README.md.
+# HTTP traffic. Runs as root in the qemu guest: scripts/ci/40-e2e.sh, or by hand
+# `scripts/guest/run.sh -- tests/e2e/run.sh` after `cargo build --example lvs`.
 #
 #   tests/e2e/run.sh [--lvs PATH] [--mode nat|tun|dr]... [--topology seed|alt]...
 #
@@ -13,7 +14,12 @@
 #     and no real server answers ARP for the VIP (busybox arping from the client sees only the
 #     director's MAC address, although every real server holds the VIP);
 #   - `down` leaves every host exactly as it was: addresses and links (`ip -d addr`), routes
-#     (all tables, IPv4 and IPv6), the ARP, rp_filter and forwarding sysctls, `ipvsadm -Sn`.
+#     (all tables, IPv4 and IPv6), the ARP, rp_filter and forwarding sysctls, `ipvsadm -Sn`;
+#   - `--dry-run` with the director's arguments prints the very table `ipvsadm -Ln` shows.
+# Topologies: "seed" is the classic document's (its addresses, two real servers, rr); "alt"
+# has other addresses, three real servers weighted 3:2:1 with wrr, a VIP port the NAT real
+# servers map to another port, a NAT VIP bound with --dev, NAT real servers that had another
+# default route, and a DR director without eth0 and without --dev.
 set -uo pipefail
 if [[ ${LVS_E2E_TRACE:-} == 1 ]]; then PS4='+ $EPOCHREALTIME ' && set -x; fi
 
@@ -27,7 +33,7 @@ while (($#)); do
     --lvs) LVS=$2; shift 2 ;;
     --mode) modes+=("$2"); shift 2 ;;
     --topology) topologies+=("$2"); shift 2 ;;
-    -h | --help) sed -n '2,17p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,/^set -uo/{/^set -uo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -203,7 +209,14 @@ run_scenario() { # TOPOLOGY
         nsx "$ns" "$LVS" --state-dir "$STATE/lvs" realserver "$MODE" up --vip "$VIP" \
             "${RS_ARGS[@]}" >/dev/null || { die "realserver $ns up"; return 1; }
     done
-    nsx d ipvsadm -Ln | sed 's/^/    | /'
+    local listing planned
+    listing=$(nsx d ipvsadm -Ln)
+    sed 's/^/    | /' <<<"$listing"
+    # --dry-run applies the same plan to the mock kernel: its table must be the real one.
+    planned=$("$LVS" --dry-run director "$MODE" up --vip "$VIP:$VPORT" --scheduler "$SCHED" \
+        "${reals[@]}" "${DIR_ARGS[@]}" | sed -n '/^# resulting IPVS table/,$p' | tail -n +2)
+    [[ $planned == "$listing" ]] && ok "--dry-run's table (mock kernel) is ipvsadm -Ln's" ||
+        fail "--dry-run's table differs from ipvsadm -Ln: $(diff <(echo "$planned") <(echo "$listing"))"
 
     # --- traffic
     local n=$((sum * 10))
