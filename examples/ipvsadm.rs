@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use lvs::text::{
     self, parse_args, Command, ListOptions, ListRequest, ListWhat, Names, SystemNames,
 };
-use lvs::transport::{KernelTransport, Transport};
+use lvs::transport::{KernelTransport, RequestKind, Transport};
 use lvs::wire::IpvsMessage;
 use lvs::{Daemon, Destination, Error, Ipvs, Service, ServiceEntry, ServiceId, Timeouts};
 
@@ -160,22 +160,17 @@ fn run(
     }
 }
 
-fn apply_one(ipvs: &mut Ipvs<KernelTransport>, cmd: &Command) -> Result<(), Error> {
-    match cmd {
-        Command::AddService(s) => ipvs.add_service(s),
-        Command::EditService(s) => ipvs.update_service(s),
-        Command::DeleteService(id) => ipvs.delete_service(id),
-        Command::Flush => ipvs.flush(),
-        Command::AddDestination(id, d) => ipvs.add_destination(id, d),
-        Command::EditDestination(id, d) => ipvs.update_destination(id, d),
-        Command::DeleteDestination(id, a) => ipvs.delete_destination(id, *a),
-        Command::Zero(None) => ipvs.zero_all(),
-        Command::Zero(Some(id)) => ipvs.zero_service(id),
-        Command::SetTimeouts(t) => ipvs.set_timeouts(t),
-        Command::StartDaemon(d) => ipvs.start_daemon(d),
-        Command::StopDaemon(s) => ipvs.stop_daemon(*s),
-        _ => Ok(()),
-    }
+/// Send one change to the kernel as ipvsadm would: the parser has already applied ipvsadm's
+/// checks, and the kernel decides the rest (ipvsadm takes weights up to `i32::MAX`, which the
+/// client's builders refuse, so the request goes through the transport).
+fn apply_one(ipvs: &mut Ipvs<KernelTransport>, cmd: &Command) -> Result<(), String> {
+    let Some(msg) = request_for(cmd) else {
+        return Ok(());
+    };
+    ipvs.transport()
+        .request(&msg, RequestKind::Do)
+        .map(|_| ())
+        .map_err(|e| format!("the kernel refused the change: {}", errno_text(&e)))
 }
 
 fn list(
@@ -342,7 +337,12 @@ fn request_for(cmd: &Command) -> Option<IpvsMessage> {
 fn check(cmd: &Command) -> Result<(), lvs::InvalidError> {
     match cmd {
         Command::AddService(s) | Command::EditService(s) => s.validate(),
-        Command::AddDestination(id, d) | Command::EditDestination(id, d) => d.validate_for(id),
+        Command::AddDestination(id, d) | Command::EditDestination(id, d) => {
+            // ipvsadm passes weights above 65535 on to the kernel, which keeps them.
+            let mut d = d.clone();
+            d.weight = d.weight.min(Destination::MAX_WEIGHT);
+            d.validate_for(id)
+        }
         Command::StartDaemon(d) => d.validate(),
         _ => Ok(()),
     }
@@ -350,7 +350,7 @@ fn check(cmd: &Command) -> Result<(), lvs::InvalidError> {
 
 fn errno_text(e: &Error) -> String {
     match e.errno() {
-        Some(n) => format!("{e} ({})", std::io::Error::from_raw_os_error(n)),
+        Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
         None => e.to_string(),
     }
 }
@@ -454,6 +454,10 @@ fn restore(
     };
 
     for rule in &rules {
+        if matches!(rule.command, Command::Restore) {
+            // A nested -R goes on with the same input: nothing to do.
+            continue;
+        }
         if let Some(msg) = request_for(&rule.command) {
             let u = shadow.apply(&rule.command);
             pending.push((rule, msg, u));

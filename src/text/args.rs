@@ -620,13 +620,14 @@ fn truncated(s: &str, max: usize) -> String {
 }
 
 /// Parse one ipvsadm command line (without the program name). Host and port names are
-/// looked up in `names`. `in_restore` is true for the lines of `-R` input (where `-R` itself
-/// is refused).
+/// looked up in `names`. `in_restore` is true for the lines of `-R` input.
 pub fn parse_args<S: AsRef<str>>(
     args: &[S],
     names: &dyn Names,
     in_restore: bool,
 ) -> Result<Command, ArgError> {
+    // ipvsadm reads every line the same way; a nested -R just goes on reading the input.
+    let _ = in_restore;
     if args.is_empty() {
         return Ok(Command::List(ListRequest {
             what: ListWhat::All,
@@ -663,9 +664,6 @@ pub fn parse_args<S: AsRef<str>>(
     };
     let mut state = None;
     let cmd = match first_tag {
-        Tag::Cmd(Cmd::Restore) if in_restore => {
-            return Err(unreadable("-R cannot be used inside restore input"))
-        }
         Tag::Cmd(c) => c,
         Tag::StartDaemon => {
             state = Some(daemon_state(first_arg, "--start-daemon")?);
@@ -827,8 +825,9 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::Weight => {
                 set(&mut options, O_WEIGHT)?;
-                dest.weight = string_to_number(&a, 0, 65535)
-                    .ok_or_else(|| bad(format!("{name}: '{a}' is not a weight (0..65535)")))?
+                // ipvsadm takes any int here; the kernel keeps it.
+                dest.weight = string_to_number(&a, 0, i64::from(i32::MAX))
+                    .ok_or_else(|| bad(format!("{name}: '{a}' is not a weight (0..2147483647)")))?
                     as u32;
             }
             Tag::UThreshold | Tag::LThreshold => {

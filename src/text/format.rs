@@ -10,7 +10,7 @@ use crate::client::ServiceEntry;
 use crate::conn::ConnEntry;
 use crate::model::{
     AddressFamily, Daemon, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol,
-    SchedFlags, Service, ServiceId, Timeouts, TunnelFlags, TunnelType, Version,
+    SchedFlags, Scheduler, Service, ServiceId, Timeouts, TunnelFlags, TunnelType, Version,
 };
 
 /// Which columns a listing shows. When ipvsadm is given several of these options, the first
@@ -285,9 +285,31 @@ fn largenum(out: &mut String, n: u64, exact: bool) {
     };
 }
 
-fn sched_flag_text(svc: &Service) -> Option<String> {
-    let names = svc.sched_flags.ipvsadm_names(&svc.scheduler);
-    (!names.is_empty()).then(|| names.join(","))
+/// The scheduler flags as ipvsadm names them: `sh` and `mh` name only their two flags (a
+/// third flag set on them prints nothing).
+fn sched_flag_text(svc: &Service) -> String {
+    let f = svc.sched_flags;
+    let names: &[(SchedFlags, &str)] = match svc.scheduler {
+        Scheduler::Sh => &[
+            (SchedFlags::SH_FALLBACK, "sh-fallback"),
+            (SchedFlags::SH_PORT, "sh-port"),
+        ],
+        Scheduler::Mh => &[
+            (SchedFlags::MH_FALLBACK, "mh-fallback"),
+            (SchedFlags::MH_PORT, "mh-port"),
+        ],
+        _ => &[
+            (SchedFlags::FLAG_1, "flag-1"),
+            (SchedFlags::FLAG_2, "flag-2"),
+            (SchedFlags::FLAG_3, "flag-3"),
+        ],
+    };
+    names
+        .iter()
+        .filter(|(b, _)| f.contains(*b))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn has_sched_flags(svc: &Service) -> bool {
@@ -394,12 +416,16 @@ pub fn header(info: &Info) -> String {
 /// What a service is called in the listing or in a rule.
 fn service_name(svc: &Service, rule: bool, numeric: bool, names: &dyn Names) -> String {
     match svc.id {
-        ServiceId::Fwmark { af, mark } => match (rule, af) {
-            (true, AddressFamily::Inet6) => format!("-f {mark} -6"),
-            (true, AddressFamily::Inet) => format!("-f {mark}"),
-            (false, AddressFamily::Inet6) => format!("FWM  {mark} IPv6"),
-            (false, AddressFamily::Inet) => format!("FWM  {mark}"),
-        },
+        ServiceId::Fwmark { af, mark } => {
+            // ipvsadm prints the mark as a signed int.
+            let mark = mark as i32;
+            match (rule, af) {
+                (true, AddressFamily::Inet6) => format!("-f {mark} -6"),
+                (true, AddressFamily::Inet) => format!("-f {mark}"),
+                (false, AddressFamily::Inet6) => format!("FWM  {mark} IPv6"),
+                (false, AddressFamily::Inet) => format!("FWM  {mark}"),
+            }
+        }
         ServiceId::Addr { protocol, addr } => {
             let p = Some(protocol);
             let vname = addrport(&addr.ip(), addr.port(), name_proto(&svc.id), numeric, names);
@@ -443,7 +469,7 @@ fn service_entry(
         }
         if has_sched_flags(svc) {
             out.push_str(" -b ");
-            out.push_str(&sched_flag_text(svc).unwrap_or_default());
+            out.push_str(&sched_flag_text(svc));
         }
     } else if opts.format == ListFormat::Stats {
         let _ = write!(out, "{svc_name:<33}");
@@ -470,7 +496,7 @@ fn service_entry(
     } else {
         let _ = write!(out, "{svc_name} {}", svc.scheduler);
         if has_sched_flags(svc) {
-            let _ = write!(out, " ({})", sched_flag_text(svc).unwrap_or_default());
+            let _ = write!(out, " ({})", sched_flag_text(svc));
         }
         if let Some(p) = &svc.persistence {
             let _ = write!(out, " persistent {}", p.timeout);

@@ -49,7 +49,8 @@ pub struct RuleError {
 /// the word `ipvsadm` is dropped).
 pub fn words(line: &str) -> Vec<String> {
     line.split([' ', '\t', '\r'])
-        .filter(|w| !w.is_empty() && *w != "ipvsadm")
+        .filter(|w| !w.is_empty())
+        .filter(|w| *w != "ipvsadm")
         .map(str::to_owned)
         .collect()
 }

@@ -74,4 +74,32 @@ for f in "$@"; do
     fi
 done
 echo "ipvsadm compat: $((total - failed))/$total scenarios identical ($cmds commands)"
-[ "$failed" -eq 0 ]
+
+# Where we differ on purpose: -R checks everything first and undoes what it applied when the
+# kernel refuses a line (ipvsadm keeps what it applied and goes on).
+rollback_ok=1
+ns="compat$$-rb"
+ip netns add "$ns"
+inns() { ip netns exec "$ns" "$ours" "$@"; }
+inns -A -t 10.0.0.1:80 -s rr && inns -a -t 10.0.0.1:80 -r 10.0.0.2 -m -w 2 && inns --set 10 20 30
+before=$(inns -Sn; inns -L --timeout)
+printf '%s\n' "-E -t 10.0.0.1:80 -s wrr" "-a -t 10.0.0.1:80 -r 10.0.0.3 -m" \
+    "-d -t 10.0.0.1:80 -r 10.0.0.2" "-A -t 10.0.0.9:80" "--set 1 2 3" "-C" \
+    "-A -t 10.0.0.7:80" "-A -t 10.0.0.7:80" "-A -t 10.0.0.8:80" | inns -R 2>/dev/null
+rc=$?
+after=$(inns -Sn; inns -L --timeout)
+if [ $rc -ne 255 ] || [ "$before" != "$after" ]; then
+    rollback_ok=0
+    echo "FAIL  restore rollback: exit $rc; table before:"; echo "$before"; echo "after:"; echo "$after"
+fi
+# A bad line anywhere: nothing applied at all.
+printf '%s\n' "-A -t 10.0.0.5:80" "-a -t 10.0.0.5:80 -r 10.0.0.6 -w 99999999999" | inns -R 2>/dev/null
+rc=$?
+after=$(inns -Sn; inns -L --timeout)
+if [ $rc -ne 2 ] || [ "$before" != "$after" ]; then
+    rollback_ok=0
+    echo "FAIL  restore check-first: exit $rc"
+fi
+ip netns delete "$ns"
+[ $rollback_ok = 1 ] && echo "ok    restore rollback (ours only)"
+[ "$failed" -eq 0 ] && [ $rollback_ok = 1 ]
