@@ -179,7 +179,8 @@ fn parse_real(s: &str) -> Result<(SocketAddr, u32), String> {
 enum Step {
     BindVip(IpAddr, VipDevice),
     HideArp(String),
-    Forwarding,
+    /// IP forwarding; IPv6 forwarding too when true.
+    Forwarding(bool),
     RelaxRpFilter(String),
     Gateway(IpAddr),
     AddService(Service),
@@ -207,6 +208,7 @@ impl Step {
                 }
                 out.push(format!("ip link set {} up", dev.name()));
                 let label = match dev {
+                    _ if vip.is_ipv6() => String::new(),
                     VipDevice::Loopback => " label lo:0".to_owned(),
                     VipDevice::Device { label: Some(l), .. } => format!(" label {l}"),
                     _ => String::new(),
@@ -224,7 +226,13 @@ impl Step {
                     ]
                 })
                 .collect(),
-            Step::Forwarding => vec!["sysctl -w net.ipv4.ip_forward=1".into()],
+            Step::Forwarding(ipv6) => {
+                let mut out = vec!["sysctl -w net.ipv4.ip_forward=1".to_owned()];
+                if *ipv6 {
+                    out.push("sysctl -w net.ipv6.conf.all.forwarding=1".into());
+                }
+                out
+            }
             Step::RelaxRpFilter(dev) => vec![
                 sysctl(format!("net/ipv4/conf/{dev}/rp_filter"), "0"),
                 "sysctl -w net.ipv4.conf.all.rp_filter=0".into(),
@@ -283,7 +291,7 @@ fn plan(a: &Args) -> Result<Vec<Step>, String> {
         Role::Director => {
             match a.mode {
                 Mode::Nat => {
-                    steps.push(Step::Forwarding);
+                    steps.push(Step::Forwarding(vip.is_ipv6()));
                     if a.dev.is_some() {
                         steps.push(Step::BindVip(vip.ip(), dev("")?));
                     }
@@ -375,7 +383,7 @@ fn apply_host(host: &mut Host, steps: &[Step]) -> lvs::Result<()> {
         match s {
             Step::BindVip(vip, dev) => host.bind_vip(*vip, dev)?,
             Step::HideArp(dev) => host.hide_arp(dev)?,
-            Step::Forwarding => host.enable_forwarding(false)?,
+            Step::Forwarding(ipv6) => host.enable_forwarding(*ipv6)?,
             Step::RelaxRpFilter(dev) => host.relax_rp_filter(dev)?,
             Step::Gateway(gw) => host.set_default_gateway(*gw)?,
             Step::AddService(_) | Step::AddDest(..) => {}

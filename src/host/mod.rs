@@ -168,7 +168,9 @@ impl Host {
         }
         self.ensure_up(dev.name())?;
         let len = if vip.is_ipv4() { 32 } else { 128 };
-        self.add_address(dev.name(), vip, len, dev.label())?;
+        // Address labels (`eth0:0`) are an IPv4 notion: an IPv6 VIP goes on without one.
+        let label = if vip.is_ipv4() { dev.label() } else { None };
+        self.add_address(dev.name(), vip, len, label)?;
         self.ensure_route(vip, len, dev.name(), None)
     }
 
