@@ -615,7 +615,7 @@ fn broken_request(
     };
     let svc_cmd = svc_cmds[usize::from(mutation) % 2];
     let dest_cmd = dest_cmds[usize::from(mutation) % 2];
-    match mutation % 24 {
+    match mutation % 26 {
         // A service attribute missing (identity or full entry).
         0 | 1 => with_svc(svc_cmd, drop_at(ServiceAttr::from_service(svc), index)),
         2 => with_svc(
@@ -784,6 +784,33 @@ fn broken_request(
             ][index.index(9)],
             Vec::new(),
         ),
+        // Any protocol number (the kernel checks none).
+        23 => with_svc(
+            svc_cmd,
+            set_svc(&|a| {
+                if let ServiceAttr::Protocol(p) = a {
+                    *p = [0, 1, 17, 255, 256, 0xffff][index.index(6)];
+                }
+            }),
+        ),
+        // An attribute twice: the last one counts.
+        24 => {
+            let mut a = ServiceAttr::from_service(svc);
+            let Some(mut dup) = a.get(index.index(a.len())).cloned() else {
+                return with_svc(svc_cmd, a);
+            };
+            match &mut dup {
+                ServiceAttr::Port(p) => *p = p.wrapping_add(1),
+                ServiceAttr::Fwmark(m) => *m = m.wrapping_add(256),
+                ServiceAttr::SchedName(s) => "rr".clone_into(s),
+                ServiceAttr::Timeout(t) => *t = value % 1000,
+                ServiceAttr::Flags { flags, .. } => *flags ^= 0x4,
+                ServiceAttr::Af(af) => *af = if *af == 2 { 10 } else { 2 },
+                _ => {}
+            }
+            a.push(dup);
+            with_svc(svc_cmd, a)
+        }
         // A destination sent to the service nest's other family without ADDR_FAMILY.
         _ => {
             let mut a = DestAttr::from_destination(dest);

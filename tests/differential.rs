@@ -16,6 +16,10 @@
 //! namespace means one service hash seed (bits of a kernel address that decide the order of
 //! a service dump), found once from a dump and given to every mock.
 //!
+//! A request the kernel does not answer within [`KERNEL_TIMEOUT`] is no answer to compare
+//! (stopping a sync daemon stalls now and then under TCG): that case is rejected, counted
+//! and reported, and the namespace reset.
+//!
 //! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]); each case is up
 //! to [`MAX_OPS`] operations.
 
@@ -68,15 +72,36 @@ fn mock(seed: u8) -> MockKernel {
     }
 }
 
-/// Back to a fresh namespace's state: no services, no daemons, default timeouts.
-fn reset(ipvs: &mut Ipvs<KernelTransport>) {
-    ipvs.flush().expect("flush");
-    for s in [DaemonState::Master, DaemonState::Backup] {
-        match ipvs.stop_daemon(s) {
-            Ok(()) | Err(lvs::Error::NoSuchDaemon(_)) => {}
-            Err(e) => panic!("stop daemon {s}: {e:?}"),
+/// How long the kernel may take to answer one request. Stopping a sync daemon is slow under
+/// TCG (hundreds of ms), and now and then (about once in a few hundred stops, on 6.1 and
+/// 6.12 alike) it stalls far longer: such a case is set aside (see [`run_case`]).
+const KERNEL_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A handle on the namespace's IPVS.
+fn open(ns: &str) -> Ipvs<KernelTransport> {
+    let transport = KernelTransport::builder()
+        .netns_name(ns)
+        .timeout(KERNEL_TIMEOUT)
+        .open()
+        .expect("open a transport in the namespace");
+    Ipvs::with_transport(transport)
+}
+
+/// Back to a fresh namespace's state: no services, no daemons, default timeouts. After a
+/// timed-out request, a new socket, and patience until the kernel is done.
+fn reset(ns: &str, ipvs: &mut Ipvs<KernelTransport>) {
+    for attempt in 0.. {
+        let stopped = [DaemonState::Master, DaemonState::Backup]
+            .into_iter()
+            .map(|s| ipvs.stop_daemon(s))
+            .all(|r| matches!(r, Ok(()) | Err(lvs::Error::NoSuchDaemon(_))));
+        if stopped {
+            break;
         }
+        assert!(attempt < 10, "the kernel does not stop its sync daemons");
+        *ipvs = open(ns);
     }
+    ipvs.flush().expect("flush");
     ipvs.set_timeouts(&Timeouts {
         tcp: 900,
         tcp_fin: 120,
@@ -122,12 +147,13 @@ fn cases() -> u32 {
 
 /// Run one sequence on both, comparing as it goes.
 fn run_case(
+    ns: &str,
     kernel: &mut Ipvs<KernelTransport>,
     seed: u8,
     seq: &[Op],
     times: &mut BTreeMap<String, (u32, Duration)>,
 ) -> Result<(), TestCaseError> {
-    reset(kernel);
+    reset(ns, kernel);
     let mut mock = Ipvs::with_transport(mock(seed));
     for (i, op) in seq.iter().enumerate() {
         let t = Instant::now();
@@ -153,6 +179,18 @@ fn run_case(
             None => format!("= {kind}"),
         };
         times.entry(key).or_default().0 += 1;
+        if let Err(e) = &want {
+            if e.starts_with("Timeout") {
+                // Not an answer: the kernel stalled (a sync daemon stop, under TCG). The
+                // case says nothing; it is rejected, and counted.
+                times
+                    .entry("~ rejected: kernel timeout".to_owned())
+                    .or_default()
+                    .0 += 1;
+                reset(ns, kernel);
+                return Err(TestCaseError::reject(format!("kernel timed out on {op:?}")));
+            }
+        }
         let got = outcome(op.apply(&mut mock));
         if got != want {
             return Err(TestCaseError::fail(format!(
@@ -173,14 +211,7 @@ fn run_case(
 #[test]
 fn mock_and_kernel_agree_on_random_sequences() {
     let ns = Netns::new("diff");
-    // Stopping a sync daemon now and then takes more than the default 10 s under TCG on a
-    // busy host (seen on 6.1): wait longer rather than report a timeout the mock cannot have.
-    let transport = KernelTransport::builder()
-        .netns_name(ns.name())
-        .timeout(Duration::from_secs(120))
-        .open()
-        .expect("open a transport in the namespace");
-    let mut kernel = Ipvs::with_transport(transport);
+    let mut kernel = open(ns.name());
     let seed = find_hash_seed(&mut kernel);
     let cases = cases();
     let config = Config {
@@ -198,6 +229,7 @@ fn mock_and_kernel_agree_on_random_sequences() {
     let kernel = RefCell::new(kernel);
     let result = runner.run(&ops(MAX_OPS), |seq| {
         run_case(
+            ns.name(),
             &mut kernel.borrow_mut(),
             seed,
             &seq,
@@ -219,6 +251,8 @@ fn mock_and_kernel_agree_on_random_sequences() {
     for (name, (n, t)) in &times {
         if name.starts_with('=') {
             println!("  outcome {name:<40} {n:>6}");
+        } else if let Some(what) = name.strip_prefix("~ rejected: ") {
+            println!("  rejected ({what}): {n}");
         } else if let Some(op) = name.strip_prefix("~ slowest: ") {
             println!("  slowest {op:<18} {:>8.1} ms", t.as_secs_f64() * 1000.0);
         } else {
