@@ -80,9 +80,11 @@ fn sort_order_keeps_ipvsadm_wraparound() {
 #[test]
 fn stats_columns_and_units() {
     let mut e = entry("-A -u [fd00::1]:53 -s sh -b sh-port -p 100 -M 64", &[]);
-    let mut st = lvs::Stats::default();
-    st.conns = 123_456_789;
-    st.in_packets = 5_000_000_000;
+    let st = lvs::Stats {
+        conns: 123_456_789,
+        in_packets: 5_000_000_000,
+        ..Default::default()
+    };
     e.service.stats = Some(st);
     let mut d = Destination::builder("[fd00::2]:53".parse().unwrap())
         .tunnel(Tunnel::gue(6080).csum())
