@@ -12,7 +12,7 @@
 //! let cmd = parse_args(&["-A", "-t", "10.0.0.1:80", "-s", "rr", "-p"], &NoNames, false)?;
 //! let Command::AddService(svc) = cmd else { panic!() };
 //! assert_eq!(svc.persistence.unwrap().timeout, 360);
-//! let err = parse_args(&["-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "70000"], &NoNames, false)
+//! let err = parse_args(&["-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "2147483648"], &NoNames, false)
 //!     .unwrap_err();
 //! assert_eq!(err.status, 2);
 //! # Ok::<(), lvs::text::ArgError>(())
