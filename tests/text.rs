@@ -153,3 +153,10 @@ pro expire state       source             virtual            destination\n\
 TCP 14:59  ESTABLISHED 10.0.0.2:40000     10.0.0.1:80        10.0.0.100:80\n"
     );
 }
+
+#[test]
+fn hash_is_not_a_comment() {
+    // ipvsadm's restore has no comment syntax: the words of a `#` line are leftovers.
+    let err = parse_rules("-A -t 10.0.0.1:81\n# a comment\n", &NoNames).unwrap_err();
+    assert_eq!((err.line, err.error.status), (2, 255));
+}

@@ -620,14 +620,13 @@ fn truncated(s: &str, max: usize) -> String {
 }
 
 /// Parse one ipvsadm command line (without the program name). Host and port names are
-/// looked up in `names`. `in_restore` is true for the lines of `-R` input.
+/// looked up in `names`. `in_restore` is true for the lines of `-R` input (where `-R` itself
+/// is refused, as ipvsadm refuses it).
 pub fn parse_args<S: AsRef<str>>(
     args: &[S],
     names: &dyn Names,
     in_restore: bool,
 ) -> Result<Command, ArgError> {
-    // ipvsadm reads every line the same way; a nested -R just goes on reading the input.
-    let _ = in_restore;
     if args.is_empty() {
         return Ok(Command::List(ListRequest {
             what: ListWhat::All,
@@ -664,6 +663,9 @@ pub fn parse_args<S: AsRef<str>>(
     };
     let mut state = None;
     let cmd = match first_tag {
+        Tag::Cmd(Cmd::Restore) if in_restore => {
+            return Err(unreadable("-R cannot be used inside restore input"))
+        }
         Tag::Cmd(c) => c,
         Tag::StartDaemon => {
             state = Some(daemon_state(first_arg, "--start-daemon")?);
