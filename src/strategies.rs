@@ -746,6 +746,9 @@ fn broken_request(
                     DaemonAttr::State(s) => *s = value % 4,
                     DaemonAttr::McastGroup(g) => *g = Ipv4Addr::from(value),
                     DaemonAttr::McastIfn(n) if mutation & 0x20 != 0 => name.clone_into(n),
+                    DaemonAttr::SyncId(id) if mutation & 0x40 != 0 => {
+                        *id = value.rotate_left(u32::from(mutation));
+                    }
                     _ => {}
                 }
             }

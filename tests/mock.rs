@@ -1598,3 +1598,20 @@ fn quirk_ipv4_destination_address_classes() {
     want.reverse();
     assert_eq!(got, want);
 }
+
+/// The kernel takes and reports any 32-bit sync id, though the builder stops at 255.
+#[test]
+fn quirk_sync_id_above_255_is_kept() {
+    let mut ipvs = mock();
+    let d = Daemon::builder(DaemonState::Backup, "lo").build().unwrap();
+    let attrs: Vec<DaemonAttr> = DaemonAttr::from_daemon(&d)
+        .into_iter()
+        .map(|a| match a {
+            DaemonAttr::SyncId(_) => DaemonAttr::SyncId(0x1_0107),
+            a => a,
+        })
+        .collect();
+    let msg = IpvsMessage::new(IpvsCmd::NewDaemon, vec![IpvsAttr::Daemon(attrs)]);
+    raw(&mut ipvs, &msg).unwrap();
+    assert_eq!(ipvs.daemons().unwrap()[0].sync_id, 0x1_0107);
+}

@@ -6,83 +6,7 @@
 //! it from a real namespace. It is checked against the real kernels by a differential test
 //! (`tests/differential.rs`, random operation sequences applied to both, replies compared).
 //!
-//! What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`:
-//!
-//! - **Decoding.** Each request is framed to bytes and parsed back with [`crate::wire`], so
-//!   the mock sees exactly the attributes the kernel would; the last occurrence of an
-//!   attribute wins, as with the kernel's `nla_parse`.
-//! - **Identity.** A service is `AF` + `FWMARK`, or `AF` + `PROTOCOL` + `ADDR` + `PORT`; with
-//!   a `FWMARK` attribute (even 0) the protocol is forced to TCP and the address and port
-//!   ignored; an IPv4 address is its first 4 bytes. A destination is its family, address
-//!   and port within its service.
-//! - **Refusals, in the kernel's order.** EINVAL for a missing nest or mandatory
-//!   attribute, EAFNOSUPPORT for a family other than IPv4/IPv6, ESRCH for a missing service
-//!   (also `GET_SERVICE`), EEXIST for a duplicate, ENOENT for a scheduler or persistence
-//!   engine that is not available (or a missing destination), EINVAL for an IPv6 netmask
-//!   outside 1..=128, ERANGE for a negative weight (read as int) or a lower threshold above
-//!   the upper one, EINVAL for a GUE tunnel type without a port, for a destination of the
-//!   other family without tunnel forwarding or while a sync daemon runs, for an address the
-//!   kernel cannot use (multicast, broadcast, unspecified, link-local IPv6, ...), and for
-//!   `NEW_DAEMON` while such destinations exist; ENODEV for a daemon on an unknown
-//!   interface; ENETUNREACH for a master daemon with an IPv6 group on `lo` (the loopback
-//!   has no IPv6 multicast route, so the sync socket cannot connect); EOPNOTSUPP for a command (or request kind) the family does not have.
-//! - **Values as the kernel keeps them.** Flags merged under their mask, `HASHED` (0x2)
-//!   always set; the persistence timeout kept in ticks (`timeout * HZ`, wrapping in 32 bits
-//!   as in C); tunnel attributes stored whatever the forwarding method; `FWD_METHOD` masked
-//!   to its 3 bits; timeouts (default TCP 900, TCP FIN 120, UDP 300 s) where 0 leaves a
-//!   value unchanged and a value above `INT_MAX / HZ` is EINVAL; sync daemon defaults
-//!   (group 224.0.0.81, port 8848, TTL 1, message length from the interface's MTU).
-//! - **Replies, kernel-style.** The kernel's attribute order, no `NLA_F_NESTED`, `STATS`
-//!   and `STATS64` with zero counters, connection counters 0 (the mock carries no traffic);
-//!   `GET_DEST` for a missing service is an empty dump; info is version 1.2.1 and a
-//!   connection table of 4096 entries (configurable).
-//! - **Dump order.** Destinations newest first (the kernel adds at the head of the list).
-//!   Services in hash-table order: the address table's 256 buckets, then the fwmark
-//!   table's, newest first within a bucket. The hash mixes in bits 8..16 of the kernel
-//!   address of the namespace's IPVS state, which user space cannot know: it is the
-//!   builder's [`hash_seed`](MockKernelBuilder::hash_seed) (the differential test finds the
-//!   real namespace's seed from one dump).
-//!
-//! Not modelled: traffic (counters, rates and connections stay 0); the kernel's trash of
-//! deleted destinations (a destination re-added from it is indistinguishable from a new
-//! one without traffic); routing beyond a namespace with only `lo` (see
-//! [`loopback_up`](MockKernelBuilder::loopback_up)); interfaces that are down (a daemon
-//! starts on any interface the builder lists); attributes of the wrong length, which the
-//! crate's decoder already refuses (the mock answers EINVAL for any request it cannot
-//! decode).
-//!
-//! ```
-//! use lvs::transport::{MockKernel, Transport};
-//! use lvs::{Destination, Ipvs, Scheduler, Service, ServiceId};
-//!
-//! /// Control-plane logic under test: make the service exist with this configuration.
-//! fn ensure_service(ipvs: &mut Ipvs<impl Transport>, want: &Service) -> lvs::Result<bool> {
-//!     match ipvs.get_service(&want.id) {
-//!         Ok(have) if have.same_config(want) => Ok(false),
-//!         Ok(_) => ipvs.update_service(want).map(|()| true),
-//!         Err(lvs::Error::NoSuchService(_)) => ipvs.add_service(want).map(|()| true),
-//!         Err(e) => Err(e),
-//!     }
-//! }
-//!
-//! let mut ipvs = Ipvs::with_transport(MockKernel::new());
-//! let svc = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Rr).build()?;
-//! assert!(ensure_service(&mut ipvs, &svc)?, "added");
-//! assert!(!ensure_service(&mut ipvs, &svc)?, "already as wanted");
-//! let sh = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Sh).build()?;
-//! assert!(ensure_service(&mut ipvs, &sh)?, "edited");
-//!
-//! // The table, read directly.
-//! let table = ipvs.transport().services();
-//! assert_eq!(table.len(), 1);
-//! assert_eq!(table[0].service.scheduler, Scheduler::Sh);
-//!
-//! // A kernel without the scheduler module: the same refusal as the kernel's.
-//! let mut old = Ipvs::with_transport(MockKernel::builder().linux_6_1().build());
-//! let twos = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Twos).build()?;
-//! assert!(matches!(old.add_service(&twos), Err(lvs::Error::SchedulerNotFound(_))));
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! Everything it models, and what it does not, is documented on [`MockKernel`].
 
 mod addr;
 mod parse;
@@ -289,12 +213,125 @@ impl MockKernelBuilder {
     }
 }
 
-/// An in-memory IPVS table that answers requests as the kernel would (see the
-/// [module documentation](self) for what it models).
+/// An in-memory IPVS table (one network namespace's) that answers requests as the kernel
+/// would, for testing control-plane code without a kernel: hand it to
+/// [`Ipvs::with_transport`](crate::Ipvs::with_transport) and the code under test cannot tell
+/// it from a real namespace.
 ///
 /// It is `Send` and `Clone` (a clone is an independent snapshot, handy to compare states),
 /// and its state can be read directly: [`services`](Self::services),
-/// [`timeouts`](Self::timeouts), [`daemons`](Self::daemons), [`info`](Self::info).
+/// [`timeouts`](Self::timeouts), [`daemons`](Self::daemons), [`info`](Self::info). Build one
+/// for a given kernel with [`MockKernel::builder`].
+///
+/// What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`, each point
+/// checked against Debian's 6.1 and 6.12 kernels by the differential suite (and the named
+/// `quirk_*` tests in `tests/mock.rs` and `tests/kernel/quirks.rs`):
+///
+/// - **Decoding.** Each request is framed to bytes and parsed back with [`crate::wire`], so
+///   the mock sees exactly the attributes the kernel would; the last occurrence of an
+///   attribute wins, as with the kernel's `nla_parse`; attributes it does not know are
+///   ignored.
+/// - **Identity.** A service is `AF` + `FWMARK`, or `AF` + `PROTOCOL` + `ADDR` + `PORT`; with
+///   a `FWMARK` attribute (even 0) the protocol is forced to TCP and the address and port
+///   ignored (so `FWMARK` 0 names the TCP service at the unspecified address, port 0); an
+///   IPv4 address is its first 4 bytes; any protocol number is taken. A destination is its
+///   family, address and port within its service.
+/// - **Refusals, in the kernel's order.** EINVAL for a missing nest or mandatory attribute
+///   (identity first, then the full entry, before the service lookup) or a string longer
+///   than the netlink policy allows (scheduler 15 bytes, engine 16, interface 15);
+///   EAFNOSUPPORT for a family other than IPv4/IPv6; ESRCH for a missing service (also
+///   `GET_SERVICE` and `ZERO`, and before a destination is even parsed); EEXIST for a
+///   duplicate; ENOENT for a scheduler or persistence engine that is not available (the
+///   scheduler is looked up first; `none` is no scheduler and always taken) or a missing
+///   destination; EINVAL for an IPv6 netmask outside 1..=128; ERANGE for a negative weight
+///   (read as int) or a lower threshold above the upper one, even when the upper one is 0
+///   (thresholds compare unsigned); EINVAL for a GUE tunnel type without a port, for a
+///   destination of the other family without tunnel forwarding or while a sync daemon
+///   runs, for a real server address the kernel cannot use (IPv4: 0.0.0.0,
+///   255.255.255.255, multicast, `lo`'s broadcast 127.255.255.255, everything while `lo` is
+///   down; IPv6: multicast, `::`, link-local, v4-mapped), and for `NEW_DAEMON` while such
+///   destinations exist or with a group that is not multicast or a state that is neither
+///   master nor backup; ENODEV for a daemon on an unknown interface; EEXIST for a daemon
+///   already running, ESRCH for stopping one that is not; ENETUNREACH for a master daemon
+///   with an IPv6 group on `lo` (the loopback has no IPv6 multicast route, so the sync
+///   socket cannot connect); EOPNOTSUPP for a command (or request kind: `GET_DEST` is
+///   dump-only, `GET_INFO` and `GET_CONFIG` do-only, writes do-only) the family does not
+///   have.
+/// - **Values as the kernel keeps them.** Flags merged under their mask
+///   (`(old & !mask) | (flags & mask)`), `HASHED` (0x2) set on every service, after an add
+///   as after an edit; the persistence timeout kept in ticks (`timeout * HZ`, wrapping in
+///   32 bits as in C); the netmask as sent; tunnel attributes stored whatever the
+///   forwarding method (absent: 0); `FWD_METHOD` masked to its 3 bits; weights up to
+///   `i32::MAX` and any unsigned thresholds; a destination's port kept whatever the
+///   forwarding; timeouts (default TCP 900, TCP FIN 120, UDP 300 s) where an absent
+///   attribute or 0 leaves a value unchanged and one value above `INT_MAX / HZ` refuses
+///   the whole request (EINVAL); sync daemon defaults (group 224.0.0.81, port 8848, TTL 1,
+///   message length: 1500 less the headers for a master, the interface's MTU clamped to
+///   1500..=65535 less the headers for a backup; a given length clamped to 1 (master) or
+///   1024 (backup) ..= 65535 less the headers).
+/// - **Replies, kernel-style.** The kernel's command tags (`NEW_SERVICE`, `NEW_DEST`,
+///   `NEW_DAEMON`, `SET_CONFIG`, `SET_INFO`) and attribute order, no `NLA_F_NESTED`,
+///   `STATS` and `STATS64` with zero counters, connection counters 0 (the mock carries no
+///   traffic); `GET_DEST` for a missing (or badly named) service is an empty dump; the
+///   daemon dump lists the master, then the backup; info is version 1.2.1 and a connection
+///   table of 4096 entries (configurable).
+/// - **Dump order.** Destinations newest first (the kernel adds at the head of the list;
+///   an edit does not move one). Services in hash-table order: the address table's 256
+///   buckets, then the fwmark table's, newest first within a bucket. The hash mixes in
+///   bits 8..16 of the kernel address of the namespace's IPVS state, which user space
+///   cannot know: it is the builder's [`hash_seed`](MockKernelBuilder::hash_seed) (the
+///   differential test finds the real namespace's seed from one dump).
+/// - **Flush** deletes every service with its destinations and nothing else (timeouts and
+///   daemons stay); **zero** succeeds on any existing service (ESRCH otherwise) or on all.
+///
+/// Not modelled: traffic (counters, rates, connections, the estimator: all stay 0); the
+/// kernel's trash of deleted destinations (a destination re-added from it skips the
+/// address check, which only matters if `lo` went down in between; otherwise it is
+/// indistinguishable from a new one without traffic); routing beyond a namespace with only
+/// `lo` (an address made local or routable by other interfaces is judged as in a
+/// namespace with `lo` alone; see [`loopback_up`](MockKernelBuilder::loopback_up));
+/// interfaces that are down or lack IPv4/IPv6 (a daemon starts on any interface the
+/// builder lists, and only `lo` lacks an IPv6 multicast route); scheduler modules that
+/// exist on disk but are not loaded (the kernel loads them on demand: list every module
+/// the modelled kernel can load); failures of memory, threads or sockets; the
+/// kernel's occasional long stall of a `DEL_DAEMON` under load; attributes of the wrong
+/// length, which the crate's decoder already refuses (the mock answers EINVAL for any
+/// request it cannot decode, where the kernel may take a longer attribute). Which of a
+/// scheduler or an engine an ENOENT was about is named by the client from the modules
+/// loaded on the machine it runs on (`/sys/module`), with the mock as with the kernel.
+///
+/// ```
+/// use lvs::transport::{MockKernel, Transport};
+/// use lvs::{Destination, Ipvs, Scheduler, Service, ServiceId};
+///
+/// /// Control-plane logic under test: make the service exist with this configuration.
+/// fn ensure_service(ipvs: &mut Ipvs<impl Transport>, want: &Service) -> lvs::Result<bool> {
+///     match ipvs.get_service(&want.id) {
+///         Ok(have) if have.same_config(want) => Ok(false),
+///         Ok(_) => ipvs.update_service(want).map(|()| true),
+///         Err(lvs::Error::NoSuchService(_)) => ipvs.add_service(want).map(|()| true),
+///         Err(e) => Err(e),
+///     }
+/// }
+///
+/// let mut ipvs = Ipvs::with_transport(MockKernel::new());
+/// let svc = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Rr).build()?;
+/// assert!(ensure_service(&mut ipvs, &svc)?, "added");
+/// assert!(!ensure_service(&mut ipvs, &svc)?, "already as wanted");
+/// let sh = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Sh).build()?;
+/// assert!(ensure_service(&mut ipvs, &sh)?, "edited");
+///
+/// // The table, read directly.
+/// let table = ipvs.transport().services();
+/// assert_eq!(table.len(), 1);
+/// assert_eq!(table[0].service.scheduler, Scheduler::Sh);
+///
+/// // A kernel without the scheduler module: the same refusal as the kernel's.
+/// let mut old = Ipvs::with_transport(MockKernel::builder().linux_6_1().build());
+/// let twos = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Twos).build()?;
+/// assert!(matches!(old.add_service(&twos), Err(lvs::Error::SchedulerNotFound(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MockKernel {
     config: Config,

@@ -12,7 +12,7 @@ mod mock;
 
 pub use kernel::{KernelTransport, KernelTransportBuilder};
 #[cfg(feature = "mock")]
-pub use mock::MockKernel;
+pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};
 
 use crate::error::{Error, Result};
 use crate::wire::IpvsMessage;

@@ -5,7 +5,7 @@
 use std::fmt::Debug;
 
 use lvs::transport::RequestKind;
-use lvs::wire::{DestAttr, IpvsAttr, IpvsCmd, IpvsMessage};
+use lvs::wire::{DaemonAttr, DestAttr, IpvsAttr, IpvsCmd, IpvsMessage};
 use lvs::{
     Daemon, DaemonState, Destination, ForwardMethod, Scheduler, Service, ServiceFlags, ServiceId,
     Timeouts, Tunnel, TunnelFlags, TunnelType,
@@ -897,4 +897,26 @@ fn quirk_ipv4_destination_address_classes() {
     let mut want: Vec<&str> = ok.to_vec();
     want.reverse();
     assert_eq!(got, want);
+}
+
+/// The kernel takes and reports any 32-bit sync id (a raw `NEW_DAEMON` with id 0x1_0107
+/// lists 0x1_0107), though ipvsadm and the builder stop at 255 (the sync protocol carries
+/// a byte).
+#[test]
+fn quirk_sync_id_above_255_is_kept() {
+    let ns = Netns::new("q-syncid");
+    let mut ipvs = ns.ipvs();
+    let d = Daemon::builder(DaemonState::Backup, "lo").build().unwrap();
+    let attrs: Vec<DaemonAttr> = DaemonAttr::from_daemon(&d)
+        .into_iter()
+        .map(|a| match a {
+            DaemonAttr::SyncId(_) => DaemonAttr::SyncId(0x1_0107),
+            a => a,
+        })
+        .collect();
+    let msg = IpvsMessage::new(IpvsCmd::NewDaemon, vec![IpvsAttr::Daemon(attrs)]);
+    raw(&mut ipvs, &msg, RequestKind::Do).expect("started");
+    let got = ipvs.daemons().unwrap();
+    assert_eq!(got[0].sync_id, 0x1_0107);
+    ipvs.stop_daemon(DaemonState::Backup).unwrap();
 }
