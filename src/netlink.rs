@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use netlink_packet_core::{
     NetlinkBuffer, NetlinkDeserializable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
-    NetlinkSerializable,
+    NetlinkSerializable, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
 };
 use netlink_sys::{Socket, SocketAddr};
+use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, NetlinkAddr};
+use std::io::IoSliceMut;
+use std::os::fd::AsRawFd;
 
 use crate::error::{Error, KernelContext, Operation, Result};
 
@@ -51,7 +54,21 @@ pub(crate) struct NlSocket {
     pub(crate) port_id: u32,
     seq: u32,
     pub(crate) buf: Vec<u8>,
+    /// Slots for receiving many datagrams in one `recvmmsg` (allocated on first use).
+    mbuf: Vec<u8>,
+    /// The lengths of the datagrams the last `recv_many` received, one per slot used.
+    pub(crate) mlens: Vec<usize>,
+    /// The slot size of the last `recv_many`.
+    mslot: usize,
 }
+
+/// Receive slots for dumps: the kernel sends dump datagrams of at most 32 KiB, and a dump's
+/// `NLMSG_DONE` is queued while its last data datagram is being read, so two slots take
+/// both in one call.
+pub(crate) const DUMP_SLOTS: (usize, usize) = (RECV_BUF, 2);
+/// Receive slots for batch acknowledgements (36 bytes each, in a datagram each) and the
+/// occasional reply of a `do` request.
+pub(crate) const ACK_SLOTS: (usize, usize) = (4096, 64);
 
 /// Where a reply frame belongs: its sequence number and destination port id.
 pub(crate) struct FrameId {
@@ -75,14 +92,29 @@ impl NlSocket {
         socket.connect(&SocketAddr::new(0, 0))?;
         // Acknowledgements of failed requests echo only the header, not the whole request.
         socket.set_cap_ack(true)?;
-        socket.set_rx_buf_sz(rcvbuf)?;
+        // Above net.core.rmem_max only with CAP_NET_ADMIN (SO_RCVBUFFORCE), which IPVS
+        // needs anyway; without it, as much as rmem_max allows.
+        if nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &rcvbuf)
+            .is_err()
+        {
+            socket.set_rx_buf_sz(rcvbuf)?;
+        }
         socket2::SockRef::from(&socket).set_read_timeout(Some(timeout))?;
         Ok(NlSocket {
             socket,
             port_id: addr.port_number(),
             seq: 0,
             buf: Vec::with_capacity(RECV_BUF),
+            mbuf: Vec::new(),
+            mlens: Vec::new(),
+            mslot: 0,
         })
+    }
+
+    /// How long a receive waits for a datagram.
+    pub(crate) fn set_timeout(&mut self, timeout: Duration) -> Result<()> {
+        socket2::SockRef::from(&self.socket).set_read_timeout(Some(timeout))?;
+        Ok(())
     }
 
     /// The next sequence number.
@@ -159,6 +191,136 @@ impl NlSocket {
                 }
             }
         }
+    }
+
+    /// Read replies to request `seq` until its ack or `NLMSG_DONE`, handing each reply
+    /// message's bytes (the whole netlink frame) to `f` straight from the receive buffer,
+    /// without decoding them: the fast path for large dumps. Errors and checks as
+    /// [`receive`](Self::receive).
+    pub(crate) fn receive_frames(
+        &mut self,
+        seq: u32,
+        answer: Answer,
+        op: Operation,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let port_id = self.port_id;
+        loop {
+            self.recv_many(DUMP_SLOTS, op)?;
+            for i in 0..self.mlens.len() {
+                let buf = self.datagram(i);
+                let n = buf.len();
+                let mut off = 0;
+                while off < n {
+                    let (id, len) = frame_at(&buf[off..], op)?;
+                    let frame = &buf[off..off + len];
+                    off += (len + 3) & !3;
+                    if id.seq != seq || id.port != port_id {
+                        continue; // a stale reply of an earlier request
+                    }
+                    let kind = u16::from_ne_bytes([frame[4], frame[5]]);
+                    let code = || -> Result<i32> {
+                        frame
+                            .get(16..20)
+                            .and_then(|b| b.try_into().ok())
+                            .map(i32::from_ne_bytes)
+                            .ok_or_else(|| Error::Protocol {
+                                operation: op,
+                                reason: format!("netlink control message of {len} bytes"),
+                            })
+                    };
+                    match kind {
+                        NLMSG_NOOP => {}
+                        NLMSG_ERROR => match code()? {
+                            0 if answer == Answer::Ack => return Ok(()),
+                            0 => {}
+                            c => return Err(kernel_error(-c, op)),
+                        },
+                        NLMSG_DONE => {
+                            // A DONE without a code is a plain end of dump.
+                            let c = if len >= 20 { code()? } else { 0 };
+                            if c != 0 {
+                                return Err(kernel_error(-c, op));
+                            }
+                            return Ok(());
+                        }
+                        NLMSG_OVERRUN => {
+                            return Err(Error::Protocol {
+                                operation: op,
+                                reason: "the kernel reported an overrun".into(),
+                            })
+                        }
+                        _ => f(frame)?,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receive up to `slots.1` datagrams of at most `slots.0` bytes each with one
+    /// `recvmmsg`: it waits for the first one (up to the socket's timeout), then takes what is
+    /// already queued. Datagrams not from the kernel are dropped. The datagrams are
+    /// [`datagram`](Self::datagram)`(i)` for `i` in `0..self.mlens.len()`. A datagram larger
+    /// than a slot is an error (its end is lost).
+    pub(crate) fn recv_many(&mut self, slots: (usize, usize), op: Operation) -> Result<()> {
+        let (size, count) = slots;
+        if self.mbuf.len() < size * count {
+            self.mbuf.resize(size * count, 0);
+        }
+        // (length, sender port, truncated) of each datagram received.
+        let got: Vec<(usize, u32, bool)> = {
+            let mut headers = MultiHeaders::<NetlinkAddr>::preallocate(count, None);
+            let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
+                .mbuf
+                .chunks_mut(size)
+                .take(count)
+                .map(|c| [IoSliceMut::new(c)])
+                .collect();
+            let results = recvmmsg(
+                self.socket.as_raw_fd(),
+                &mut headers,
+                slices.iter_mut(),
+                MsgFlags::MSG_WAITFORONE,
+                None,
+            )
+            .map_err(|e| recv_error(io::Error::from(e), op))?;
+            results
+                .map(|r| {
+                    (
+                        r.bytes,
+                        r.address.map_or(0, |a| a.pid()),
+                        r.flags.contains(MsgFlags::MSG_TRUNC),
+                    )
+                })
+                .collect()
+        };
+        self.mlens.clear();
+        let mut kept = 0;
+        for (i, &(len, pid, truncated)) in got.iter().enumerate() {
+            if truncated {
+                return Err(Error::Protocol {
+                    operation: op,
+                    reason: format!("a reply datagram was larger than {size} bytes and truncated"),
+                });
+            }
+            if pid != 0 {
+                continue; // not from the kernel
+            }
+            if kept != i {
+                self.mbuf.copy_within(i * size..i * size + len, kept * size);
+            }
+            self.mlens.push(len);
+            kept += 1;
+        }
+        self.mslot = size;
+        Ok(())
+    }
+
+    /// Datagram `i` of the last [`recv_many`](Self::recv_many).
+    pub(crate) fn datagram(&self, i: usize) -> &[u8] {
+        let start = i * self.mslot;
+        let len = self.mlens.get(i).copied().unwrap_or(0);
+        self.mbuf.get(start..start + len).unwrap_or(&[])
     }
 
     /// Receive one datagram into `self.buf`, returning its length (0 for a datagram that did

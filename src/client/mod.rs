@@ -18,7 +18,7 @@ use std::path::Path;
 use crate::error::{Error, KernelContext, Operation, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::{KernelTransport, RequestKind, Transport};
-use crate::wire::IpvsMessage;
+use crate::wire::{decode_destination_reply, decode_service_reply, IpvsMessage};
 
 /// A service with its destinations, as a full listing returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,22 +159,18 @@ impl<T: Transport> Ipvs<T> {
 
     /// Every service, in the kernel's order, with stats.
     pub fn services(&mut self) -> Result<Vec<Service>> {
-        let replies = self.call(
-            &IpvsMessage::dump_services(),
-            RequestKind::Dump,
-            Operation::GetService,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
         // Dumps are index-based: an entry may repeat if the table changed mid-dump.
-        let mut seen = HashSet::with_capacity(replies.len());
-        let mut out = Vec::with_capacity(replies.len());
-        for r in &replies {
-            let svc = r.service()?;
-            if seen.insert(svc.id) {
-                out.push(svc);
-            }
-        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        self.transport
+            .dump_each(&IpvsMessage::dump_services(), &mut |_, attrs| {
+                let svc = decode_service_reply(attrs)?;
+                if seen.insert(svc.id) {
+                    out.push(svc);
+                }
+                Ok(())
+            })
+            .map_err(|e| classify(e, Operation::GetService, String::new, &ErrCtx::NONE))?;
         Ok(out)
     }
 
@@ -219,22 +215,39 @@ impl<T: Transport> Ipvs<T> {
     /// The destinations of a service, with counters and stats. A missing service gives an
     /// empty list, as the kernel answers.
     pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
-        let replies = self.call(
-            &IpvsMessage::dump_dests(id),
-            RequestKind::Dump,
-            Operation::GetDestinations,
-            || id.to_string(),
-            &ErrCtx::NONE,
-        )?;
         let af = id.af();
-        let mut seen = HashSet::with_capacity(replies.len());
-        let mut out = Vec::with_capacity(replies.len());
-        for r in &replies {
-            let d = r.destination(af)?;
-            if seen.insert(d.socket_addr()) {
-                out.push(d);
-            }
-        }
+        let mut out: Vec<Destination> = Vec::new();
+        // Dumps are index-based: an entry may repeat if the list changed mid-dump. Most
+        // lists are short, where a linear check costs less than a set.
+        let mut seen: Option<HashSet<SocketAddr>> = None;
+        self.transport
+            .dump_each(&IpvsMessage::dump_dests(id), &mut |_, attrs| {
+                let d = decode_destination_reply(attrs, af)?;
+                let addr = d.socket_addr();
+                let new = match &mut seen {
+                    Some(set) => set.insert(addr),
+                    None if out.len() < 32 => !out.iter().any(|o| o.socket_addr() == addr),
+                    None => {
+                        let mut set: HashSet<SocketAddr> =
+                            out.iter().map(Destination::socket_addr).collect();
+                        let new = set.insert(addr);
+                        seen = Some(set);
+                        new
+                    }
+                };
+                if new {
+                    out.push(d);
+                }
+                Ok(())
+            })
+            .map_err(|e| {
+                classify(
+                    e,
+                    Operation::GetDestinations,
+                    || id.to_string(),
+                    &ErrCtx::NONE,
+                )
+            })?;
         Ok(out)
     }
 

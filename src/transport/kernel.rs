@@ -13,7 +13,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
+use netlink_packet_core::{
+    NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
+    NLM_F_DUMP, NLM_F_REQUEST,
+};
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
@@ -21,14 +24,21 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 
 use super::{RequestKind, Transport};
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{frame_at, kernel_error, Answer, NlSocket};
-use crate::wire::{IpvsMessage, IPVS_GENL_NAME};
+use crate::netlink::{frame_at, kernel_error, Answer, NlSocket, ACK_SLOTS};
+use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// How many request bytes a batch puts in one `sendmsg`.
 const BATCH_BYTES: usize = 32 * 1024;
+/// At most this many requests per datagram: the kernel queues one acknowledgement per
+/// request (about 1 KiB of receive buffer each, with its overhead) before we read any, and
+/// drops what does not fit (ENOBUFS).
+const BATCH_REQUESTS: usize = 128;
 /// Default socket receive buffer requested for dumps (`SO_RCVBUF`; the kernel caps it at
 /// `net.core.rmem_max`).
 const DEFAULT_RCVBUF: usize = 4 * 1024 * 1024;
+
+/// The least time a sync daemon start or stop waits for its acknowledgement.
+pub const DAEMON_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Options for opening a [`KernelTransport`].
 #[derive(Debug, Clone)]
@@ -50,7 +60,9 @@ impl Default for KernelTransportBuilder {
 }
 
 impl KernelTransportBuilder {
-    /// How long to wait for each datagram of a reply (default 10 s).
+    /// How long to wait for each datagram of a reply (default 10 s). Starting and stopping
+    /// a sync daemon waits for a kernel thread, which can be slow on a loaded host: those
+    /// two requests wait at least [`DAEMON_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -83,7 +95,7 @@ impl KernelTransportBuilder {
             self.timeout,
             self.rcvbuf,
         )?;
-        KernelTransport::from_socket(sock)
+        KernelTransport::from_socket(sock, self.timeout)
     }
 }
 
@@ -102,6 +114,7 @@ pub struct KernelTransport {
     sock: NlSocket,
     family_id: u16,
     out: Vec<u8>,
+    timeout: Duration,
 }
 
 impl KernelTransport {
@@ -115,11 +128,12 @@ impl KernelTransport {
         KernelTransportBuilder::default()
     }
 
-    fn from_socket(sock: NlSocket) -> Result<KernelTransport> {
+    fn from_socket(sock: NlSocket, timeout: Duration) -> Result<KernelTransport> {
         let mut t = KernelTransport {
             sock,
             family_id: 0,
             out: Vec::new(),
+            timeout,
         };
         t.family_id = t.resolve_family()?;
         Ok(t)
@@ -161,6 +175,17 @@ impl KernelTransport {
             })
     }
 
+    fn request_inner(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
+        let seq = self.send_ipvs(msg, kind)?;
+        let answer = match kind {
+            RequestKind::Do => Answer::Ack,
+            RequestKind::Dump => Answer::Dump,
+        };
+        let replies: Vec<GenlMessage<IpvsMessage>> =
+            self.sock.receive(seq, answer, Operation::Other)?;
+        Ok(replies.into_iter().map(|g| g.payload).collect())
+    }
+
     fn send_ipvs(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<u32> {
         let seq = self.sock.next_seq();
         let flags = NLM_F_REQUEST
@@ -195,14 +220,50 @@ fn encode_into(out: &mut Vec<u8>, msg: &IpvsMessage, family: u16, flags: u16, se
 
 impl Transport for KernelTransport {
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
-        let seq = self.send_ipvs(msg, kind)?;
-        let answer = match kind {
-            RequestKind::Do => Answer::Ack,
-            RequestKind::Dump => Answer::Dump,
-        };
-        let replies: Vec<GenlMessage<IpvsMessage>> =
-            self.sock.receive(seq, answer, Operation::Other)?;
-        Ok(replies.into_iter().map(|g| g.payload).collect())
+        if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon)
+            && self.timeout < DAEMON_TIMEOUT
+        {
+            self.sock.set_timeout(DAEMON_TIMEOUT)?;
+            let r = self.request_inner(msg, kind);
+            self.sock.set_timeout(self.timeout)?;
+            return r;
+        }
+        self.request_inner(msg, kind)
+    }
+
+    fn dump_each(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let seq = self.send_ipvs(msg, RequestKind::Dump)?;
+        let family = self.family_id;
+        // After an error from `f`, the rest of the dump is still read (and dropped): a dump
+        // left unread would make the kernel refuse this socket's next dump with EBUSY.
+        let mut failed: Option<Error> = None;
+        self.sock
+            .receive_frames(seq, Answer::Dump, Operation::Other, &mut |frame| {
+                if failed.is_some() {
+                    return Ok(());
+                }
+                let (Some(&cmd), Some(attrs)) = (frame.get(16), frame.get(20..)) else {
+                    return Err(Error::Protocol {
+                        operation: Operation::Other,
+                        reason: format!("reply frame of {} bytes", frame.len()),
+                    });
+                };
+                if u16::from_ne_bytes([frame[4], frame[5]]) != family {
+                    return Err(Error::Protocol {
+                        operation: Operation::Other,
+                        reason: "reply of another netlink family".into(),
+                    });
+                }
+                if let Err(e) = f(cmd, attrs) {
+                    failed = Some(e);
+                }
+                Ok(())
+            })?;
+        failed.map_or(Ok(()), Err)
     }
 
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
@@ -213,7 +274,9 @@ impl Transport for KernelTransport {
             self.out.clear();
             let first_seq = self.sock.peek_seq();
             let mut end = start;
-            while end < msgs.len() && (end == start || self.out.len() < BATCH_BYTES) {
+            while end < msgs.len()
+                && (end == start || (self.out.len() < BATCH_BYTES && end - start < BATCH_REQUESTS))
+            {
                 let seq = self.sock.next_seq();
                 let m = &msgs[end];
                 encode_into(
@@ -231,43 +294,63 @@ impl Transport for KernelTransport {
             let mut pending: Vec<IpvsMessage> = Vec::new();
             let mut done = 0;
             while done < count {
-                let n = self.sock.recv_datagram(Operation::Other)?;
-                let mut off = 0;
-                while off < n {
-                    let (header, len) = frame_at(&self.sock.buf[off..n], Operation::Other)?;
-                    let frame = off..off + len;
-                    off += (len + 3) & !3;
-                    let idx = header.seq.wrapping_sub(first_seq) as usize;
-                    if idx >= count || header.port != self.sock.port_id {
-                        continue;
-                    }
-                    let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(
-                        &self.sock.buf[frame],
-                    )
-                    .map_err(|e| Error::Protocol {
-                        operation: Operation::Other,
-                        reason: format!("undecodable reply: {e}"),
-                    })?;
-                    match msg.payload {
-                        NetlinkPayload::InnerMessage(m) => pending.push(m.payload),
-                        NetlinkPayload::Error(e) => {
-                            if idx != done {
-                                return Err(Error::Protocol {
-                                    operation: Operation::Other,
-                                    reason: format!(
-                                        "acknowledgement for request {idx} arrived while \
-                                         waiting for request {done}"
-                                    ),
-                                });
-                            }
-                            results.push(match e.code {
-                                None => Ok(std::mem::take(&mut pending)),
-                                Some(c) => Err(kernel_error(-c.get(), Operation::Other)),
-                            });
-                            pending.clear();
-                            done += 1;
+                self.sock.recv_many(ACK_SLOTS, Operation::Other)?;
+                let port_id = self.sock.port_id;
+                for i in 0..self.sock.mlens.len() {
+                    let dg = self.sock.datagram(i);
+                    let n = dg.len();
+                    let mut off = 0;
+                    while off < n {
+                        let (header, len) = frame_at(&dg[off..n], Operation::Other)?;
+                        let frame = off..off + len;
+                        off += (len + 3) & !3;
+                        let idx = header.seq.wrapping_sub(first_seq) as usize;
+                        if idx >= count || header.port != port_id {
+                            continue;
                         }
-                        _ => {}
+                        let bytes = &dg[frame];
+                        let kind = u16::from_ne_bytes([bytes[4], bytes[5]]);
+                        match kind {
+                            NLMSG_ERROR => {
+                                // Acknowledgements are read straight from the bytes: the code
+                                // is the i32 after the header.
+                                let code = bytes
+                                    .get(16..20)
+                                    .and_then(|b| b.try_into().ok())
+                                    .map(i32::from_ne_bytes)
+                                    .ok_or_else(|| Error::Protocol {
+                                        operation: Operation::Other,
+                                        reason: format!("acknowledgement of {len} bytes"),
+                                    })?;
+                                if idx != done {
+                                    return Err(Error::Protocol {
+                                        operation: Operation::Other,
+                                        reason: format!(
+                                            "acknowledgement for request {idx} arrived while \
+                                         waiting for request {done}"
+                                        ),
+                                    });
+                                }
+                                results.push(match code {
+                                    0 => Ok(std::mem::take(&mut pending)),
+                                    c => Err(kernel_error(-c, Operation::Other)),
+                                });
+                                pending.clear();
+                                done += 1;
+                            }
+                            NLMSG_DONE | NLMSG_NOOP | NLMSG_OVERRUN => {}
+                            _ => {
+                                let msg =
+                                    NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(bytes)
+                                        .map_err(|e| Error::Protocol {
+                                            operation: Operation::Other,
+                                            reason: format!("undecodable reply: {e}"),
+                                        })?;
+                                if let NetlinkPayload::InnerMessage(m) = msg.payload {
+                                    pending.push(m.payload);
+                                }
+                            }
+                        }
                     }
                 }
             }

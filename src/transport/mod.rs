@@ -10,7 +10,7 @@ mod kernel;
 #[cfg(feature = "mock")]
 mod mock;
 
-pub use kernel::{KernelTransport, KernelTransportBuilder};
+pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT};
 #[cfg(feature = "mock")]
 pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};
 
@@ -48,6 +48,29 @@ pub trait Transport: Send {
         }
         Ok(out)
     }
+
+    /// Send a dump request and hand each reply message to `f`, in order, as its command
+    /// and its attribute bytes (what follows the generic netlink header), without building
+    /// [`IpvsMessage`] values: the fast path of large dumps (decode the bytes with
+    /// [`decode_service_reply`](crate::wire::decode_service_reply) and
+    /// [`decode_destination_reply`](crate::wire::decode_destination_reply)). An error from
+    /// `f` stops the dump and is returned (the rest of the dump is drained or dropped by the
+    /// backend). The default runs [`request`](Self::request) and emits each message.
+    fn dump_each(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        use netlink_packet_core::Emitable;
+        let mut buf = Vec::new();
+        for m in self.request(msg, RequestKind::Dump)? {
+            buf.clear();
+            buf.resize(m.buffer_len(), 0);
+            m.emit(&mut buf);
+            f(m.cmd.into(), &buf)?;
+        }
+        Ok(())
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -57,5 +80,13 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
         (**self).request_batch(msgs)
+    }
+
+    fn dump_each(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        (**self).dump_each(msg, f)
     }
 }

@@ -196,61 +196,128 @@ impl DestAttr {
         attrs: &[DestAttr],
         service_af: AddressFamily,
     ) -> Result<Destination, DecodeError> {
-        let mut af = service_af;
-        let (mut addr, mut port, mut fwd) = (None, None, None);
-        let mut d = Destination {
-            addr: service_af.unspecified(),
-            port: 0,
-            forward: ForwardMethod::DirectRoute,
-            weight: 0,
-            upper_threshold: 0,
-            lower_threshold: 0,
-            counters: None,
-            stats: None,
-        };
-        let mut counters: Option<DestCounters> = None;
-        let (mut tun_type, mut tun_port, mut tun_flags) = (0u8, 0u16, 0u16);
-        let (mut stats, mut stats64) = (None, None);
+        let mut fold = DestFold::new(service_af);
         for a in attrs {
-            match a {
-                DestAttr::Addr(v) => addr = Some(*v),
-                DestAttr::Port(v) => port = Some(*v),
-                DestAttr::FwdMethod(v) => fwd = Some(*v),
-                DestAttr::Weight(v) => d.weight = *v,
-                DestAttr::UpperThreshold(v) => d.upper_threshold = *v,
-                DestAttr::LowerThreshold(v) => d.lower_threshold = *v,
-                DestAttr::ActiveConns(v) => {
-                    counters.get_or_insert_with(Default::default).active = *v
-                }
-                DestAttr::InactConns(v) => {
-                    counters.get_or_insert_with(Default::default).inactive = *v
-                }
-                DestAttr::PersistConns(v) => {
-                    counters.get_or_insert_with(Default::default).persistent = *v
-                }
-                DestAttr::Stats(s) => stats = Some(StatsAttr::to_stats(s)),
-                DestAttr::AddrFamily(v) => af = family(*v)?,
-                DestAttr::Stats64(s) => stats64 = Some(StatsAttr::to_stats(s)),
-                DestAttr::TunType(v) => tun_type = *v,
-                DestAttr::TunPort(v) => tun_port = *v,
-                DestAttr::TunFlags(v) => tun_flags = *v,
-                DestAttr::Other(_) => {}
+            fold.apply(a)?;
+        }
+        fold.finish()
+    }
+
+    /// The destination in the contents of a destination nest, read straight from the bytes
+    /// (the fast path of large dumps: no attribute list is built, the stats nests are read
+    /// into their values directly). Same result as parsing the nest and
+    /// [`to_destination`](Self::to_destination).
+    pub(crate) fn decode_nest(
+        buf: &[u8],
+        service_af: AddressFamily,
+    ) -> Result<Destination, DecodeError> {
+        let mut fold = DestFold::new(service_af);
+        for n in netlink_packet_core::NlasIterator::new(buf) {
+            let n = n.map_err(|e| DecodeError::from(e).context("destination"))?;
+            match n.kind() {
+                IPVS_DEST_ATTR_STATS => fold.stats = Some(stats::decode_stats(n.value())?),
+                IPVS_DEST_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(n.value())?),
+                _ => fold.apply(&DestAttr::parse(&n).map_err(|e| e.context("destination"))?)?,
             }
         }
-        let addr = addr.ok_or_else(|| DecodeError::new("destination: no ADDR"))?;
-        d.addr = ip_from_wire(&addr, af);
-        d.port = port.ok_or_else(|| DecodeError::new("destination: no PORT"))?;
-        let fwd = fwd.ok_or_else(|| DecodeError::new("destination: no FWD_METHOD"))?;
-        d.forward = match ForwardMethod::from_code(fwd & IP_VS_CONN_F_FWD_MASK) {
+        fold.finish()
+    }
+}
+
+/// The one place where destination attributes become a [`Destination`], one attribute at a
+/// time.
+struct DestFold {
+    af: AddressFamily,
+    addr: Option<[u8; 16]>,
+    port: Option<u16>,
+    fwd: Option<u32>,
+    weight: u32,
+    upper: u32,
+    lower: u32,
+    counters: Option<DestCounters>,
+    tun_type: u8,
+    tun_port: u16,
+    tun_flags: u16,
+    stats: Option<crate::model::Stats>,
+    stats64: Option<crate::model::Stats>,
+}
+
+impl DestFold {
+    fn new(af: AddressFamily) -> DestFold {
+        DestFold {
+            af,
+            addr: None,
+            port: None,
+            fwd: None,
+            weight: 0,
+            upper: 0,
+            lower: 0,
+            counters: None,
+            tun_type: 0,
+            tun_port: 0,
+            tun_flags: 0,
+            stats: None,
+            stats64: None,
+        }
+    }
+
+    fn apply(&mut self, a: &DestAttr) -> Result<(), DecodeError> {
+        match a {
+            DestAttr::Addr(v) => self.addr = Some(*v),
+            DestAttr::Port(v) => self.port = Some(*v),
+            DestAttr::FwdMethod(v) => self.fwd = Some(*v),
+            DestAttr::Weight(v) => self.weight = *v,
+            DestAttr::UpperThreshold(v) => self.upper = *v,
+            DestAttr::LowerThreshold(v) => self.lower = *v,
+            DestAttr::ActiveConns(v) => {
+                self.counters.get_or_insert_with(Default::default).active = *v
+            }
+            DestAttr::InactConns(v) => {
+                self.counters.get_or_insert_with(Default::default).inactive = *v
+            }
+            DestAttr::PersistConns(v) => {
+                self.counters
+                    .get_or_insert_with(Default::default)
+                    .persistent = *v
+            }
+            DestAttr::Stats(s) => self.stats = Some(StatsAttr::to_stats(s)),
+            DestAttr::AddrFamily(v) => self.af = family(*v)?,
+            DestAttr::Stats64(s) => self.stats64 = Some(StatsAttr::to_stats(s)),
+            DestAttr::TunType(v) => self.tun_type = *v,
+            DestAttr::TunPort(v) => self.tun_port = *v,
+            DestAttr::TunFlags(v) => self.tun_flags = *v,
+            DestAttr::Other(_) => {}
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> Result<Destination, DecodeError> {
+        let addr = self
+            .addr
+            .ok_or_else(|| DecodeError::new("destination: no ADDR"))?;
+        let port = self
+            .port
+            .ok_or_else(|| DecodeError::new("destination: no PORT"))?;
+        let fwd = self
+            .fwd
+            .ok_or_else(|| DecodeError::new("destination: no FWD_METHOD"))?;
+        let forward = match ForwardMethod::from_code(fwd & IP_VS_CONN_F_FWD_MASK) {
             ForwardMethod::Tunnel(_) => ForwardMethod::Tunnel(Tunnel {
-                kind: TunnelType::from_code(tun_type),
-                port: tun_port,
-                flags: TunnelFlags::from_bits_retain(tun_flags),
+                kind: TunnelType::from_code(self.tun_type),
+                port: self.tun_port,
+                flags: TunnelFlags::from_bits_retain(self.tun_flags),
             }),
             other => other,
         };
-        d.counters = counters;
-        d.stats = stats64.or(stats);
-        Ok(d)
+        Ok(Destination {
+            addr: ip_from_wire(&addr, self.af),
+            port,
+            forward,
+            weight: self.weight,
+            upper_threshold: self.upper,
+            lower_threshold: self.lower,
+            counters: self.counters,
+            stats: self.stats64.or(self.stats),
+        })
     }
 }

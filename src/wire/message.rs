@@ -507,6 +507,41 @@ impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
     }
 }
 
+/// The first nest of kind `kind` among a message's attributes.
+fn first_nest(attrs: &[u8], kind: u16) -> Result<Option<&[u8]>, DecodeError> {
+    for n in netlink_packet_core::NlasIterator::new(attrs) {
+        let n = n.map_err(|e| DecodeError::from(e).context("IPVS message"))?;
+        if n.kind() == kind {
+            let len = usize::from(n.length());
+            return Ok(n.into_inner().get(nla::NLA_HDR..len));
+        }
+    }
+    Ok(None)
+}
+
+/// The service a reply carries, read straight from the message's attribute bytes (what
+/// follows the generic netlink header): the fast path of large dumps, with no
+/// [`IpvsMessage`] built. Wherever `IpvsMessage::decode` and [`IpvsMessage::service`]
+/// succeed, this gives the same service; it reads only the first service nest, so it does
+/// not check the other attributes.
+pub fn decode_service_reply(attrs: &[u8]) -> Result<Service, DecodeError> {
+    let nest = first_nest(attrs, IPVS_CMD_ATTR_SERVICE)?
+        .ok_or_else(|| DecodeError::new("message has no service"))?;
+    ServiceAttr::decode_nest(nest).map_err(|e| e.context("IPVS message"))
+}
+
+/// The destination a reply carries, read straight from the message's attribute bytes: the
+/// fast path of large dumps, as [`decode_service_reply`] is for services. `service_af` is
+/// used when the kernel omits the destination's family (before 3.18).
+pub fn decode_destination_reply(
+    attrs: &[u8],
+    service_af: crate::model::AddressFamily,
+) -> Result<Destination, DecodeError> {
+    let nest = first_nest(attrs, IPVS_CMD_ATTR_DEST)?
+        .ok_or_else(|| DecodeError::new("message has no destination"))?;
+    DestAttr::decode_nest(nest, service_af).map_err(|e| e.context("IPVS message"))
+}
+
 impl IpvsMessage {
     /// Decode the attributes of a message of command `cmd`.
     pub fn decode(cmd: u8, buf: &[u8]) -> Result<IpvsMessage, DecodeError> {

@@ -21,7 +21,7 @@ mod stats;
 
 pub use daemon::DaemonAttr;
 pub use destination::DestAttr;
-pub use message::{IpvsAttr, IpvsCmd, IpvsMessage};
+pub use message::{decode_destination_reply, decode_service_reply, IpvsAttr, IpvsCmd, IpvsMessage};
 pub use service::ServiceAttr;
 pub use stats::StatsAttr;
 

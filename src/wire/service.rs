@@ -195,65 +195,85 @@ impl ServiceAttr {
     /// The service these attributes describe (a kernel reply, or a request that carries the
     /// full set). Unknown attributes are ignored; a missing identity is an error.
     pub fn to_service(attrs: &[ServiceAttr]) -> Result<Service, DecodeError> {
-        let id = ServiceAttr::to_id(attrs)?;
-        let af = id.af();
-        let mut sched = None;
-        let mut pe = None;
-        let mut flags = ServiceFlags::empty();
-        let mut timeout = 0;
-        let mut netmask = None;
-        let mut stats = None;
-        let mut stats64 = None;
+        let mut fold = ServiceFold::default();
         for a in attrs {
-            match a {
-                ServiceAttr::SchedName(s) => sched = Some(Scheduler::from_name(s)),
-                ServiceAttr::PeName(s) if !s.is_empty() => {
-                    pe = Some(PersistenceEngine::from_name(s))
-                }
-                ServiceAttr::Flags { flags: f, .. } => flags = ServiceFlags::from_bits_retain(*f),
-                ServiceAttr::Timeout(t) => timeout = *t,
-                ServiceAttr::Netmask(m) => netmask = Some(netmask_from_wire(*m, af)),
-                ServiceAttr::Stats(s) => stats = Some(StatsAttr::to_stats(s)),
-                ServiceAttr::Stats64(s) => stats64 = Some(StatsAttr::to_stats(s)),
-                _ => {}
-            }
+            fold.apply(a);
         }
-        let sched = sched.ok_or_else(|| DecodeError::new("service: no SCHED_NAME"))?;
-        let persistent = flags.contains(ServiceFlags::PERSISTENT);
-        let netmask = netmask.unwrap_or_else(|| Netmask::full(af));
-        let sched_bits = ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3;
-        Ok(Service {
-            id,
-            scheduler: sched,
-            sched_flags: SchedFlags::from_bits_retain((flags & sched_bits).bits()),
-            persistence: persistent.then_some(Persistence { timeout, netmask }),
-            one_packet: flags.contains(ServiceFlags::ONEPACKET),
-            pe,
-            other_flags: flags - (ServiceFlags::PERSISTENT | ServiceFlags::ONEPACKET | sched_bits),
-            raw_netmask: (!persistent && netmask != Netmask::full(af)).then_some(netmask),
-            raw_timeout: if persistent { 0 } else { timeout },
-            stats: stats64.or(stats),
-        })
+        fold.finish()
     }
 
     /// The service identity these attributes describe.
     pub fn to_id(attrs: &[ServiceAttr]) -> Result<ServiceId, DecodeError> {
-        let (mut af, mut proto, mut addr, mut port, mut mark) = (None, None, None, None, None);
+        let mut fold = ServiceFold::default();
         for a in attrs {
-            match a {
-                ServiceAttr::Af(v) => af = Some(*v),
-                ServiceAttr::Protocol(v) => proto = Some(*v),
-                ServiceAttr::Addr(v) => addr = Some(*v),
-                ServiceAttr::Port(v) => port = Some(*v),
-                ServiceAttr::Fwmark(v) => mark = Some(*v),
-                _ => {}
+            fold.apply(a);
+        }
+        fold.id()
+    }
+
+    /// The service in the contents of a service nest, read straight from the bytes (the
+    /// fast path of large dumps: no attribute list is built, the stats nests are read into
+    /// their values directly). Same result as parsing the nest and
+    /// [`to_service`](Self::to_service).
+    pub(crate) fn decode_nest(buf: &[u8]) -> Result<Service, DecodeError> {
+        let mut fold = ServiceFold::default();
+        for n in netlink_packet_core::NlasIterator::new(buf) {
+            let n = n.map_err(|e| DecodeError::from(e).context("service"))?;
+            match n.kind() {
+                IPVS_SVC_ATTR_STATS => fold.stats = Some(stats::decode_stats(n.value())?),
+                IPVS_SVC_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(n.value())?),
+                _ => fold.apply(&ServiceAttr::parse(&n).map_err(|e| e.context("service"))?),
             }
         }
-        let af = family(af.ok_or_else(|| DecodeError::new("service: no AF"))?)?;
-        match mark {
+        fold.finish()
+    }
+}
+
+/// The one place where service attributes become a [`Service`], one attribute at a time.
+#[derive(Default)]
+struct ServiceFold {
+    af: Option<u16>,
+    proto: Option<u16>,
+    addr: Option<[u8; 16]>,
+    port: Option<u16>,
+    mark: Option<u32>,
+    sched: Option<Scheduler>,
+    pe: Option<PersistenceEngine>,
+    flags: u32,
+    timeout: u32,
+    netmask: Option<u32>,
+    stats: Option<crate::model::Stats>,
+    stats64: Option<crate::model::Stats>,
+}
+
+impl ServiceFold {
+    fn apply(&mut self, a: &ServiceAttr) {
+        match a {
+            ServiceAttr::Af(v) => self.af = Some(*v),
+            ServiceAttr::Protocol(v) => self.proto = Some(*v),
+            ServiceAttr::Addr(v) => self.addr = Some(*v),
+            ServiceAttr::Port(v) => self.port = Some(*v),
+            ServiceAttr::Fwmark(v) => self.mark = Some(*v),
+            ServiceAttr::SchedName(s) => self.sched = Some(Scheduler::from_name(s)),
+            ServiceAttr::PeName(s) if !s.is_empty() => {
+                self.pe = Some(PersistenceEngine::from_name(s))
+            }
+            ServiceAttr::Flags { flags, .. } => self.flags = *flags,
+            ServiceAttr::Timeout(t) => self.timeout = *t,
+            ServiceAttr::Netmask(m) => self.netmask = Some(*m),
+            ServiceAttr::Stats(s) => self.stats = Some(StatsAttr::to_stats(s)),
+            ServiceAttr::Stats64(s) => self.stats64 = Some(StatsAttr::to_stats(s)),
+            _ => {}
+        }
+    }
+
+    fn id(&self) -> Result<ServiceId, DecodeError> {
+        let af = family(self.af.ok_or_else(|| DecodeError::new("service: no AF"))?)?;
+        match self.mark {
             Some(mark) if mark != 0 => Ok(ServiceId::Fwmark { af, mark }),
             _ => {
-                let (Some(proto), Some(addr), Some(port)) = (proto, addr, port) else {
+                let (Some(proto), Some(addr), Some(port)) = (self.proto, self.addr, self.port)
+                else {
                     return Err(DecodeError::new(
                         "service: neither FWMARK nor PROTOCOL, ADDR and PORT",
                     ));
@@ -264,6 +284,33 @@ impl ServiceAttr {
                 })
             }
         }
+    }
+
+    fn finish(self) -> Result<Service, DecodeError> {
+        let id = self.id()?;
+        let af = id.af();
+        let sched = self
+            .sched
+            .ok_or_else(|| DecodeError::new("service: no SCHED_NAME"))?;
+        let flags = ServiceFlags::from_bits_retain(self.flags);
+        let persistent = flags.contains(ServiceFlags::PERSISTENT);
+        let netmask = self
+            .netmask
+            .map_or_else(|| Netmask::full(af), |m| netmask_from_wire(m, af));
+        let timeout = self.timeout;
+        let sched_bits = ServiceFlags::SCHED1 | ServiceFlags::SCHED2 | ServiceFlags::SCHED3;
+        Ok(Service {
+            id,
+            scheduler: sched,
+            sched_flags: SchedFlags::from_bits_retain((flags & sched_bits).bits()),
+            persistence: persistent.then_some(Persistence { timeout, netmask }),
+            one_packet: flags.contains(ServiceFlags::ONEPACKET),
+            pe: self.pe,
+            other_flags: flags - (ServiceFlags::PERSISTENT | ServiceFlags::ONEPACKET | sched_bits),
+            raw_netmask: (!persistent && netmask != Netmask::full(af)).then_some(netmask),
+            raw_timeout: if persistent { 0 } else { timeout },
+            stats: self.stats64.or(self.stats),
+        })
     }
 }
 

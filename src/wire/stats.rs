@@ -114,7 +114,16 @@ impl StatsAttr {
     pub fn to_stats(attrs: &[StatsAttr]) -> Stats {
         let mut s = Stats::default();
         for a in attrs {
-            match *a {
+            a.apply(&mut s);
+        }
+        s
+    }
+
+    /// Set the counter this attribute holds (the one place where a counter attribute
+    /// becomes a [`Stats`] field).
+    fn apply(&self, s: &mut Stats) {
+        {
+            match *self {
                 StatsAttr::Conns(v) => s.conns = v,
                 StatsAttr::InPkts(v) => s.in_packets = v,
                 StatsAttr::OutPkts(v) => s.out_packets = v,
@@ -128,7 +137,6 @@ impl StatsAttr {
                 StatsAttr::Other(_) => {}
             }
         }
-        s
     }
 }
 
@@ -186,6 +194,19 @@ impl StatsNest<'_> {
             at += len;
         }
     }
+}
+
+/// The stats value of a stats nest's contents, read straight from the bytes (no attribute
+/// list is built).
+pub(crate) fn decode_stats(buf: &[u8]) -> Result<Stats, DecodeError> {
+    let mut s = Stats::default();
+    for n in netlink_packet_core::NlasIterator::new(buf) {
+        let n = n.map_err(|e| DecodeError::from(e).context("stats"))?;
+        StatsAttr::parse(&n)
+            .map_err(|e| e.context("stats"))?
+            .apply(&mut s);
+    }
+    Ok(s)
 }
 
 pub(crate) fn parse_stats(buf: &[u8]) -> Result<Vec<StatsAttr>, DecodeError> {

@@ -1,0 +1,460 @@
+//! The guest benchmark: the library against ipvsadm on the same kernel, in one run, as
+//! ratios. It needs a real IPVS and root, so it runs in the qemu guest (`scripts/bench.sh`
+//! builds it and runs it there); it changes the table of the namespace it runs in.
+//!
+//! For each table shape (`--shape SERVICESxDESTS`, default `10000x4` and `1000x50`), the
+//! median of `--runs` runs (default 3) of:
+//!
+//! - **apply** the table to an empty IPVS: `ipvsadm -R` reading the rules on stdin; the
+//!   drop-in `examples/ipvsadm -R` (with `--ipvsadm-example PATH`); the library's batched
+//!   [`Ipvs::apply`]; and the raw floor: the same requests, encoded before the clock
+//!   starts, only sent and acknowledged on a plain netlink socket (the kernel's own cost);
+//! - **dump** the loaded table: `ipvsadm -S -n` and `ipvsadm -L -n` (output to /dev/null),
+//!   the drop-in's `-S -n`, and the library's [`Ipvs::table`] and
+//!   [`Ipvs::for_each_entry`];
+//! - the peak resident memory of a process that does nothing but the full dump.
+//!
+//! Output: a Markdown table per shape, times in milliseconds, with ratios.
+
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lvs::client::Op;
+use lvs::transport::KernelTransport;
+use lvs::wire::{frame_request, IpvsMessage};
+use lvs::{Destination, Ipvs, Scheduler, Service, ServiceId};
+use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr as NlAddr};
+
+type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+struct Args {
+    shapes: Vec<(u32, u32)>,
+    runs: usize,
+    example: Option<String>,
+}
+
+fn parse_args() -> Res<Option<Args>> {
+    let mut shapes = Vec::new();
+    let mut runs = 3;
+    let mut example = None;
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--shape" => {
+                let v = it.next().ok_or("--shape needs SERVICESxDESTS")?;
+                let (s, d) = v.split_once('x').ok_or("--shape is SERVICESxDESTS")?;
+                shapes.push((s.parse()?, d.parse()?));
+            }
+            "--runs" => runs = it.next().ok_or("--runs needs a number")?.parse()?,
+            "--ipvsadm-example" => example = Some(it.next().ok_or("--ipvsadm-example PATH")?),
+            "--dump-child" => {
+                dump_child()?;
+                return Ok(None);
+            }
+            // cargo bench passes --bench.
+            "--bench" => {}
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    if shapes.is_empty() {
+        shapes = vec![(10_000, 4), (1_000, 50)];
+    }
+    Ok(Some(Args {
+        shapes,
+        runs,
+        example,
+    }))
+}
+
+/// The peak-memory probe: dump the whole table, print the count and the peak RSS in KiB.
+fn dump_child() -> Res<()> {
+    let mut ipvs = Ipvs::new()?;
+    let table = ipvs.table()?;
+    let dests: usize = table.iter().map(|e| e.destinations.len()).sum();
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given.
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
+    if rc != 0 {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    // SAFETY: getrusage succeeded, so the struct is initialised.
+    let usage = unsafe { usage.assume_init() };
+    println!("{} {} {}", table.len(), dests, usage.ru_maxrss);
+    Ok(())
+}
+
+fn service(i: u32) -> Service {
+    let ip = Ipv4Addr::from(0x0a00_0000 + i + 1);
+    Service::tcp(SocketAddr::new(IpAddr::V4(ip), 80))
+        .scheduler(Scheduler::Wrr)
+        .build()
+        .expect("a valid service")
+}
+
+fn destination(j: u32) -> Destination {
+    let ip = Ipv4Addr::from(0xac10_0000 + j + 1);
+    Destination::builder(SocketAddr::new(IpAddr::V4(ip), 8080))
+        .masquerade()
+        .weight(j % 10 + 1)
+        .build()
+        .expect("a valid destination")
+}
+
+struct Table {
+    ops: Vec<Op>,
+    rules: String,
+}
+
+fn table(services: u32, dests: u32) -> Table {
+    let mut ops = Vec::with_capacity((services * (dests + 1)) as usize);
+    let mut rules = String::new();
+    for i in 0..services {
+        let s = service(i);
+        let ServiceId::Addr { addr, .. } = s.id else {
+            unreachable!("a TCP service")
+        };
+        rules.push_str(&format!("-A -t {addr} -s wrr\n"));
+        ops.push(Op::AddService(s.clone()));
+        for j in 0..dests {
+            let d = destination(j);
+            rules.push_str(&format!(
+                "-a -t {addr} -r {} -m -w {}\n",
+                d.socket_addr(),
+                d.weight
+            ));
+            ops.push(Op::AddDestination(s.id, d));
+        }
+    }
+    Table { ops, rules }
+}
+
+fn ipvsadm_clear() -> Res<()> {
+    let st = Command::new("ipvsadm").arg("-C").status()?;
+    if !st.success() {
+        return Err("ipvsadm -C failed".into());
+    }
+    Ok(())
+}
+
+/// Run a command with `input` on stdin and stdout discarded; its wall time.
+fn time_command(program: &str, args: &[&str], input: Option<&str>) -> Res<Duration> {
+    let start = Instant::now();
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::null())
+        .spawn()?;
+    if let Some(text) = input {
+        child
+            .stdin
+            .take()
+            .ok_or("no stdin")?
+            .write_all(text.as_bytes())?;
+    }
+    let st = child.wait()?;
+    let elapsed = start.elapsed();
+    if !st.success() {
+        return Err(format!("{program} {args:?} failed: {st}").into());
+    }
+    Ok(elapsed)
+}
+
+/// The raw floor: pre-encoded requests in datagrams of at most 32 KiB, sent and
+/// acknowledged.
+struct Raw {
+    socket: Socket,
+    datagrams: Vec<(Vec<u8>, usize)>,
+    /// The dump requests of the raw dump floor: all services, then each one's destinations.
+    dumps: Vec<Vec<u8>>,
+}
+
+fn raw_prepare(ops: &[Op]) -> Res<Raw> {
+    let family = KernelTransport::open()?.family_id();
+    let mut socket = Socket::new(NETLINK_GENERIC)?;
+    socket.bind_auto()?;
+    socket.connect(&NlAddr::new(0, 0))?;
+    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))?;
+    let mut datagrams = Vec::new();
+    let mut cur = Vec::new();
+    let mut count = 0;
+    for (i, op) in ops.iter().enumerate() {
+        let seq = u32::try_from(i)?.wrapping_add(1);
+        let frame = frame_request(op.message(), family, seq, false);
+        cur.extend_from_slice(&frame);
+        count += 1;
+        // The library's own limits per datagram (32 KiB, 128 requests).
+        if cur.len() >= 32 * 1024 || count == 128 {
+            datagrams.push((std::mem::take(&mut cur), count));
+            count = 0;
+        }
+    }
+    if count > 0 {
+        datagrams.push((cur, count));
+    }
+    let mut dumps = vec![frame_request(IpvsMessage::dump_services(), family, 1, true)];
+    for op in ops {
+        if let Op::AddService(s) = op {
+            dumps.push(frame_request(
+                IpvsMessage::dump_dests(&s.id),
+                family,
+                1,
+                true,
+            ));
+        }
+    }
+    Ok(Raw {
+        socket,
+        datagrams,
+        dumps,
+    })
+}
+
+/// The raw dump floor: the same dumps as a full table read, pre-encoded, and the replies
+/// only received (as the library does, with `recvmmsg`) and counted, not decoded. Returns
+/// the time and the number of messages.
+fn raw_dump(raw: &Raw) -> Res<(Duration, usize)> {
+    const SLOT: usize = 64 * 1024;
+    let mut slots = vec![0u8; SLOT * 2];
+    let start = Instant::now();
+    let mut messages = 0;
+    for request in &raw.dumps {
+        raw.socket.send(request, 0)?;
+        'dump: loop {
+            for (i, n) in recv_many(&raw.socket, &mut slots, SLOT)?
+                .into_iter()
+                .enumerate()
+            {
+                let buf = &slots[i * SLOT..i * SLOT + n];
+                let mut off = 0;
+                while off + 16 <= n {
+                    let len = u32::from_ne_bytes(buf[off..off + 4].try_into()?) as usize;
+                    let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into()?);
+                    if kind == netlink_packet_core::NLMSG_DONE {
+                        break 'dump;
+                    }
+                    if kind == netlink_packet_core::NLMSG_ERROR {
+                        return Err("raw dump refused".into());
+                    }
+                    messages += 1;
+                    off += (len.max(16) + 3) & !3;
+                }
+            }
+        }
+    }
+    Ok((start.elapsed(), messages))
+}
+
+/// Receive what is queued (waiting for the first datagram) with one `recvmmsg` into 64
+/// slots of 4 KiB, as the library reads acknowledgements; the lengths received.
+fn recv_many(socket: &Socket, slots: &mut [u8], size: usize) -> Res<Vec<usize>> {
+    use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, NetlinkAddr};
+    use std::os::fd::AsRawFd;
+    let count = slots.len() / size;
+    let mut headers = MultiHeaders::<NetlinkAddr>::preallocate(count, None);
+    let mut iov: Vec<[std::io::IoSliceMut<'_>; 1]> = slots
+        .chunks_mut(size)
+        .map(|c| [std::io::IoSliceMut::new(c)])
+        .collect();
+    let res = recvmmsg(
+        socket.as_raw_fd(),
+        &mut headers,
+        iov.iter_mut(),
+        MsgFlags::MSG_WAITFORONE,
+        None,
+    )?;
+    Ok(res.map(|r| r.bytes).collect())
+}
+
+fn raw_send(raw: &Raw) -> Res<Duration> {
+    const SLOT: usize = 4096;
+    let mut slots = vec![0u8; SLOT * 64];
+    let start = Instant::now();
+    for (datagram, count) in &raw.datagrams {
+        raw.socket.send(datagram, 0)?;
+        let mut acked = 0;
+        while acked < *count {
+            for (i, n) in recv_many(&raw.socket, &mut slots, SLOT)?
+                .into_iter()
+                .enumerate()
+            {
+                let buf = &slots[i * SLOT..i * SLOT + n];
+                let mut off = 0;
+                while off + 20 <= n {
+                    let len = u32::from_ne_bytes(buf[off..off + 4].try_into()?) as usize;
+                    let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into()?);
+                    if kind == netlink_packet_core::NLMSG_ERROR {
+                        let code = i32::from_ne_bytes(buf[off + 16..off + 20].try_into()?);
+                        if code != 0 {
+                            return Err(format!("raw request refused: errno {}", -code).into());
+                        }
+                        acked += 1;
+                    }
+                    off += (len.max(16) + 3) & !3;
+                }
+            }
+        }
+    }
+    Ok(start.elapsed())
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1000.0)
+}
+
+fn check_loaded(ipvs: &mut Ipvs, services: u32, dests: u32) -> Res<()> {
+    let t = ipvs.table()?;
+    let n: usize = t.iter().map(|e| e.destinations.len()).sum();
+    if t.len() != services as usize || n != (services * dests) as usize {
+        return Err(format!("table has {} services, {n} destinations", t.len()).into());
+    }
+    Ok(())
+}
+
+fn main() -> Res<()> {
+    let Some(args) = parse_args()? else {
+        return Ok(());
+    };
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")?;
+    println!("# lvs guest benchmark, kernel {}", kernel.trim());
+    let mut ipvs = Ipvs::new()?;
+    for &(services, dests) in &args.shapes {
+        let t = table(services, dests);
+        let rules_path = std::env::temp_dir().join("lvs-bench.rules");
+        std::fs::write(&rules_path, &t.rules)?;
+        let raw = raw_prepare(&t.ops)?;
+        let (mut ip_r, mut ex_r, mut lib_r, mut raw_r) = (vec![], vec![], vec![], vec![]);
+        let (mut ip_s, mut ip_l, mut ex_s, mut lib_t, mut lib_w, mut raw_d) =
+            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut peak_kib = 0u64;
+        for _ in 0..args.runs {
+            ipvsadm_clear()?;
+            ip_r.push(time_command("ipvsadm", &["-R"], Some(&t.rules))?);
+            check_loaded(&mut ipvs, services, dests)?;
+            ip_s.push(time_command("ipvsadm", &["-S", "-n"], None)?);
+            ip_l.push(time_command("ipvsadm", &["-L", "-n"], None)?);
+            if let Some(ex) = &args.example {
+                ex_s.push(time_command(ex, &["-S", "-n"], None)?);
+                ipvsadm_clear()?;
+                ex_r.push(time_command(ex, &["-R"], Some(&t.rules))?);
+                check_loaded(&mut ipvs, services, dests)?;
+            }
+
+            ipvsadm_clear()?;
+            let start = Instant::now();
+            let outcome = ipvs.apply(&t.ops)?;
+            lib_r.push(start.elapsed());
+            outcome.into_result()?;
+            check_loaded(&mut ipvs, services, dests)?;
+
+            let (d, messages) = raw_dump(&raw)?;
+            if messages != (services * (dests + 1)) as usize {
+                return Err(format!("the raw dump read {messages} messages").into());
+            }
+            raw_d.push(d);
+            let start = Instant::now();
+            let table = ipvs.table()?;
+            lib_t.push(start.elapsed());
+            drop(table);
+            let start = Instant::now();
+            let mut n = 0usize;
+            ipvs.for_each_entry(|e| {
+                n += e.destinations.len();
+                Ok(())
+            })?;
+            lib_w.push(start.elapsed());
+            if n != (services * dests) as usize {
+                return Err("the walk missed destinations".into());
+            }
+            let out = Command::new(std::env::current_exe()?)
+                .arg("--dump-child")
+                .output()?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let kib: u64 = text
+                .split_whitespace()
+                .nth(2)
+                .ok_or("no output from the dump child")?
+                .parse()?;
+            peak_kib = peak_kib.max(kib);
+
+            ipvsadm_clear()?;
+            raw_r.push(raw_send(&raw)?);
+            check_loaded(&mut ipvs, services, dests)?;
+        }
+        ipvsadm_clear()?;
+        let (ip_r, lib_r, raw_r) = (median(ip_r), median(lib_r), median(raw_r));
+        let (ip_s, ip_l, lib_t, lib_w) = (median(ip_s), median(ip_l), median(lib_t), median(lib_w));
+        let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
+        println!();
+        println!(
+            "## {services} services x {dests} destinations ({} operations), median of {} runs",
+            t.ops.len(),
+            args.runs
+        );
+        println!();
+        println!("| measure | ms | ratio |");
+        println!("| --- | ---: | --- |");
+        println!("| apply: `ipvsadm -R` | {} | |", ms(ip_r));
+        println!(
+            "| apply: raw floor (pre-encoded, send + ack) | {} | |",
+            ms(raw_r)
+        );
+        println!(
+            "| apply: library `Ipvs::apply` | {} | {}x faster than ipvsadm -R; {} of the raw floor |",
+            ms(lib_r),
+            ratio(ip_r, lib_r),
+            ratio(lib_r, raw_r)
+        );
+        if !ex_r.is_empty() {
+            let ex_r = median(ex_r);
+            println!(
+                "| apply: `examples/ipvsadm -R` | {} | {}x faster than ipvsadm -R; {} of the raw floor |",
+                ms(ex_r),
+                ratio(ip_r, ex_r),
+                ratio(ex_r, raw_r)
+            );
+        }
+        println!("| dump: `ipvsadm -S -n` | {} | |", ms(ip_s));
+        println!("| dump: `ipvsadm -L -n` | {} | |", ms(ip_l));
+        let raw_d = median(raw_d);
+        println!(
+            "| dump: raw floor (pre-encoded, replies received, not decoded) | {} | {}x faster than ipvsadm -S -n |",
+            ms(raw_d),
+            ratio(ip_s, raw_d)
+        );
+        println!(
+            "| dump: library `Ipvs::table` | {} | {}x faster than ipvsadm -S -n |",
+            ms(lib_t),
+            ratio(ip_s, lib_t)
+        );
+        println!(
+            "| dump: library `Ipvs::for_each_entry` | {} | {}x faster than ipvsadm -S -n |",
+            ms(lib_w),
+            ratio(ip_s, lib_w)
+        );
+        if !ex_s.is_empty() {
+            let ex_s = median(ex_s);
+            println!(
+                "| dump: `examples/ipvsadm -S -n` | {} | {}x faster than ipvsadm -S -n |",
+                ms(ex_s),
+                ratio(ip_s, ex_s)
+            );
+        }
+        println!(
+            "| peak RSS of a process doing the full dump | {:.1} MiB | |",
+            peak_kib as f64 / 1024.0
+        );
+        let _ = std::fs::remove_file(&rules_path);
+    }
+    Ok(())
+}
