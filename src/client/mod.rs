@@ -7,9 +7,11 @@
 
 mod batch;
 mod reconcile;
+mod snapshot;
 
 pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
+pub use snapshot::{RateReport, StatsSnapshot};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -22,10 +24,12 @@ use crate::wire::{decode_destination_reply, decode_service_reply, IpvsMessage};
 
 /// A service with its destinations, as a full listing returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServiceEntry {
     /// The service.
     pub service: Service,
     /// Its destinations, in the kernel's order.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub destinations: Vec<Destination>,
 }
 
@@ -284,6 +288,13 @@ impl<T: Transport> Ipvs<T> {
             })?;
         }
         Ok(())
+    }
+
+    /// The stats of every service and destination, read now (one table walk); see
+    /// [`StatsSnapshot`] for rates between two snapshots.
+    pub fn stats_snapshot(&mut self) -> Result<StatsSnapshot> {
+        let table = self.table()?;
+        Ok(StatsSnapshot::of(&table, std::time::Instant::now()))
     }
 
     /// Delete every service (`ipvsadm -C`).

@@ -73,6 +73,7 @@ impl FromStr for DaemonState {
 /// # Ok::<(), lvs::InvalidError>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Daemon {
     /// Master or backup.
@@ -80,14 +81,31 @@ pub struct Daemon {
     /// Multicast interface (`--mcast-interface`).
     pub interface: String,
     /// Sync id (`--syncid`), 0..=255 in ipvsadm.
+    #[cfg_attr(feature = "serde", serde(default))]
     pub sync_id: u32,
     /// Maximum sync message length (`--sync-maxlen`), kernel default when `None`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub max_len: Option<u16>,
     /// Multicast group (`--mcast-group`), IPv4 or IPv6; kernel default 224.0.0.81.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub group: Option<IpAddr>,
     /// Multicast UDP port (`--mcast-port`); kernel default 8848.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub port: Option<u16>,
     /// Multicast TTL (`--mcast-ttl`), 1..=255; kernel default 1.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub ttl: Option<u8>,
 }
 

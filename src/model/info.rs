@@ -7,6 +7,8 @@ use crate::error::InvalidError;
 ///
 /// When setting, 0 leaves a value unchanged (the kernel's rule).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub struct Timeouts {
     /// Established TCP sessions.
     pub tcp: u32,
@@ -60,6 +62,7 @@ impl FromStr for Version {
 
 /// What `GET_INFO` reports: the IPVS version and the connection hash table size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Info {
     /// IPVS version (for example 1.2.1).
     pub version: Version,

@@ -6,6 +6,8 @@ mod destination;
 mod info;
 mod persistence;
 mod scheduler;
+#[cfg(feature = "serde")]
+mod serde_impls;
 mod service;
 mod stats;
 
@@ -17,7 +19,7 @@ pub use info::{Info, Timeouts, Version};
 pub use persistence::{Netmask, Persistence, PersistenceEngine};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};
-pub use stats::Stats;
+pub use stats::{rates, Rates, Stats};
 
 use crate::error::InvalidError;
 

@@ -11,6 +11,7 @@ pub(crate) const PE_NAME_MAX: usize = 15;
 /// Persistence (ipvsadm `-p` and `-M`): connections from the same client (network) go to the
 /// same real server for `timeout` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Persistence {
     /// Timeout in seconds.
     pub timeout: u32,
