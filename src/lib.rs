@@ -37,6 +37,8 @@ pub mod wire;
 #[cfg(feature = "proptest")]
 pub mod strategies;
 
+#[cfg(feature = "tokio")]
+pub use client::AsyncIpvs;
 pub use client::{Ipvs, ServiceEntry};
 pub use error::{DecodeError, Error, InvalidError, KernelContext, Operation, Result};
 pub use model::*;

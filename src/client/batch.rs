@@ -205,33 +205,9 @@ impl<T: Transport> Ipvs<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
-        for (index, op) in ops.iter().enumerate() {
-            op.validate().map_err(|e| Error::Batch {
-                index,
-                source: Box::new(e),
-            })?;
-        }
-        let messages: Vec<IpvsMessage> = ops.iter().map(Op::message).collect();
-        let replies = self
-            .transport
-            .request_batch(&messages)
-            .map_err(|e| classify(e, Operation::Other, String::new, &ErrCtx::NONE))?;
-        if replies.len() != ops.len() {
-            return Err(Error::Protocol {
-                operation: Operation::Other,
-                reason: format!(
-                    "{} results for a batch of {} requests",
-                    replies.len(),
-                    ops.len()
-                ),
-            });
-        }
-        let results = ops
-            .iter()
-            .zip(replies)
-            .map(|(op, r)| r.map(|_| ()).map_err(|e| op.classify(e)))
-            .collect();
-        Ok(BatchOutcome { results })
+        let messages = prepare(ops)?;
+        let replies = self.transport.request_batch(&messages);
+        outcome(ops, replies)
     }
 
     /// Apply a batch all or nothing: if the kernel refuses any operation, the table (and
@@ -243,12 +219,7 @@ impl<T: Transport> Ipvs<T> {
     /// protected against (IPVS has no transactions). If the roll back itself fails,
     /// [`Error::RollbackFailed`] says so and carries both errors.
     pub fn apply_or_roll_back(&mut self, ops: &[Op]) -> Result<usize> {
-        for (index, op) in ops.iter().enumerate() {
-            op.validate().map_err(|e| Error::Batch {
-                index,
-                source: Box::new(e),
-            })?;
-        }
+        validate_all(ops)?;
         let before: Vec<ServiceEntry> = self.table()?;
         let touches_timeouts = ops.iter().any(|o| matches!(o, Op::SetTimeouts(_)));
         let timeouts = if touches_timeouts {
@@ -280,12 +251,58 @@ impl<T: Transport> Ipvs<T> {
             let report = self.reconcile(before, &super::ReconcileOptions::exact())?;
             report.outcome.into_result()
         };
-        match restore() {
-            Ok(()) => cause,
-            Err(rollback) => Error::RollbackFailed {
-                cause: Box::new(cause),
-                rollback: Box::new(rollback),
-            },
-        }
+        rolled_back(cause, restore())
+    }
+}
+
+/// Validate every operation of a batch; the error names the first invalid one's index.
+pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
+    for (index, op) in ops.iter().enumerate() {
+        op.validate().map_err(|e| Error::Batch {
+            index,
+            source: Box::new(e),
+        })?;
+    }
+    Ok(())
+}
+
+/// Validate a batch and build its request messages.
+pub(crate) fn prepare(ops: &[Op]) -> Result<Vec<IpvsMessage>> {
+    validate_all(ops)?;
+    Ok(ops.iter().map(Op::message).collect())
+}
+
+/// A batch's outcome from the transport's answer: one named result per operation.
+pub(crate) fn outcome(
+    ops: &[Op],
+    replies: Result<Vec<Result<Vec<IpvsMessage>>>>,
+) -> Result<BatchOutcome> {
+    let replies = replies.map_err(|e| classify(e, Operation::Other, String::new, &ErrCtx::NONE))?;
+    if replies.len() != ops.len() {
+        return Err(Error::Protocol {
+            operation: Operation::Other,
+            reason: format!(
+                "{} results for a batch of {} requests",
+                replies.len(),
+                ops.len()
+            ),
+        });
+    }
+    let results = ops
+        .iter()
+        .zip(replies)
+        .map(|(op, r)| r.map(|_| ()).map_err(|e| op.classify(e)))
+        .collect();
+    Ok(BatchOutcome { results })
+}
+
+/// The error of a rolled-back batch: its cause, or both errors if the roll back failed.
+pub(crate) fn rolled_back(cause: Error, restore: Result<()>) -> Error {
+    match restore {
+        Ok(()) => cause,
+        Err(rollback) => Error::RollbackFailed {
+            cause: Box::new(cause),
+            rollback: Box::new(rollback),
+        },
     }
 }

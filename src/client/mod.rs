@@ -5,22 +5,25 @@
 //! never reaches the kernel; kernel refusals come back as named [`Error`] cases that carry the
 //! errno, the operation and the object.
 
+#[cfg(feature = "tokio")]
+mod asynch;
 mod batch;
+mod call;
 mod reconcile;
 mod snapshot;
 
+#[cfg(feature = "tokio")]
+pub use asynch::AsyncIpvs;
 pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
 pub use snapshot::{RateReport, StatsSnapshot};
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::error::{Error, KernelContext, Operation, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
-use crate::transport::{KernelTransport, RequestKind, Transport};
-use crate::wire::{decode_destination_reply, decode_service_reply, IpvsMessage};
+use crate::transport::{KernelTransport, Transport};
 
 /// A service with its destinations, as a full listing returns them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,167 +95,67 @@ impl<T: Transport> Ipvs<T> {
         self.transport
     }
 
-    fn call(
-        &mut self,
-        msg: &IpvsMessage,
-        kind: RequestKind,
-        op: Operation,
-        object: impl FnOnce() -> String,
-        ctx: &ErrCtx,
-    ) -> Result<Vec<IpvsMessage>> {
-        self.transport
-            .request(msg, kind)
-            .map_err(|e| classify(e, op, object, ctx))
+    /// Send one call and finish it (name its error, decode its replies).
+    fn run<R>(&mut self, call: call::Call<R>) -> Result<R> {
+        let answer = self.transport.request(&call.msg, call.kind);
+        call.finish(answer)
     }
 
     /// Add a service (`ipvsadm -A`).
     pub fn add_service(&mut self, svc: &Service) -> Result<()> {
-        svc.validate()?;
-        let ctx = ErrCtx::service(svc);
-        self.call(
-            &IpvsMessage::new_service(svc),
-            RequestKind::Do,
-            Operation::AddService,
-            || svc.id.to_string(),
-            &ctx,
-        )?;
-        Ok(())
+        self.run(call::add_service(svc)?)
     }
 
     /// Edit a service (`ipvsadm -E`): scheduler, flags, persistence and engine are replaced.
     pub fn update_service(&mut self, svc: &Service) -> Result<()> {
-        svc.validate()?;
-        let ctx = ErrCtx::service(svc);
-        self.call(
-            &IpvsMessage::set_service(svc),
-            RequestKind::Do,
-            Operation::UpdateService,
-            || svc.id.to_string(),
-            &ctx,
-        )?;
-        Ok(())
+        self.run(call::update_service(svc)?)
     }
 
     /// Delete a service and its destinations (`ipvsadm -D`).
     pub fn delete_service(&mut self, id: &ServiceId) -> Result<()> {
-        self.call(
-            &IpvsMessage::del_service(id),
-            RequestKind::Do,
-            Operation::DeleteService,
-            || id.to_string(),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::delete_service(id))
     }
 
     /// Read one service, with its stats.
     pub fn get_service(&mut self, id: &ServiceId) -> Result<Service> {
-        let replies = self.call(
-            &IpvsMessage::get_service(id),
-            RequestKind::Do,
-            Operation::GetService,
-            || id.to_string(),
-            &ErrCtx::NONE,
-        )?;
-        let reply = replies.first().ok_or_else(|| Error::Protocol {
-            operation: Operation::GetService,
-            reason: "no reply message".into(),
-        })?;
-        Ok(reply.service()?)
+        self.run(call::get_service(id))
     }
 
     /// Every service, in the kernel's order, with stats.
     pub fn services(&mut self) -> Result<Vec<Service>> {
-        // Dumps are index-based: an entry may repeat if the table changed mid-dump.
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        self.transport
-            .dump_each(&IpvsMessage::dump_services(), &mut |_, attrs| {
-                let svc = decode_service_reply(attrs)?;
-                if seen.insert(svc.id) {
-                    out.push(svc);
-                }
-                Ok(())
-            })
-            .map_err(|e| classify(e, Operation::GetService, String::new, &ErrCtx::NONE))?;
-        Ok(out)
+        let mut dump = call::ServiceDump::default();
+        let r = self
+            .transport
+            .dump_each(&call::ServiceDump::message(), &mut |_, attrs| {
+                dump.push(attrs)
+            });
+        dump.finish(r)
     }
 
     /// Add a destination to a service (`ipvsadm -a`).
     pub fn add_destination(&mut self, id: &ServiceId, dest: &Destination) -> Result<()> {
-        dest.validate_for(id)?;
-        self.call(
-            &IpvsMessage::new_dest(id, dest),
-            RequestKind::Do,
-            Operation::AddDestination,
-            || format!("{id} -> {}", dest.socket_addr()),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::add_destination(id, dest)?)
     }
 
     /// Edit a destination (`ipvsadm -e`): forwarding, weight and thresholds are replaced.
     pub fn update_destination(&mut self, id: &ServiceId, dest: &Destination) -> Result<()> {
-        dest.validate_for(id)?;
-        self.call(
-            &IpvsMessage::set_dest(id, dest),
-            RequestKind::Do,
-            Operation::UpdateDestination,
-            || format!("{id} -> {}", dest.socket_addr()),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::update_destination(id, dest)?)
     }
 
     /// Delete a destination (`ipvsadm -d`).
     pub fn delete_destination(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<()> {
-        self.call(
-            &IpvsMessage::del_dest(id, &addr),
-            RequestKind::Do,
-            Operation::DeleteDestination,
-            || format!("{id} -> {addr}"),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::delete_destination(id, addr))
     }
 
     /// The destinations of a service, with counters and stats. A missing service gives an
     /// empty list, as the kernel answers.
     pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
-        let af = id.af();
-        let mut out: Vec<Destination> = Vec::new();
-        // Dumps are index-based: an entry may repeat if the list changed mid-dump. Most
-        // lists are short, where a linear check costs less than a set.
-        let mut seen: Option<HashSet<SocketAddr>> = None;
-        self.transport
-            .dump_each(&IpvsMessage::dump_dests(id), &mut |_, attrs| {
-                let d = decode_destination_reply(attrs, af)?;
-                let addr = d.socket_addr();
-                let new = match &mut seen {
-                    Some(set) => set.insert(addr),
-                    None if out.len() < 32 => !out.iter().any(|o| o.socket_addr() == addr),
-                    None => {
-                        let mut set: HashSet<SocketAddr> =
-                            out.iter().map(Destination::socket_addr).collect();
-                        let new = set.insert(addr);
-                        seen = Some(set);
-                        new
-                    }
-                };
-                if new {
-                    out.push(d);
-                }
-                Ok(())
-            })
-            .map_err(|e| {
-                classify(
-                    e,
-                    Operation::GetDestinations,
-                    || id.to_string(),
-                    &ErrCtx::NONE,
-                )
-            })?;
-        Ok(out)
+        let mut dump = call::DestDump::new(id);
+        let msg = dump.message();
+        let r = self
+            .transport
+            .dump_each(&msg, &mut |_, attrs| dump.push(attrs));
+        dump.finish(r)
     }
 
     /// The whole table: every service with its destinations (one service dump, then one
@@ -299,124 +202,47 @@ impl<T: Transport> Ipvs<T> {
 
     /// Delete every service (`ipvsadm -C`).
     pub fn flush(&mut self) -> Result<()> {
-        self.call(
-            &IpvsMessage::flush(),
-            RequestKind::Do,
-            Operation::Flush,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::flush())
     }
 
     /// Zero the counters of every service (`ipvsadm -Z`).
     pub fn zero_all(&mut self) -> Result<()> {
-        self.call(
-            &IpvsMessage::zero(None),
-            RequestKind::Do,
-            Operation::Zero,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::zero(None))
     }
 
     /// Zero the counters of one service (`ipvsadm -Z -t ...`).
     pub fn zero_service(&mut self, id: &ServiceId) -> Result<()> {
-        self.call(
-            &IpvsMessage::zero(Some(id)),
-            RequestKind::Do,
-            Operation::Zero,
-            || id.to_string(),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::zero(Some(id)))
     }
 
     /// The connection timeouts (`ipvsadm -L --timeout`).
     pub fn timeouts(&mut self) -> Result<Timeouts> {
-        let replies = self.call(
-            &IpvsMessage::get_timeouts(),
-            RequestKind::Do,
-            Operation::GetTimeouts,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
-        replies
-            .first()
-            .map(IpvsMessage::timeouts)
-            .ok_or_else(|| Error::Protocol {
-                operation: Operation::GetTimeouts,
-                reason: "no reply message".into(),
-            })
+        self.run(call::timeouts())
     }
 
     /// Set the connection timeouts (`ipvsadm --set`); a 0 leaves that timeout unchanged.
     pub fn set_timeouts(&mut self, t: &Timeouts) -> Result<()> {
-        self.call(
-            &IpvsMessage::set_timeouts(t),
-            RequestKind::Do,
-            Operation::SetTimeouts,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::set_timeouts(t))
     }
 
     /// The IPVS version and connection table size.
     pub fn info(&mut self) -> Result<Info> {
-        let replies = self.call(
-            &IpvsMessage::get_info(),
-            RequestKind::Do,
-            Operation::GetInfo,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
-        let reply = replies.first().ok_or_else(|| Error::Protocol {
-            operation: Operation::GetInfo,
-            reason: "no reply message".into(),
-        })?;
-        Ok(reply.info()?)
+        self.run(call::info())
     }
 
     /// Start a connection sync daemon (`ipvsadm --start-daemon`).
     pub fn start_daemon(&mut self, d: &Daemon) -> Result<()> {
-        d.validate()?;
-        self.call(
-            &IpvsMessage::new_daemon(d),
-            RequestKind::Do,
-            Operation::StartDaemon,
-            || format!("{} on {}", d.state, d.interface),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::start_daemon(d)?)
     }
 
     /// Stop the sync daemon of this state (`ipvsadm --stop-daemon`).
     pub fn stop_daemon(&mut self, state: DaemonState) -> Result<()> {
-        self.call(
-            &IpvsMessage::del_daemon(state),
-            RequestKind::Do,
-            Operation::StopDaemon,
-            || state.to_string(),
-            &ErrCtx::NONE,
-        )?;
-        Ok(())
+        self.run(call::stop_daemon(state))
     }
 
     /// The running sync daemons (`ipvsadm -L --daemon`).
     pub fn daemons(&mut self) -> Result<Vec<Daemon>> {
-        let replies = self.call(
-            &IpvsMessage::dump_daemons(),
-            RequestKind::Dump,
-            Operation::GetDaemons,
-            String::new,
-            &ErrCtx::NONE,
-        )?;
-        replies
-            .iter()
-            .map(|r| r.daemon().map_err(Error::from))
-            .collect()
+        self.run(call::daemons())
     }
 }
 

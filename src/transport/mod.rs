@@ -6,10 +6,14 @@
 //! layer names the case (service exists, no such destination, ...) from the operation it was
 //! doing.
 
+#[cfg(feature = "tokio")]
+mod asynch;
 mod kernel;
 #[cfg(feature = "mock")]
 mod mock;
 
+#[cfg(feature = "tokio")]
+pub use asynch::{AsyncTransport, TokioTransport, TokioTransportBuilder};
 pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT};
 #[cfg(feature = "mock")]
 pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};

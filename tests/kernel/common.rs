@@ -7,9 +7,19 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use lvs::transport::{KernelTransport, RequestKind, Transport};
+use lvs::transport::{KernelTransport, RequestKind};
 use lvs::wire::{IpvsMessage, ServiceAttr};
-use lvs::{Ipvs, Service, ServiceId};
+use lvs::{Service, ServiceId};
+
+/// The handle the suite runs against: the blocking `Ipvs`, or with feature
+/// `kernel-tests-async` the async `AsyncIpvs` (behind a blocking face, `async_handle`).
+#[cfg(not(feature = "kernel-tests-async"))]
+pub type Handle = lvs::Ipvs;
+#[cfg(feature = "kernel-tests-async")]
+#[path = "async_handle.rs"]
+mod async_handle;
+#[cfg(feature = "kernel-tests-async")]
+pub type Handle = async_handle::BlockOn;
 
 /// A network namespace of its own, `lvs-t-<tag>-<pid>-<n>`, with `lo` up (as any namespace in
 /// use has it). Dropping it runs `ip netns del`.
@@ -44,10 +54,9 @@ impl Netns {
         &self.name
     }
 
-    /// A handle on this namespace's IPVS.
-    pub fn ipvs(&self) -> Ipvs {
-        Ipvs::in_netns(&self.name)
-            .unwrap_or_else(|e| panic!("Ipvs::in_netns({}): {e:?}", self.name))
+    /// A handle on this namespace's IPVS (blocking or async, see [`Handle`]).
+    pub fn ipvs(&self) -> Handle {
+        Handle::in_netns(&self.name).unwrap_or_else(|e| panic!("in_netns({}): {e:?}", self.name))
     }
 
     /// Run a program inside the namespace (`ip netns exec NAME PROGRAM ARGS...`).
@@ -233,12 +242,28 @@ pub fn assert_same_service(got: &Service, want: &Service) {
 }
 
 /// Send a raw request through the handle's transport, bypassing the client's checks.
-pub fn raw(ipvs: &mut Ipvs, msg: &IpvsMessage, kind: RequestKind) -> lvs::Result<Vec<IpvsMessage>> {
+#[cfg(not(feature = "kernel-tests-async"))]
+pub fn raw(
+    ipvs: &mut Handle,
+    msg: &IpvsMessage,
+    kind: RequestKind,
+) -> lvs::Result<Vec<IpvsMessage>> {
+    use lvs::transport::Transport;
     ipvs.transport().request(msg, kind)
 }
 
+/// Send a raw request through the handle's (async) transport, bypassing the client's checks.
+#[cfg(feature = "kernel-tests-async")]
+pub fn raw(
+    ipvs: &mut Handle,
+    msg: &IpvsMessage,
+    kind: RequestKind,
+) -> lvs::Result<Vec<IpvsMessage>> {
+    ipvs.raw(msg, kind)
+}
+
 /// The raw flags word the kernel reports for a service (`GET_SERVICE`), HASHED included.
-pub fn raw_service_flags(ipvs: &mut Ipvs, id: &ServiceId) -> u32 {
+pub fn raw_service_flags(ipvs: &mut Handle, id: &ServiceId) -> u32 {
     let replies = raw(ipvs, &IpvsMessage::get_service(id), RequestKind::Do).expect("GET_SERVICE");
     assert_eq!(replies.len(), 1, "one reply to GET_SERVICE");
     replies[0]

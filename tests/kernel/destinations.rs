@@ -23,7 +23,7 @@ fn find<'a>(dests: &'a [Destination], addr: &str) -> &'a Destination {
 }
 
 /// Add `dests` to `id` through the library and check they read back as written.
-fn add_and_read_back(ipvs: &mut lvs::Ipvs, id: &ServiceId, dests: &[Destination]) {
+fn add_and_read_back(ipvs: &mut crate::common::Handle, id: &ServiceId, dests: &[Destination]) {
     for d in dests {
         ipvs.add_destination(id, d)
             .unwrap_or_else(|e| panic!("add {d}: {e:?}"));
@@ -41,7 +41,7 @@ fn add_and_read_back(ipvs: &mut lvs::Ipvs, id: &ServiceId, dests: &[Destination]
     }
 }
 
-fn svc_rr(ipvs: &mut lvs::Ipvs, id: ServiceId) {
+fn svc_rr(ipvs: &mut crate::common::Handle, id: ServiceId) {
     let s = Service::builder(id)
         .scheduler(Scheduler::Rr)
         .build()

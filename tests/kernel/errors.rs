@@ -354,7 +354,7 @@ fn timeouts_out_of_range_are_invalid_request() {
 // ---------------------------------------------------------------------------------------
 
 /// A service with one destination, and that destination as a value to spoil.
-fn service_and_dest(ns: &Netns) -> (lvs::Ipvs, ServiceId, Destination) {
+fn service_and_dest(ns: &Netns) -> (crate::common::Handle, ServiceId, Destination) {
     let mut ipvs = ns.ipvs();
     let s = tcp_service("10.0.0.1:80");
     ipvs.add_service(&s).unwrap();

@@ -23,7 +23,7 @@ fn each_handle_sees_only_its_own_namespace() {
     ia.add_service(&both).unwrap();
     ib.add_service(&both).unwrap();
 
-    let ids = |i: &mut lvs::Ipvs| {
+    let ids = |i: &mut crate::common::Handle| {
         let mut v: Vec<ServiceId> = i.services().unwrap().iter().map(|s| s.id).collect();
         v.sort();
         v

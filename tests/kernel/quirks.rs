@@ -25,7 +25,7 @@ fn kinds<A: Debug>(attrs: &[A]) -> Vec<String> {
 }
 
 /// The single reply of a dump that must hold exactly one message.
-fn dump_one(ipvs: &mut lvs::Ipvs, msg: &IpvsMessage) -> IpvsMessage {
+fn dump_one(ipvs: &mut crate::common::Handle, msg: &IpvsMessage) -> IpvsMessage {
     let mut replies = raw(ipvs, msg, RequestKind::Dump).expect("dump");
     assert_eq!(replies.len(), 1, "{replies:#?}");
     replies.remove(0)
@@ -685,14 +685,14 @@ fn quirk_sync_daemon_max_len_defaults_and_clamping() {
     ns.ip(&["link", "set", "sync0", "mtu", "9000"]);
     ns.ip(&["link", "set", "sync0", "up"]);
     let mut ipvs = ns.ipvs();
-    let start = |ipvs: &mut lvs::Ipvs, state, ifname, len: Option<u16>| {
+    let start = |ipvs: &mut crate::common::Handle, state, ifname, len: Option<u16>| {
         let mut b = Daemon::builder(state, ifname);
         if let Some(len) = len {
             b = b.max_len(len);
         }
         ipvs.start_daemon(&b.build().unwrap()).unwrap();
     };
-    let max_lens = |ipvs: &mut lvs::Ipvs| -> Vec<Option<u16>> {
+    let max_lens = |ipvs: &mut crate::common::Handle| -> Vec<Option<u16>> {
         ipvs.daemons().unwrap().iter().map(|d| d.max_len).collect()
     };
 

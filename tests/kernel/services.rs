@@ -15,7 +15,7 @@ fn build(b: lvs::ServiceBuilder) -> Service {
 
 /// Add `services` through the library, then check each reads back from the library as
 /// written, from the dump and from a single `GET_SERVICE`.
-fn add_and_read_back(ipvs: &mut lvs::Ipvs, services: &[Service]) {
+fn add_and_read_back(ipvs: &mut crate::common::Handle, services: &[Service]) {
     for s in services {
         ipvs.add_service(s)
             .unwrap_or_else(|e| panic!("add {s}: {e:?}"));
@@ -235,7 +235,7 @@ fn scheduler_flags_ipvsadm_writes_library_reads() {
         "-A -f 43 -6 -s mh -b mh-port",
     ]);
     let mut ipvs = ns.ipvs();
-    let flags = |ipvs: &mut lvs::Ipvs, id: ServiceId| ipvs.get_service(&id).unwrap().sched_flags;
+    let flags = |ipvs: &mut crate::common::Handle, id: ServiceId| ipvs.get_service(&id).unwrap().sched_flags;
     assert_eq!(
         flags(&mut ipvs, ServiceId::udp(sa("10.0.0.1:53"))),
         SchedFlags::SH_FALLBACK | SchedFlags::SH_PORT

@@ -1,0 +1,303 @@
+//! The async handle (feature `tokio`): [`AsyncIpvs`], the same operations as the blocking
+//! [`Ipvs`](super::Ipvs), over an [`AsyncTransport`]. Validation, request messages, error
+//! naming and reply decoding are shared with the blocking handle (one implementation of
+//! each); only the waiting differs.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Instant;
+
+use super::batch::{self, BatchOutcome, Op};
+use super::reconcile::{plan, ReconcileOptions, ReconcileReport};
+use super::{call, ServiceEntry, StatsSnapshot};
+use crate::error::Result;
+use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
+use crate::transport::{AsyncTransport, TokioTransport};
+
+/// An async handle on one network namespace's IPVS table, for tokio-based control planes.
+///
+/// Every method of the blocking [`Ipvs`](super::Ipvs) is here, `async`, with the same
+/// arguments, checks and errors. The futures are `Send`.
+///
+/// ```no_run
+/// use lvs::{AsyncIpvs, Destination, Scheduler, Service};
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut ipvs = AsyncIpvs::new().await?;
+/// let svc = Service::tcp("192.168.2.1:80".parse()?).scheduler(Scheduler::Rr).build()?;
+/// ipvs.add_service(&svc).await?;
+/// let rs = Destination::builder("192.168.2.2:80".parse()?).masquerade().build_for(&svc.id)?;
+/// ipvs.add_destination(&svc.id, &rs).await?;
+/// for entry in ipvs.table().await? {
+///     println!("{} -> {} destinations", entry.service, entry.destinations.len());
+/// }
+/// # Ok(())
+/// # }
+/// ```
+///
+/// The mock kernel works here too (its futures are ready at once):
+///
+/// ```
+/// # #[cfg(feature = "mock")] {
+/// use lvs::transport::MockKernel;
+/// use lvs::{AsyncIpvs, Service};
+/// let rt = tokio::runtime::Builder::new_current_thread().build()?;
+/// rt.block_on(async {
+///     let mut ipvs = AsyncIpvs::with_transport(MockKernel::new());
+///     let svc = Service::tcp("10.0.0.1:80".parse()?).build()?;
+///     ipvs.add_service(&svc).await?;
+///     assert!(matches!(ipvs.add_service(&svc).await, Err(lvs::Error::ServiceExists(_))));
+///     assert_eq!(ipvs.services().await?.len(), 1);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })?;
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct AsyncIpvs<T: AsyncTransport = TokioTransport> {
+    transport: T,
+}
+
+impl AsyncIpvs<TokioTransport> {
+    /// A handle on the caller's network namespace, through the kernel. Call it from a tokio
+    /// runtime with I/O and time enabled.
+    pub async fn new() -> Result<AsyncIpvs<TokioTransport>> {
+        Ok(AsyncIpvs::with_transport(TokioTransport::open().await?))
+    }
+
+    /// A handle on the network namespace named `name` (under `/run/netns`). No thread of the
+    /// runtime changes namespace.
+    pub async fn in_netns(name: &str) -> Result<AsyncIpvs<TokioTransport>> {
+        Ok(AsyncIpvs::with_transport(
+            TokioTransport::builder().netns_name(name).open().await?,
+        ))
+    }
+
+    /// A handle on the network namespace at `path` (for example `/proc/PID/ns/net`).
+    pub async fn in_netns_path(path: impl AsRef<Path>) -> Result<AsyncIpvs<TokioTransport>> {
+        Ok(AsyncIpvs::with_transport(
+            TokioTransport::builder()
+                .netns_path(path.as_ref())
+                .open()
+                .await?,
+        ))
+    }
+}
+
+impl<T: AsyncTransport> AsyncIpvs<T> {
+    /// A handle over this transport (the kernel, or a mock in tests).
+    pub fn with_transport(transport: T) -> AsyncIpvs<T> {
+        AsyncIpvs { transport }
+    }
+
+    /// The transport.
+    pub fn transport(&mut self) -> &mut T {
+        &mut self.transport
+    }
+
+    /// Unwrap the transport.
+    pub fn into_transport(self) -> T {
+        self.transport
+    }
+
+    async fn run<R>(&mut self, call: call::Call<R>) -> Result<R> {
+        let answer = self.transport.request(&call.msg, call.kind).await;
+        call.finish(answer)
+    }
+
+    /// Add a service (`ipvsadm -A`).
+    pub async fn add_service(&mut self, svc: &Service) -> Result<()> {
+        self.run(call::add_service(svc)?).await
+    }
+
+    /// Edit a service (`ipvsadm -E`).
+    pub async fn update_service(&mut self, svc: &Service) -> Result<()> {
+        self.run(call::update_service(svc)?).await
+    }
+
+    /// Delete a service and its destinations (`ipvsadm -D`).
+    pub async fn delete_service(&mut self, id: &ServiceId) -> Result<()> {
+        self.run(call::delete_service(id)).await
+    }
+
+    /// Read one service, with its stats.
+    pub async fn get_service(&mut self, id: &ServiceId) -> Result<Service> {
+        self.run(call::get_service(id)).await
+    }
+
+    /// Every service, in the kernel's order, with stats.
+    pub async fn services(&mut self) -> Result<Vec<Service>> {
+        let mut dump = call::ServiceDump::default();
+        let msg = call::ServiceDump::message();
+        let r = self
+            .transport
+            .dump_each(&msg, &mut |_, attrs| dump.push(attrs))
+            .await;
+        dump.finish(r)
+    }
+
+    /// Add a destination to a service (`ipvsadm -a`).
+    pub async fn add_destination(&mut self, id: &ServiceId, dest: &Destination) -> Result<()> {
+        self.run(call::add_destination(id, dest)?).await
+    }
+
+    /// Edit a destination (`ipvsadm -e`).
+    pub async fn update_destination(&mut self, id: &ServiceId, dest: &Destination) -> Result<()> {
+        self.run(call::update_destination(id, dest)?).await
+    }
+
+    /// Delete a destination (`ipvsadm -d`).
+    pub async fn delete_destination(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<()> {
+        self.run(call::delete_destination(id, addr)).await
+    }
+
+    /// The destinations of a service, with counters and stats (empty for a missing service).
+    pub async fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
+        let mut dump = call::DestDump::new(id);
+        let msg = dump.message();
+        let r = self
+            .transport
+            .dump_each(&msg, &mut |_, attrs| dump.push(attrs))
+            .await;
+        dump.finish(r)
+    }
+
+    /// The whole table: every service with its destinations.
+    pub async fn table(&mut self) -> Result<Vec<ServiceEntry>> {
+        let services = self.services().await?;
+        let mut out = Vec::with_capacity(services.len());
+        for service in services {
+            let destinations = self.destinations(&service.id).await?;
+            out.push(ServiceEntry {
+                service,
+                destinations,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The whole table, one service at a time (see
+    /// [`Ipvs::for_each_entry`](super::Ipvs::for_each_entry)).
+    pub async fn for_each_entry<F>(&mut self, mut f: F) -> Result<()>
+    where
+        F: FnMut(ServiceEntry) -> Result<()> + Send,
+    {
+        for service in self.services().await? {
+            let destinations = self.destinations(&service.id).await?;
+            f(ServiceEntry {
+                service,
+                destinations,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The stats of every service and destination, read now.
+    pub async fn stats_snapshot(&mut self) -> Result<StatsSnapshot> {
+        let table = self.table().await?;
+        Ok(StatsSnapshot::of(&table, Instant::now()))
+    }
+
+    /// Delete every service (`ipvsadm -C`).
+    pub async fn flush(&mut self) -> Result<()> {
+        self.run(call::flush()).await
+    }
+
+    /// Zero the counters of every service (`ipvsadm -Z`).
+    pub async fn zero_all(&mut self) -> Result<()> {
+        self.run(call::zero(None)).await
+    }
+
+    /// Zero the counters of one service (`ipvsadm -Z -t ...`).
+    pub async fn zero_service(&mut self, id: &ServiceId) -> Result<()> {
+        self.run(call::zero(Some(id))).await
+    }
+
+    /// The connection timeouts (`ipvsadm -L --timeout`).
+    pub async fn timeouts(&mut self) -> Result<Timeouts> {
+        self.run(call::timeouts()).await
+    }
+
+    /// Set the connection timeouts (`ipvsadm --set`); a 0 leaves that timeout unchanged.
+    pub async fn set_timeouts(&mut self, t: &Timeouts) -> Result<()> {
+        self.run(call::set_timeouts(t)).await
+    }
+
+    /// The IPVS version and connection table size.
+    pub async fn info(&mut self) -> Result<Info> {
+        self.run(call::info()).await
+    }
+
+    /// Start a connection sync daemon (`ipvsadm --start-daemon`).
+    pub async fn start_daemon(&mut self, d: &Daemon) -> Result<()> {
+        self.run(call::start_daemon(d)?).await
+    }
+
+    /// Stop the sync daemon of this state (`ipvsadm --stop-daemon`).
+    pub async fn stop_daemon(&mut self, state: DaemonState) -> Result<()> {
+        self.run(call::stop_daemon(state)).await
+    }
+
+    /// The running sync daemons (`ipvsadm -L --daemon`).
+    pub async fn daemons(&mut self) -> Result<Vec<Daemon>> {
+        self.run(call::daemons()).await
+    }
+
+    /// Apply many operations as one batch and report each one's result (see
+    /// [`Ipvs::apply`](super::Ipvs::apply)).
+    pub async fn apply(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
+        let messages = batch::prepare(ops)?;
+        let replies = self.transport.request_batch(&messages).await;
+        batch::outcome(ops, replies)
+    }
+
+    /// Apply a batch all or nothing (see
+    /// [`Ipvs::apply_or_roll_back`](super::Ipvs::apply_or_roll_back)).
+    pub async fn apply_or_roll_back(&mut self, ops: &[Op]) -> Result<usize> {
+        batch::validate_all(ops)?;
+        let before = self.table().await?;
+        let timeouts = if ops.iter().any(|o| matches!(o, Op::SetTimeouts(_))) {
+            Some(self.timeouts().await?)
+        } else {
+            None
+        };
+        let cause = match self.apply(ops).await {
+            Ok(outcome) => {
+                let applied = outcome.applied();
+                match outcome.into_result() {
+                    Ok(()) => return Ok(applied),
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        let restore = self.restore(&before, timeouts).await;
+        Err(batch::rolled_back(cause, restore))
+    }
+
+    async fn restore(&mut self, before: &[ServiceEntry], timeouts: Option<Timeouts>) -> Result<()> {
+        if let Some(t) = timeouts {
+            self.set_timeouts(&t).await?;
+        }
+        let report = self.reconcile(before, &ReconcileOptions::exact()).await?;
+        report.outcome.into_result()
+    }
+
+    /// Make the table the desired one with the fewest writes (see
+    /// [`Ipvs::reconcile`](super::Ipvs::reconcile)).
+    pub async fn reconcile(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+    ) -> Result<ReconcileReport> {
+        let current = self.table().await?;
+        let ops = plan(&current, desired, opts);
+        let outcome = if ops.is_empty() {
+            BatchOutcome {
+                results: Vec::new(),
+            }
+        } else {
+            self.apply(&ops).await?
+        };
+        Ok(ReconcileReport { ops, outcome })
+    }
+}

@@ -1,0 +1,583 @@
+//! Async transports (feature `tokio`): [`AsyncTransport`], the async counterpart of
+//! [`Transport`](super::Transport), with [`TokioTransport`] over netlink-sys's tokio socket
+//! and, with feature `mock`, the in-memory [`MockKernel`](super::MockKernel).
+//!
+//! The messages, the framing and the checks are those of the blocking
+//! [`KernelTransport`](super::KernelTransport): the `IPVS` family id is resolved once,
+//! every reply's sequence number and port id are checked, writes are acknowledged, dumps are
+//! read to `NLMSG_DONE`, batches are pipelined (many requests per datagram), and every wait
+//! for a datagram is bounded by the timeout.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use netlink_packet_core::{
+    NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
+    NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_packet_generic::GenlMessage;
+use netlink_sys::protocols::NETLINK_GENERIC;
+use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
+
+use super::kernel::{encode_into, BATCH_BYTES, BATCH_REQUESTS, DAEMON_TIMEOUT, DEFAULT_RCVBUF};
+use super::RequestKind;
+use crate::error::{Error, Operation, Result};
+use crate::netlink::{frame_at, in_netns, kernel_error, RECV_BUF};
+use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
+
+/// Something that carries IPVS requests to a kernel (real or mock) and brings back replies,
+/// without blocking the caller's executor: the async counterpart of
+/// [`Transport`](super::Transport), with the same contract for each method.
+///
+/// The futures are `Send`, so a handle can be used from any task of a multi-threaded
+/// runtime.
+pub trait AsyncTransport: Send {
+    /// Send one request and return its reply messages (none for a plain acknowledged write).
+    /// A kernel refusal is `Err(Error::Kernel(ctx))` with `ctx.errno` set.
+    fn request(
+        &mut self,
+        msg: &IpvsMessage,
+        kind: RequestKind,
+    ) -> impl Future<Output = Result<Vec<IpvsMessage>>> + Send;
+
+    /// Send many `do` requests and return one result per request, in order; an outer `Err`
+    /// means the transport itself failed (see
+    /// [`Transport::request_batch`](super::Transport::request_batch)).
+    fn request_batch(
+        &mut self,
+        msgs: &[IpvsMessage],
+    ) -> impl Future<Output = Result<Vec<Result<Vec<IpvsMessage>>>>> + Send;
+
+    /// Send a dump request and hand each reply message to `f` as its command and attribute
+    /// bytes (see [`Transport::dump_each`](super::Transport::dump_each)).
+    fn dump_each(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The mock answers at once: its futures are ready when created.
+#[cfg(feature = "mock")]
+impl AsyncTransport for super::MockKernel {
+    fn request(
+        &mut self,
+        msg: &IpvsMessage,
+        kind: RequestKind,
+    ) -> impl Future<Output = Result<Vec<IpvsMessage>>> + Send {
+        std::future::ready(super::Transport::request(self, msg, kind))
+    }
+
+    fn request_batch(
+        &mut self,
+        msgs: &[IpvsMessage],
+    ) -> impl Future<Output = Result<Vec<Result<Vec<IpvsMessage>>>>> + Send {
+        std::future::ready(super::Transport::request_batch(self, msgs))
+    }
+
+    fn dump_each(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
+    ) -> impl Future<Output = Result<()>> + Send {
+        std::future::ready(super::Transport::dump_each(self, msg, f))
+    }
+}
+
+/// Options for opening a [`TokioTransport`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TokioTransportBuilder {
+    timeout: Duration,
+    rcvbuf: usize,
+    netns: Option<PathBuf>,
+}
+
+impl Default for TokioTransportBuilder {
+    fn default() -> Self {
+        TokioTransportBuilder {
+            timeout: Duration::from_secs(10),
+            rcvbuf: DEFAULT_RCVBUF,
+            netns: None,
+        }
+    }
+}
+
+impl TokioTransportBuilder {
+    /// How long to wait for each datagram of a reply (default 10 s; sync daemon start and
+    /// stop wait at least [`DAEMON_TIMEOUT`]).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The socket receive buffer to ask for (default 4 MiB, capped by the kernel at
+    /// `net.core.rmem_max` without `CAP_NET_ADMIN`).
+    pub fn receive_buffer(mut self, bytes: usize) -> Self {
+        self.rcvbuf = bytes;
+        self
+    }
+
+    /// Open the socket in the network namespace named `name` (under `/run/netns`).
+    pub fn netns_name(self, name: &str) -> Self {
+        self.netns_path(Path::new("/run/netns").join(name))
+    }
+
+    /// Open the socket in the network namespace at `path` (for example `/proc/PID/ns/net`).
+    pub fn netns_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.netns = Some(path.into());
+        self
+    }
+
+    /// Open the socket, bind it and resolve the `IPVS` family. Must be called from a tokio
+    /// runtime with I/O and time enabled (`enable_all`).
+    pub async fn open(self) -> Result<TokioTransport> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        let make = || -> Result<TokioSocket> {
+            let _runtime = handle.enter();
+            Ok(TokioSocket::new(NETLINK_GENERIC)?)
+        };
+        let mut sock = match &self.netns {
+            None => make()?,
+            Some(path) => in_netns(path, make)?,
+        };
+        let socket = sock.socket_mut();
+        let addr = socket.bind_auto()?;
+        socket.connect(&SocketAddr::new(0, 0))?;
+        socket.set_cap_ack(true)?;
+        if nix::sys::socket::setsockopt(
+            &*socket,
+            nix::sys::socket::sockopt::RcvBufForce,
+            &self.rcvbuf,
+        )
+        .is_err()
+        {
+            socket.set_rx_buf_sz(self.rcvbuf)?;
+        }
+        let mut t = TokioTransport {
+            sock,
+            port_id: addr.port_number(),
+            seq: 0,
+            family_id: 0,
+            timeout: self.timeout,
+            out: Vec::new(),
+            buf: Vec::with_capacity(RECV_BUF),
+        };
+        t.family_id = t.resolve_family().await?;
+        Ok(t)
+    }
+}
+
+/// An [`AsyncTransport`] over a generic netlink socket registered with tokio (netlink-sys's
+/// `TokioSocket`).
+///
+/// ```no_run
+/// # async fn demo() -> lvs::Result<()> {
+/// use lvs::transport::{AsyncTransport, RequestKind, TokioTransport};
+/// use lvs::wire::IpvsMessage;
+/// let mut t = TokioTransport::open().await?;
+/// let info = t.request(&IpvsMessage::get_info(), RequestKind::Do).await?;
+/// println!("IPVS {}", info[0].info()?.version);
+/// # Ok(())
+/// # }
+/// ```
+pub struct TokioTransport {
+    sock: TokioSocket,
+    port_id: u32,
+    seq: u32,
+    family_id: u16,
+    timeout: Duration,
+    out: Vec<u8>,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokioTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokioTransport")
+            .field("port_id", &self.port_id)
+            .field("family_id", &self.family_id)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a reply stream ends.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Answer {
+    Ack,
+    Dump,
+}
+
+impl TokioTransport {
+    /// Open a transport in the caller's network namespace with default options.
+    pub async fn open() -> Result<TokioTransport> {
+        TokioTransportBuilder::default().open().await
+    }
+
+    /// Options for opening a transport (timeout, receive buffer, network namespace).
+    pub fn builder() -> TokioTransportBuilder {
+        TokioTransportBuilder::default()
+    }
+
+    /// The resolved `IPVS` generic netlink family id.
+    pub fn family_id(&self) -> u16 {
+        self.family_id
+    }
+
+    fn next_seq(&mut self) -> u32 {
+        self.seq = self.seq.wrapping_add(1);
+        self.seq
+    }
+
+    async fn send_out(&mut self) -> Result<()> {
+        self.sock.send(&self.out).await?;
+        Ok(())
+    }
+
+    /// Receive one datagram from the kernel into `self.buf` (others are dropped).
+    async fn recv(&mut self, timeout: Duration, op: Operation) -> Result<()> {
+        loop {
+            self.buf.clear();
+            let from = tokio::time::timeout(timeout, self.sock.recv_from(&mut self.buf))
+                .await
+                .map_err(|_| Error::Timeout { operation: op })?
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::ENOBUFS) => Error::Protocol {
+                        operation: op,
+                        reason: "the kernel dropped replies (ENOBUFS): the receive buffer \
+                                 overflowed"
+                            .into(),
+                    },
+                    _ => Error::Io(e),
+                })?;
+            if self.buf.len() >= RECV_BUF {
+                return Err(Error::Protocol {
+                    operation: op,
+                    reason: format!(
+                        "a reply datagram filled {RECV_BUF} bytes and may be truncated"
+                    ),
+                });
+            }
+            if from.port_number() == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
+    /// `NLMSG_DONE`.
+    async fn receive(
+        &mut self,
+        seq: u32,
+        answer: Answer,
+        timeout: Duration,
+        op: Operation,
+        f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
+    ) -> Result<()> {
+        loop {
+            self.recv(timeout, op).await?;
+            if walk(&self.buf, seq, self.port_id, answer, op, f)? {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn resolve_family(&mut self) -> Result<u16> {
+        let ctrl = GenlCtrl {
+            cmd: GenlCtrlCmd::GetFamily,
+            nlas: vec![GenlCtrlAttrs::FamilyName(IPVS_GENL_NAME.to_owned())],
+        };
+        let mut genl = GenlMessage::from_payload(ctrl);
+        genl.finalize();
+        let seq = self.next_seq();
+        let mut nl = NetlinkMessage::from(genl);
+        nl.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        nl.header.sequence_number = seq;
+        nl.finalize();
+        self.out.clear();
+        self.out.resize(nl.buffer_len(), 0);
+        nl.serialize(&mut self.out);
+        self.send_out().await?;
+        let mut family = None;
+        let mut decode_err = None;
+        let r = self
+            .receive(
+                seq,
+                Answer::Ack,
+                self.timeout,
+                Operation::ResolveFamily,
+                &mut |frame| {
+                    match NetlinkMessage::<GenlMessage<GenlCtrl>>::deserialize(frame) {
+                        Ok(m) => {
+                            if let NetlinkPayload::InnerMessage(g) = m.payload {
+                                family = family.or(g.payload.nlas.iter().find_map(|a| match a {
+                                    GenlCtrlAttrs::FamilyId(id) => Some(*id),
+                                    _ => None,
+                                }));
+                            }
+                        }
+                        Err(e) => decode_err = Some(e.to_string()),
+                    }
+                    Ok(())
+                },
+            )
+            .await;
+        match r {
+            Err(Error::Kernel(ctx)) if ctx.errno == libc::ENOENT => {
+                return Err(Error::IpvsUnavailable)
+            }
+            other => other?,
+        }
+        family.ok_or_else(|| Error::Protocol {
+            operation: Operation::ResolveFamily,
+            reason: match decode_err {
+                Some(e) => format!("undecodable controller reply: {e}"),
+                None => "the controller's reply has no family id".into(),
+            },
+        })
+    }
+
+    fn encode(&mut self, msg: &IpvsMessage, kind: RequestKind) -> u32 {
+        let seq = self.next_seq();
+        let flags = NLM_F_REQUEST
+            | match kind {
+                RequestKind::Do => NLM_F_ACK,
+                RequestKind::Dump => NLM_F_DUMP,
+            };
+        self.out.clear();
+        encode_into(&mut self.out, msg, self.family_id, flags, seq);
+        seq
+    }
+
+    fn timeout_for(&self, msg: &IpvsMessage) -> Duration {
+        if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon) {
+            self.timeout.max(DAEMON_TIMEOUT)
+        } else {
+            self.timeout
+        }
+    }
+}
+
+/// Walk the frames of one datagram for request `seq`: data frames go to `f`; returns whether
+/// the reply is complete (its ack, or `NLMSG_DONE`). Frames of other requests or ports are
+/// skipped; a refusal is a kernel error.
+fn walk(
+    buf: &[u8],
+    seq: u32,
+    port: u32,
+    answer: Answer,
+    op: Operation,
+    f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
+) -> Result<bool> {
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = buf.get(off..).unwrap_or(&[]);
+        let (id, len) = frame_at(rest, op)?;
+        let frame = rest.get(..len).unwrap_or(&[]);
+        off += (len + 3) & !3;
+        if id.seq != seq || id.port != port {
+            continue; // a stale reply of an earlier request
+        }
+        let code = || -> Result<i32> {
+            frame
+                .get(16..20)
+                .and_then(|b| b.try_into().ok())
+                .map(i32::from_ne_bytes)
+                .ok_or_else(|| Error::Protocol {
+                    operation: op,
+                    reason: format!("netlink control message of {len} bytes"),
+                })
+        };
+        let kind = frame
+            .get(4..6)
+            .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]));
+        match kind {
+            NLMSG_NOOP => {}
+            NLMSG_ERROR => match code()? {
+                0 if answer == Answer::Ack => return Ok(true),
+                0 => {}
+                c => return Err(kernel_error(-c, op)),
+            },
+            NLMSG_DONE => {
+                let c = if len >= 20 { code()? } else { 0 };
+                if c != 0 {
+                    return Err(kernel_error(-c, op));
+                }
+                return Ok(true);
+            }
+            NLMSG_OVERRUN => {
+                return Err(Error::Protocol {
+                    operation: op,
+                    reason: "the kernel reported an overrun".into(),
+                })
+            }
+            _ => f(frame)?,
+        }
+    }
+    Ok(false)
+}
+
+fn decode_reply(frame: &[u8]) -> Result<Option<IpvsMessage>> {
+    let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(frame).map_err(|e| {
+        Error::Protocol {
+            operation: Operation::Other,
+            reason: format!("undecodable reply: {e}"),
+        }
+    })?;
+    Ok(match msg.payload {
+        NetlinkPayload::InnerMessage(m) => Some(m.payload),
+        _ => None,
+    })
+}
+
+impl AsyncTransport for TokioTransport {
+    async fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
+        let seq = self.encode(msg, kind);
+        self.send_out().await?;
+        let answer = match kind {
+            RequestKind::Do => Answer::Ack,
+            RequestKind::Dump => Answer::Dump,
+        };
+        let mut replies = Vec::new();
+        let timeout = self.timeout_for(msg);
+        self.receive(seq, answer, timeout, Operation::Other, &mut |frame| {
+            if let Some(m) = decode_reply(frame)? {
+                replies.push(m);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(replies)
+    }
+
+    async fn dump_each(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
+    ) -> Result<()> {
+        let seq = self.encode(msg, RequestKind::Dump);
+        self.send_out().await?;
+        let family = self.family_id;
+        // After an error from `f` the rest of the dump is still read and dropped, or the
+        // kernel would refuse this socket's next dump (EBUSY).
+        let mut failed: Option<Error> = None;
+        let timeout = self.timeout;
+        self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
+            if failed.is_some() {
+                return Ok(());
+            }
+            let (Some(&cmd), Some(attrs), Some(ty)) =
+                (frame.get(16), frame.get(20..), frame.get(4..6))
+            else {
+                return Err(Error::Protocol {
+                    operation: Operation::Other,
+                    reason: format!("reply frame of {} bytes", frame.len()),
+                });
+            };
+            if u16::from_ne_bytes([ty[0], ty[1]]) != family {
+                return Err(Error::Protocol {
+                    operation: Operation::Other,
+                    reason: "reply of another netlink family".into(),
+                });
+            }
+            if let Err(e) = f(cmd, attrs) {
+                failed = Some(e);
+            }
+            Ok(())
+        })
+        .await?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    async fn request_batch(
+        &mut self,
+        msgs: &[IpvsMessage],
+    ) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
+        let mut results: Vec<Result<Vec<IpvsMessage>>> = Vec::with_capacity(msgs.len());
+        let mut start = 0;
+        while start < msgs.len() {
+            // Pack as many requests as fit in one datagram.
+            self.out.clear();
+            let first_seq = self.seq.wrapping_add(1);
+            let mut end = start;
+            let mut timeout = self.timeout;
+            while let Some(m) = msgs.get(end) {
+                if end > start && (self.out.len() >= BATCH_BYTES || end - start >= BATCH_REQUESTS) {
+                    break;
+                }
+                let seq = self.next_seq();
+                encode_into(
+                    &mut self.out,
+                    m,
+                    self.family_id,
+                    NLM_F_REQUEST | NLM_F_ACK,
+                    seq,
+                );
+                timeout = timeout.max(self.timeout_for(m));
+                end += 1;
+            }
+            self.send_out().await?;
+            // One ack (or error) per request, in order; replies before an ack belong to it.
+            let count = end - start;
+            let mut pending: Vec<IpvsMessage> = Vec::new();
+            let mut done = 0;
+            while done < count {
+                self.recv(timeout, Operation::Other).await?;
+                let mut off = 0;
+                let dg = &self.buf;
+                while off < dg.len() {
+                    let rest = dg.get(off..).unwrap_or(&[]);
+                    let (header, len) = frame_at(rest, Operation::Other)?;
+                    let bytes = rest.get(..len).unwrap_or(&[]);
+                    off += (len + 3) & !3;
+                    let idx = header.seq.wrapping_sub(first_seq) as usize;
+                    if idx >= count || header.port != self.port_id {
+                        continue;
+                    }
+                    let kind = bytes
+                        .get(4..6)
+                        .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]));
+                    match kind {
+                        NLMSG_ERROR => {
+                            let code = bytes
+                                .get(16..20)
+                                .and_then(|b| b.try_into().ok())
+                                .map(i32::from_ne_bytes)
+                                .ok_or_else(|| Error::Protocol {
+                                    operation: Operation::Other,
+                                    reason: format!("acknowledgement of {len} bytes"),
+                                })?;
+                            if idx != done {
+                                return Err(Error::Protocol {
+                                    operation: Operation::Other,
+                                    reason: format!(
+                                        "acknowledgement for request {idx} arrived while \
+                                         waiting for request {done}"
+                                    ),
+                                });
+                            }
+                            results.push(match code {
+                                0 => Ok(std::mem::take(&mut pending)),
+                                c => Err(kernel_error(-c, Operation::Other)),
+                            });
+                            pending.clear();
+                            done += 1;
+                        }
+                        NLMSG_DONE | NLMSG_NOOP | NLMSG_OVERRUN => {}
+                        _ => {
+                            if let Some(m) = decode_reply(bytes)? {
+                                pending.push(m);
+                            }
+                        }
+                    }
+                }
+            }
+            start = end;
+        }
+        Ok(results)
+    }
+}
