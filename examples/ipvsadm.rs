@@ -81,19 +81,7 @@ fn main() -> ExitCode {
     } else {
         args.remove(0)
     };
-    let mut netns: Option<String> = None;
-    let mut i = 0;
-    while i < args.len() {
-        if args[i] == "--netns" && i + 1 < args.len() {
-            netns = Some(args.remove(i + 1));
-            args.remove(i);
-        } else if let Some(n) = args[i].strip_prefix("--netns=") {
-            netns = Some(n.to_owned());
-            args.remove(i);
-        } else {
-            i += 1;
-        }
-    }
+    let netns = text::take_netns(&mut args);
     let opened = match &netns {
         Some(n) => Ipvs::in_netns(n),
         None => Ipvs::new(),
@@ -334,20 +322,6 @@ fn request_for(cmd: &Command) -> Option<IpvsMessage> {
     })
 }
 
-fn check(cmd: &Command) -> Result<(), lvs::InvalidError> {
-    match cmd {
-        Command::AddService(s) | Command::EditService(s) => s.validate(),
-        Command::AddDestination(id, d) | Command::EditDestination(id, d) => {
-            // ipvsadm passes weights above 65535 on to the kernel, which keeps them.
-            let mut d = d.clone();
-            d.weight = d.weight.min(Destination::MAX_WEIGHT);
-            d.validate_for(id)
-        }
-        Command::StartDaemon(d) => d.validate(),
-        _ => Ok(()),
-    }
-}
-
 fn errno_text(e: &Error) -> String {
     match e.errno() {
         Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
@@ -375,7 +349,7 @@ fn restore(
         }
     };
     for r in &rules {
-        if let Err(e) = check(&r.command) {
+        if let Err(e) = r.command.validate() {
             return fail(
                 format!(
                     "restore: nothing applied: line {}: {e} (in: {})",

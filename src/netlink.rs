@@ -60,7 +60,14 @@ pub(crate) struct NlSocket {
     pub(crate) mlens: Vec<usize>,
     /// The slot size of the last `recv_many`.
     mslot: usize,
+    /// The receive buffer the kernel granted (`SO_RCVBUF` as read back: twice what was
+    /// asked, at least the kernel's minimum).
+    rcvbuf: usize,
 }
+
+/// The most datagrams [`NlSocket::drain`] discards before giving up (a dump the kernel is
+/// still producing goes on while it is drained).
+const DRAIN_LIMIT: usize = 1 << 20;
 
 /// Receive slots for dumps: the kernel sends dump datagrams of at most 32 KiB, and a dump's
 /// `NLMSG_DONE` is queued while its last data datagram is being read, so two slots take
@@ -100,6 +107,8 @@ impl NlSocket {
             socket.set_rx_buf_sz(rcvbuf)?;
         }
         socket2::SockRef::from(&socket).set_read_timeout(Some(timeout))?;
+        let granted = nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::RcvBuf)
+            .map_err(|e| Error::Io(io::Error::from(e)))?;
         Ok(NlSocket {
             socket,
             port_id: addr.port_number(),
@@ -108,7 +117,42 @@ impl NlSocket {
             mbuf: Vec::new(),
             mlens: Vec::new(),
             mslot: 0,
+            rcvbuf: granted,
         })
+    }
+
+    /// The receive buffer the kernel granted, in bytes.
+    pub(crate) fn receive_buffer(&self) -> usize {
+        self.rcvbuf
+    }
+
+    /// Discard every datagram already queued, without waiting. After `ENOBUFS` the kernel
+    /// marks the socket congested and silently drops everything sent to it until its
+    /// receive queue has been emptied: without this, the next request's reply would be
+    /// lost and that request would time out. The discarded datagrams all belong to the
+    /// request that failed (or to earlier ones): their sequence numbers are stale.
+    fn drain(&mut self) {
+        for _ in 0..DRAIN_LIMIT {
+            self.buf.clear();
+            if self
+                .socket
+                .recv(&mut self.buf, libc::MSG_DONTWAIT | libc::MSG_TRUNC)
+                .is_err()
+            {
+                break;
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// A receive error as this crate's error; after an overflow or a timeout the queue is
+    /// drained first, so that the handle is usable again at once.
+    fn recv_failed(&mut self, e: io::Error, op: Operation) -> Error {
+        let err = recv_error(e, op);
+        if matches!(err, Error::Timeout { .. } | Error::Protocol { .. }) {
+            self.drain();
+        }
+        err
     }
 
     /// How long a receive waits for a datagram.
@@ -268,7 +312,7 @@ impl NlSocket {
             self.mbuf.resize(size * count, 0);
         }
         // (length, sender port, truncated) of each datagram received.
-        let got: Vec<(usize, u32, bool)> = {
+        let got: io::Result<Vec<(usize, u32, bool)>> = {
             let mut headers = MultiHeaders::<NetlinkAddr>::preallocate(count, None);
             let mut slices: Vec<[IoSliceMut<'_>; 1]> = self
                 .mbuf
@@ -282,17 +326,23 @@ impl NlSocket {
                 slices.iter_mut(),
                 MsgFlags::MSG_WAITFORONE,
                 None,
-            )
-            .map_err(|e| recv_error(io::Error::from(e), op))?;
-            results
-                .map(|r| {
-                    (
-                        r.bytes,
-                        r.address.map_or(0, |a| a.pid()),
-                        r.flags.contains(MsgFlags::MSG_TRUNC),
-                    )
-                })
-                .collect()
+            );
+            match results {
+                Ok(results) => Ok(results
+                    .map(|r| {
+                        (
+                            r.bytes,
+                            r.address.map_or(0, |a| a.pid()),
+                            r.flags.contains(MsgFlags::MSG_TRUNC),
+                        )
+                    })
+                    .collect()),
+                Err(e) => Err(io::Error::from(e)),
+            }
+        };
+        let got = match got {
+            Ok(g) => g,
+            Err(e) => return Err(self.recv_failed(e, op)),
         };
         self.mlens.clear();
         let mut kept = 0;
@@ -329,7 +379,7 @@ impl NlSocket {
         self.buf.clear();
         let (n, from) = match self.socket.recv_from(&mut self.buf, libc::MSG_TRUNC) {
             Ok(r) => r,
-            Err(e) => return Err(recv_error(e, op)),
+            Err(e) => return Err(self.recv_failed(e, op)),
         };
         if n > self.buf.capacity() {
             return Err(Error::Protocol {

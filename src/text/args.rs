@@ -23,6 +23,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use super::cnum::{atoi, inet_aton, parse_fwmark, str_is_digit, string_to_number};
 use super::format::{ListFormat, ListOptions};
 use super::names::Names;
+use crate::error::InvalidError;
 use crate::model::{
     AddressFamily, Daemon, DaemonState, Destination, ForwardMethod, Netmask, Persistence,
     PersistenceEngine, Protocol, SchedFlags, Scheduler, Service, ServiceFlags, ServiceId, Timeouts,
@@ -133,6 +134,60 @@ impl Command {
                 | Command::Version
         )
     }
+
+    /// The library's checks on the values of a write, beyond what ipvsadm's parser checks
+    /// (what the drop-in runs on every line of `-R` input before changing anything):
+    /// services, destinations (for their service; weights above
+    /// [`Destination::MAX_WEIGHT`] are let through, as ipvsadm passes them on to the kernel)
+    /// and sync daemons. Other commands have nothing more to check.
+    ///
+    /// ```
+    /// use lvs::text::{parse_args, NoNames};
+    /// let cmd = parse_args(&["-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "100000"], &NoNames, false)?;
+    /// assert!(cmd.validate().is_ok()); // ipvsadm passes such a weight on to the kernel
+    /// # Ok::<(), lvs::text::ArgError>(())
+    /// ```
+    pub fn validate(&self) -> Result<(), InvalidError> {
+        match self {
+            Command::AddService(s) | Command::EditService(s) => s.validate(),
+            Command::AddDestination(id, d) | Command::EditDestination(id, d) => {
+                let mut d = d.clone();
+                d.weight = d.weight.min(Destination::MAX_WEIGHT);
+                d.validate_for(id)
+            }
+            Command::StartDaemon(d) => d.validate(),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Take the drop-in's own `--netns NAME` (or `--netns=NAME`) options out of a command line
+/// and return the last name given. A `--netns` with nothing after it stays in `args` (and
+/// the parser then refuses it as ipvsadm refuses an unknown option).
+///
+/// ```
+/// let mut args: Vec<String> = ["-Ln", "--netns", "blue"].map(String::from).into();
+/// assert_eq!(lvs::text::take_netns(&mut args).as_deref(), Some("blue"));
+/// assert_eq!(args, ["-Ln"]);
+/// ```
+pub fn take_netns(args: &mut Vec<String>) -> Option<String> {
+    let mut netns = None;
+    let mut kept = Vec::with_capacity(args.len());
+    let mut iter = std::mem::take(args).into_iter();
+    while let Some(arg) = iter.next() {
+        if arg == "--netns" {
+            match iter.next() {
+                Some(name) => netns = Some(name),
+                None => kept.push(arg),
+            }
+        } else if let Some(name) = arg.strip_prefix("--netns=") {
+            netns = Some(name.to_owned());
+        } else {
+            kept.push(arg);
+        }
+    }
+    *args = kept;
+    netns
 }
 
 // ipvsadm's option indices (the columns of its command/option table).

@@ -18,7 +18,7 @@ mod format;
 pub mod names;
 pub mod rules;
 
-pub use args::{parse_args, ArgError, Command, ListRequest, ListWhat};
+pub use args::{parse_args, take_netns, ArgError, Command, ListRequest, ListWhat};
 pub use format::{
     connections_with, daemons, header, listing_with, save_with, service_listing_with,
     service_order, timeouts, title, ListFormat, ListOptions,

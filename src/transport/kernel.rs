@@ -30,9 +30,11 @@ use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 /// How many request bytes a batch puts in one `sendmsg`.
 pub(super) const BATCH_BYTES: usize = 32 * 1024;
 /// At most this many requests per datagram: the kernel queues one acknowledgement per
-/// request (about 1 KiB of receive buffer each, with its overhead) before we read any, and
-/// drops what does not fit (ENOBUFS).
+/// request before we read any, and drops what does not fit (ENOBUFS).
 pub(super) const BATCH_REQUESTS: usize = 128;
+/// The receive buffer one queued acknowledgement takes, with the kernel's overhead (an
+/// upper bound): a small receive buffer gets fewer requests per datagram.
+const ACK_TRUESIZE: usize = 1024;
 /// Default socket receive buffer requested for dumps (`SO_RCVBUF`; the kernel caps it at
 /// `net.core.rmem_max`).
 pub(super) const DEFAULT_RCVBUF: usize = 4 * 1024 * 1024;
@@ -218,6 +220,14 @@ pub(super) fn encode_into(out: &mut Vec<u8>, msg: &IpvsMessage, family: u16, fla
     msg.emit(&mut b[20..]);
 }
 
+/// The netlink socket, for polling it or setting socket options this crate does not set.
+/// Reading from it directly would take replies the transport is waiting for.
+impl std::os::fd::AsFd for KernelTransport {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.sock.socket)
+    }
+}
+
 impl Transport for KernelTransport {
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
         if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon)
@@ -268,6 +278,7 @@ impl Transport for KernelTransport {
 
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
         let mut results: Vec<Result<Vec<IpvsMessage>>> = Vec::with_capacity(msgs.len());
+        let per_datagram = (self.sock.receive_buffer() / ACK_TRUESIZE).clamp(1, BATCH_REQUESTS);
         let mut start = 0;
         while start < msgs.len() {
             // Pack as many requests as fit in one datagram.
@@ -275,7 +286,7 @@ impl Transport for KernelTransport {
             let first_seq = self.sock.peek_seq();
             let mut end = start;
             while end < msgs.len()
-                && (end == start || (self.out.len() < BATCH_BYTES && end - start < BATCH_REQUESTS))
+                && (end == start || (self.out.len() < BATCH_BYTES && end - start < per_datagram))
             {
                 let seq = self.sock.next_seq();
                 let m = &msgs[end];

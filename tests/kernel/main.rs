@@ -35,6 +35,9 @@ mod capture;
 mod daemons;
 mod destinations;
 mod errors;
+// Socket-level faults of the blocking `KernelTransport`: not part of the async-handle run.
+#[cfg(not(feature = "kernel-tests-async"))]
+mod faults;
 mod isolation;
 mod quirks;
 mod services;
