@@ -140,9 +140,23 @@ fn mock_apply(c: &mut Criterion) {
     });
 }
 
+fn text(c: &mut Criterion) {
+    let t = table(10_000, 4);
+    let rules = lvs::text::save(&t, true);
+    c.bench_function("text: save (-S -n) 10k x 4", |b| {
+        b.iter(|| lvs::text::save(black_box(&t), true))
+    });
+    c.bench_function("text: listing (-L -n) 10k x 4", |b| {
+        b.iter(|| lvs::text::listing(black_box(&t), &lvs::text::ListOptions::numeric()))
+    });
+    c.bench_function("text: parse_rules (-R) 10k x 4", |b| {
+        b.iter(|| lvs::text::parse_rules(black_box(&rules), &lvs::text::NoNames).unwrap())
+    });
+}
+
 criterion_group! {
     name = benches;
-    config = Criterion::default().sample_size(20);
-    targets = decoding, reconcile, mock_apply
+    config = Criterion::default().sample_size(10);
+    targets = decoding, reconcile, mock_apply, text
 }
 criterion_main!(benches);

@@ -18,9 +18,29 @@ use std::os::fd::AsRawFd;
 
 use crate::error::{Error, KernelContext, Operation, Result};
 
-/// Receive buffer for one datagram. The kernel sizes dump datagrams to at most 32 KiB
-/// (or a page, if larger); 64 KiB leaves room, and `MSG_TRUNC` detects anything bigger.
+/// The receive buffer offered for one datagram: `NLMSG_GOODSIZE`'s page (at most 8 KiB).
+///
+/// The kernel sizes each dump datagram to the larger of `NLMSG_GOODSIZE` (about a page) and
+/// the largest buffer this socket ever offered to `recvmsg` (capped at 32 KiB). Offering
+/// only a page keeps every dump datagram at one page: cheaper for the kernel to allocate
+/// than 32 KiB blocks, and `recvmmsg` takes many of them per call. Every reply message of
+/// IPVS is far below a page; `MSG_TRUNC` reports anything bigger as an error.
+pub(crate) fn datagram_size() -> usize {
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(
+        || match nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE) {
+            Ok(Some(page)) if page >= 4096 => (page as usize).min(8192),
+            _ => 4096,
+        },
+    )
+}
+
+/// The receive buffer of the async transport's socket (tokio), which reads one datagram per
+/// call: 64 KiB holds the largest datagram the kernel sends (32 KiB).
 pub(crate) const RECV_BUF: usize = 64 * 1024;
+
+/// How many datagrams one `recvmmsg` takes at most.
+pub(crate) const SLOTS: usize = 64;
 
 /// Whether a request is answered by an acknowledgement or by a dump.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,14 +89,6 @@ pub(crate) struct NlSocket {
 /// still producing goes on while it is drained).
 const DRAIN_LIMIT: usize = 1 << 20;
 
-/// Receive slots for dumps: the kernel sends dump datagrams of at most 32 KiB, and a dump's
-/// `NLMSG_DONE` is queued while its last data datagram is being read, so two slots take
-/// both in one call.
-pub(crate) const DUMP_SLOTS: (usize, usize) = (RECV_BUF, 2);
-/// Receive slots for batch acknowledgements (36 bytes each, in a datagram each) and the
-/// occasional reply of a `do` request.
-pub(crate) const ACK_SLOTS: (usize, usize) = (4096, 64);
-
 /// Where a reply frame belongs: its sequence number and destination port id.
 pub(crate) struct FrameId {
     pub(crate) seq: u32,
@@ -113,7 +125,7 @@ impl NlSocket {
             socket,
             port_id: addr.port_number(),
             seq: 0,
-            buf: Vec::with_capacity(RECV_BUF),
+            buf: Vec::with_capacity(datagram_size()),
             mbuf: Vec::new(),
             mlens: Vec::new(),
             mslot: 0,
@@ -250,7 +262,7 @@ impl NlSocket {
     ) -> Result<()> {
         let port_id = self.port_id;
         loop {
-            self.recv_many(DUMP_SLOTS, op)?;
+            self.recv_many(op)?;
             for i in 0..self.mlens.len() {
                 let buf = self.datagram(i);
                 let n = buf.len();
@@ -301,13 +313,15 @@ impl NlSocket {
         }
     }
 
-    /// Receive up to `slots.1` datagrams of at most `slots.0` bytes each with one
+    /// Receive up to [`SLOTS`] datagrams of at most [`datagram_size`] bytes each with one
     /// `recvmmsg`: it waits for the first one (up to the socket's timeout), then takes what is
-    /// already queued. Datagrams not from the kernel are dropped. The datagrams are
+    /// already queued (a dump's next datagrams are produced while the previous one is read,
+    /// so one call takes a whole short dump, `NLMSG_DONE` included; a batch's
+    /// acknowledgements are a datagram each). Datagrams not from the kernel are dropped. The datagrams are
     /// [`datagram`](Self::datagram)`(i)` for `i` in `0..self.mlens.len()`. A datagram larger
     /// than a slot is an error (its end is lost).
-    pub(crate) fn recv_many(&mut self, slots: (usize, usize), op: Operation) -> Result<()> {
-        let (size, count) = slots;
+    pub(crate) fn recv_many(&mut self, op: Operation) -> Result<()> {
+        let (size, count) = (datagram_size(), SLOTS);
         if self.mbuf.len() < size * count {
             self.mbuf.resize(size * count, 0);
         }
@@ -384,7 +398,10 @@ impl NlSocket {
         if n > self.buf.capacity() {
             return Err(Error::Protocol {
                 operation: op,
-                reason: format!("reply datagram of {n} bytes truncated to {RECV_BUF}"),
+                reason: format!(
+                    "reply datagram of {n} bytes truncated to {}",
+                    self.buf.capacity()
+                ),
             });
         }
         if from.port_number() != 0 {

@@ -24,7 +24,7 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 
 use super::{RequestKind, Transport};
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{frame_at, kernel_error, Answer, NlSocket, ACK_SLOTS};
+use crate::netlink::{frame_at, kernel_error, Answer, NlSocket};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// How many request bytes a batch puts in one `sendmsg`.
@@ -305,7 +305,7 @@ impl Transport for KernelTransport {
             let mut pending: Vec<IpvsMessage> = Vec::new();
             let mut done = 0;
             while done < count {
-                self.sock.recv_many(ACK_SLOTS, Operation::Other)?;
+                self.sock.recv_many(Operation::Other)?;
                 let port_id = self.sock.port_id;
                 for i in 0..self.sock.mlens.len() {
                     let dg = self.sock.datagram(i);
