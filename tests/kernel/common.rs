@@ -147,15 +147,6 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        // Stop any sync daemon first (errors ignored: usually none runs). Otherwise the
-        // kernel stops its threads during the namespace's asynchronous cleanup, holding
-        // locks (RTNL) that a later test's daemon commands then wait for, which on a busy
-        // TCG guest can take longer than any sensible timeout.
-        if std::path::Path::new("/run/netns").join(&self.name).exists() {
-            for state in ["master", "backup"] {
-                let _ = self.exec("ipvsadm", &["--stop-daemon", state]);
-            }
-        }
         let out = run("ip", &["netns", "del", &self.name]);
         if !out.status.success() && !std::thread::panicking() {
             panic!(
