@@ -235,7 +235,9 @@ fn scheduler_flags_ipvsadm_writes_library_reads() {
         "-A -f 43 -6 -s mh -b mh-port",
     ]);
     let mut ipvs = ns.ipvs();
-    let flags = |ipvs: &mut crate::common::Handle, id: ServiceId| ipvs.get_service(&id).unwrap().sched_flags;
+    let flags = |ipvs: &mut crate::common::Handle, id: ServiceId| {
+        ipvs.get_service(&id).unwrap().sched_flags
+    };
     assert_eq!(
         flags(&mut ipvs, ServiceId::udp(sa("10.0.0.1:53"))),
         SchedFlags::SH_FALLBACK | SchedFlags::SH_PORT

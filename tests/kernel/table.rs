@@ -168,7 +168,10 @@ fn timeouts_both_directions_and_partial_update() {
 /// Traffic through two UDP services, so the counters are not zero to begin with: one UDP
 /// datagram sent from inside the namespace is one connection through IPVS (the local output
 /// hook), whatever becomes of the packet afterwards.
-fn two_services_with_traffic(ns: &Netns, ipvs: &mut crate::common::Handle) -> (ServiceId, ServiceId) {
+fn two_services_with_traffic(
+    ns: &Netns,
+    ipvs: &mut crate::common::Handle,
+) -> (ServiceId, ServiceId) {
     ns.add_dummy_net();
     let a = ServiceId::udp(sa("10.0.0.1:53"));
     let b = ServiceId::udp(sa("[fd00::1]:53"));
