@@ -15,6 +15,7 @@ section "cargo fmt --check"
 cargo fmt --all -- --check
 section "cargo clippy"
 cargo clippy --all-targets --all-features -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --all-features --no-deps
 section "host tests"
 cargo test
 section "fuzz targets build"

@@ -9,8 +9,13 @@
 //! 3. [`transport`]: one trait, [`transport::Transport`], that carries requests to a kernel
 //!    and brings back replies; [`transport::KernelTransport`] is the real netlink socket.
 //! 4. [`client`]: [`Ipvs`], the handle users call (services, destinations, the whole table,
-//!    flush, zero, timeouts, info, sync daemons), with kernel refusals named as [`Error`]
-//!    cases.
+//!    flush, zero, timeouts, info, sync daemons, batches, reconcile, stats snapshots), with
+//!    kernel refusals named as [`Error`] cases; with feature `tokio`, `AsyncIpvs`, the same
+//!    handle for async code.
+//!
+//! The [`guide`] walks from adding a service to reconciling a whole table. Features: `mock`
+//! (the in-memory kernel, for tests), `serde` (the model in configuration files), `tokio`
+//! (the async handle), `proptest` (strategies for the model).
 //!
 //! ```
 //! use lvs::{Destination, Scheduler, Service};
@@ -27,6 +32,7 @@
 pub mod client;
 pub mod conn;
 pub mod error;
+pub mod guide;
 pub mod host;
 pub mod model;
 mod netlink;
