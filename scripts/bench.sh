@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The guest benchmark: the library and examples/ipvsadm against Debian's ipvsadm, on the same
+# real kernel, in one guest run (benches/guest.rs), printed as Markdown tables with ratios.
+#
+#   scripts/bench.sh [--kernel 6.1|6.12] [-- BENCH ARGS...]
+#
+# Default bench arguments: --shape 10000x4 --shape 1000x50 --runs 3. Run it on an otherwise
+# idle machine: the guest is emulated (TCG), so other load skews the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+kernel=6.12
+if [[ ${1:-} == --kernel ]]; then
+    kernel=$2
+    shift 2
+fi
+[[ ${1:-} == -- ]] && shift
+args=("$@")
+((${#args[@]})) || args=(--shape 10000x4 --shape 1000x50 --runs 3)
+
+scripts/guest/setup.sh --quiet
+cargo build --release --example ipvsadm
+bench=$(cargo bench --bench guest --features kernel-tests --no-run --message-format=json |
+    python3 -c '
+import json, sys
+for line in sys.stdin:
+    try:
+        m = json.loads(line)
+    except ValueError:
+        continue
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "guest":
+        print(m["executable"])
+' | tail -n 1)
+[[ -x $bench ]] || { echo "bench.sh: the guest benchmark did not build" >&2; exit 1; }
+# A copy on the guest's tmpfs: running from the 9p share is slower and noisier.
+scripts/guest/run.sh --kernel "$kernel" --mem 2048 --timeout 3600 -- bash -c '
+    cp "$1" /tmp/guest-bench && cp target/release/examples/ipvsadm /tmp/ipvsadm-example &&
+    shift && exec /tmp/guest-bench --ipvsadm-example /tmp/ipvsadm-example "$@"' _ "$bench" "${args[@]}"
