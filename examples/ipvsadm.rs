@@ -221,10 +221,15 @@ impl Shadow {
         v
     }
 
-    /// Record `cmd` as applied and return the requests that undo it.
+    /// Record `cmd` as applied and return the requests that undo it. A command the kernel
+    /// is bound to refuse (adding what exists) changes nothing here: its undo is never used,
+    /// and a later command of the same batch must be undone against the table as it is.
     fn apply(&mut self, cmd: &Command) -> Vec<IpvsMessage> {
         match cmd {
             Command::AddService(s) => {
+                if self.services.contains_key(&s.id) {
+                    return Vec::new();
+                }
                 self.services.insert(s.id, (s.clone(), Vec::new()));
                 vec![IpvsMessage::del_service(&s.id)]
             }
@@ -247,6 +252,9 @@ impl Shadow {
                     .collect()
             }
             Command::AddDestination(id, d) => match self.services.get_mut(id) {
+                Some((_, dests)) if dests.iter().any(|x| x.socket_addr() == d.socket_addr()) => {
+                    Vec::new()
+                }
                 Some((_, dests)) => {
                     dests.push(d.clone());
                     vec![IpvsMessage::del_dest(id, &d.socket_addr())]
@@ -291,6 +299,9 @@ impl Shadow {
                 };
                 vec![undo]
             }
+            Command::StartDaemon(d) if self.daemons.iter().any(|x| x.state == d.state) => {
+                Vec::new()
+            }
             Command::StartDaemon(d) => {
                 self.daemons.push(d.clone());
                 vec![IpvsMessage::del_daemon(d.state)]
@@ -303,6 +314,24 @@ impl Shadow {
             _ => Vec::new(),
         }
     }
+}
+
+/// Whether two tables hold the same services and destinations (counters ignored).
+fn same_table(
+    a: &BTreeMap<ServiceId, (Service, Vec<Destination>)>,
+    b: &BTreeMap<ServiceId, (Service, Vec<Destination>)>,
+) -> bool {
+    a.len() == b.len()
+        && a.iter().all(|(id, (sa, da))| {
+            b.get(id).is_some_and(|(sb, db)| {
+                sa.same_config(sb)
+                    && da.len() == db.len()
+                    && da.iter().all(|x| {
+                        db.iter()
+                            .any(|y| y.socket_addr() == x.socket_addr() && y.same_config(x))
+                    })
+            })
+        })
 }
 
 fn request_for(cmd: &Command) -> Option<IpvsMessage> {
@@ -385,6 +414,7 @@ fn restore(
         Ok(s) => s,
         Err(e) => return fail(format!("restore: cannot read the table first: {e}"), 1),
     };
+    let original = shadow.services.clone();
 
     // Undo requests of everything applied so far, newest last.
     let mut undo: Vec<Vec<IpvsMessage>> = Vec::new();
@@ -463,6 +493,15 @@ fn restore(
             _ => rollback_ok = false,
         }
     }
+    // Check the result rather than trust the bookkeeping.
+    let rollback_ok = rollback_ok
+        && ipvs.table().is_ok_and(|t| {
+            let now: BTreeMap<ServiceId, (Service, Vec<Destination>)> = t
+                .into_iter()
+                .map(|e| (e.service.id, (e.service, e.destinations)))
+                .collect();
+            same_table(&now, &original)
+        });
     let state = if rollback_ok {
         "the table is back as it was before the restore"
     } else {
