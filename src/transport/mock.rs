@@ -293,8 +293,9 @@ impl MockKernelBuilder {
 /// interfaces that are down or lack IPv4/IPv6 (a daemon starts on any interface the
 /// builder lists, and only `lo` lacks an IPv6 multicast route); scheduler modules that
 /// exist on disk but are not loaded (the kernel loads them on demand: list every module
-/// the modelled kernel can load); failures of memory, threads or sockets; the
-/// kernel's occasional long stall of a `DEL_DAEMON` under load; attributes of the wrong
+/// the modelled kernel can load); failures of memory, threads or sockets; the kernel's
+/// stalls of `DEL_DAEMON` (over a minute without an answer: after a namespace whose IPv6
+/// master daemon start was refused is deleted, and now and then under TCG); attributes of the wrong
 /// length, which the crate's decoder already refuses (the mock answers EINVAL for any
 /// request it cannot decode, where the kernel may take a longer attribute). Which of a
 /// scheduler or an engine an ENOENT was about is named by the client from the modules

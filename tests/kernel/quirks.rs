@@ -822,16 +822,20 @@ fn quirk_upper_threshold_above_i32_max() {
 
 /// A master sync daemon with an IPv6 group cannot start on `lo`: its socket connects to the
 /// group through the interface, and the loopback has no IPv6 multicast route (only other
-/// interfaces get `ff00::/8`), so the kernel answers ENETUNREACH and nothing runs. A backup
-/// with the same group on `lo`, and a master on an up dummy interface, start. (Found by the
-/// differential suite; the mock models it.)
+/// interfaces get `ff00::/8`), so the kernel answers ENETUNREACH and nothing runs. (Found
+/// by the differential suite; the mock models it, and lets a backup or a master on another
+/// interface start.) Deleting a namespace after such a refused start makes a later
+/// `DEL_DAEMON` in another namespace go unanswered for over a minute (seen every time on
+/// 6.1, once on 6.12): the namespace is kept (leaked) until the guest powers off.
 #[test]
 fn quirk_ipv6_master_daemon_on_lo_is_enetunreach() {
     let ns = Netns::new("q-sync6lo");
     let mut ipvs = ns.ipvs();
-    let group = "ff02::1234".parse().unwrap();
-    let on = |state, ifname| Daemon::builder(state, ifname).group(group).build().unwrap();
-    match ipvs.start_daemon(&on(DaemonState::Master, "lo")) {
+    let master = Daemon::builder(DaemonState::Master, "lo")
+        .group("ff02::1234".parse().unwrap())
+        .build()
+        .unwrap();
+    match ipvs.start_daemon(&master) {
         Err(lvs::Error::Kernel(ctx)) => {
             assert_eq!(ctx.errno, libc::ENETUNREACH, "{ctx:?}");
             assert_eq!(ctx.operation, lvs::Operation::StartDaemon);
@@ -839,21 +843,7 @@ fn quirk_ipv6_master_daemon_on_lo_is_enetunreach() {
         other => panic!("expected ENETUNREACH, got {other:?}"),
     }
     assert_eq!(ipvs.daemons().unwrap(), []);
-    ipvs.start_daemon(&on(DaemonState::Backup, "lo")).unwrap();
-    assert_eq!(ipvs.daemons().unwrap().len(), 1);
-
-    ns.ip(&["link", "add", "sync0", "type", "dummy"]);
-    ns.ip(&["link", "set", "sync0", "up"]);
-    ipvs.start_daemon(&on(DaemonState::Master, "sync0"))
-        .unwrap();
-    let groups: Vec<_> = ipvs.daemons().unwrap().iter().map(|d| d.group).collect();
-    assert_eq!(
-        groups,
-        [Some(group), Some(group)],
-        "master on sync0, backup on lo"
-    );
-    // No stop: the namespace's deletion stops the daemons (a DEL_DAEMON now and then goes
-    // unanswered for a minute under TCG, which is not what this test is about).
+    std::mem::forget(ns);
 }
 
 /// Which IPv4 real server addresses the kernel takes in a namespace with only `lo` (up):
@@ -923,5 +913,5 @@ fn quirk_sync_id_above_255_is_kept() {
     raw(&mut ipvs, &msg, RequestKind::Do).expect("started");
     let got = ipvs.daemons().unwrap();
     assert_eq!(got[0].sync_id, 0x1_0107);
-    // No stop: the namespace's deletion stops the daemon.
+    ipvs.stop_daemon(DaemonState::Backup).unwrap();
 }
