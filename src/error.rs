@@ -88,6 +88,13 @@ pub enum Error {
     /// A socket or file system call failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// The table kept changing while it was read: no two reads in a row agreed
+    /// ([`Ipvs::table_settled`](crate::Ipvs::table_settled)). Retry later.
+    #[error("the table kept changing while it was read ({reads} reads); retry")]
+    TableChanging {
+        /// How many times the table was read.
+        reads: usize,
+    },
     /// An operation of a batch was invalid or refused: which one (its index, from 0) and why.
     #[error("operation {index} of the batch: {source}")]
     Batch {

@@ -175,6 +175,22 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         Ok(out)
     }
 
+    /// The whole table, read until two reads in a row agree (see
+    /// [`Ipvs::table_settled`](super::Ipvs::table_settled)).
+    pub async fn table_settled(&mut self, reads: usize) -> Result<Vec<ServiceEntry>> {
+        let mut prev = self.table().await?;
+        for _ in 1..reads.max(2) {
+            let next = self.table().await?;
+            if super::same_tables(&prev, &next) {
+                return Ok(next);
+            }
+            prev = next;
+        }
+        Err(crate::Error::TableChanging {
+            reads: reads.max(2),
+        })
+    }
+
     /// The whole table, one service at a time (see
     /// [`Ipvs::for_each_entry`](super::Ipvs::for_each_entry)).
     pub async fn for_each_entry<F>(&mut self, mut f: F) -> Result<()>

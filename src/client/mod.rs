@@ -173,6 +173,29 @@ impl<T: Transport> Ipvs<T> {
         Ok(out)
     }
 
+    /// The whole table, read until two reads in a row agree, for callers that need a
+    /// consistent picture while other processes may be changing the table.
+    ///
+    /// A dump is index-based and IPVS does not flag a dump the table changed under: when a
+    /// service is deleted during a read, a service that did not change can be missed by that
+    /// read (a repeated one is dropped by [`table`](Self::table) already). This reads the
+    /// table up to `reads` times (at least 2) and returns the last read once it agrees with
+    /// the one before in configuration (services and destinations, not counters or stats);
+    /// if the table never holds still that long, [`Error::TableChanging`].
+    pub fn table_settled(&mut self, reads: usize) -> Result<Vec<ServiceEntry>> {
+        let mut prev = self.table()?;
+        for _ in 1..reads.max(2) {
+            let next = self.table()?;
+            if same_tables(&prev, &next) {
+                return Ok(next);
+            }
+            prev = next;
+        }
+        Err(Error::TableChanging {
+            reads: reads.max(2),
+        })
+    }
+
     /// The whole table, one service at a time, without holding it all in memory: `f` gets
     /// each service with its destinations, in the kernel's order, as soon as they are read;
     /// an error from `f` stops the walk and is returned.
@@ -276,6 +299,19 @@ impl ErrCtx {
         let sched_ok = sched == "none" || loaded(format!("ip_vs_{sched}"));
         sched_ok && !loaded(format!("ip_vs_pe_{pe}"))
     }
+}
+
+/// Whether two reads of the table agree in configuration, in the same order.
+pub(crate) fn same_tables(a: &[ServiceEntry], b: &[ServiceEntry]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| {
+            x.service.same_config(&y.service)
+                && x.destinations.len() == y.destinations.len()
+                && x.destinations
+                    .iter()
+                    .zip(&y.destinations)
+                    .all(|(d, e)| d.same_config(e))
+        })
 }
 
 /// Name the case of a kernel refusal from the operation that got it.

@@ -232,10 +232,31 @@ fn dumps_while_another_process_churns() {
         }
         dumps += 1;
     }
+    // The consistent read: either a table with every stable service, or a clear
+    // "still changing, retry".
+    let (mut settled, mut changing) = (0, 0);
+    for _ in 0..6 {
+        match ipvs.table_settled(4) {
+            Ok(t) => {
+                let ids: HashSet<ServiceId> = t.iter().map(|e| e.service.id).collect();
+                assert!(
+                    stable.is_subset(&ids),
+                    "a settled read missed a stable service"
+                );
+                settled += 1;
+            }
+            Err(lvs::Error::TableChanging { reads: 4 }) => changing += 1,
+            Err(e) => panic!("table_settled: {e:?}"),
+        }
+    }
     let rounds = finish(child, &stop);
     let _ = std::fs::remove_file(&stop);
-    eprintln!("{dumps} dumps during {rounds} churn rounds; {short} missed a stable service");
+    eprintln!(
+        "{dumps} dumps during {rounds} churn rounds; {short} missed a stable service; \
+         table_settled: {settled} settled, {changing} still changing"
+    );
     assert!(dumps >= 5 && rounds >= 1, "{dumps} dumps, {rounds} rounds");
+    assert_eq!(ipvs.table_settled(2).unwrap().len(), stable.len());
     let after: HashSet<ServiceId> = ipvs.services().unwrap().iter().map(|s| s.id).collect();
     assert_eq!(after, stable);
 }
