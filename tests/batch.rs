@@ -376,7 +376,8 @@ fn table_settled_returns_a_table_that_holds_still() {
     let mut ipvs = mock();
     let a = svc("10.0.0.1:80");
     ipvs.add_service(&a).unwrap();
-    ipvs.add_destination(&a.id, &masq("10.0.0.2:80", 1)).unwrap();
+    ipvs.add_destination(&a.id, &masq("10.0.0.2:80", 1))
+        .unwrap();
     let settled = ipvs.table_settled(3).unwrap();
     assert_eq!(settled, ipvs.table().unwrap());
     assert_eq!(settled[0].destinations.len(), 1);

@@ -6,6 +6,15 @@ use crate::error::InvalidError;
 /// Connection timeouts in seconds (`ipvsadm --set tcp tcpfin udp`).
 ///
 /// When setting, 0 leaves a value unchanged (the kernel's rule).
+///
+/// ```
+/// use lvs::Timeouts;
+///
+/// // ipvsadm --set 900 0 0: change the TCP timeout only.
+/// let t = Timeouts { tcp: 900, ..Timeouts::default() };
+/// assert_eq!((t.tcp_fin, t.udp), (0, 0));
+/// // ipvsadm.set_timeouts(&t)?
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(default))]
@@ -61,6 +70,15 @@ impl FromStr for Version {
 }
 
 /// What `GET_INFO` reports: the IPVS version and the connection hash table size.
+///
+/// ```
+/// use lvs::{Info, Version};
+///
+/// let info = Info { version: "1.2.1".parse()?, conn_table_size: 4096 };
+/// assert_eq!(info.version, Version(0x010201));
+/// assert_eq!(info.version.to_string(), "1.2.1");
+/// # Ok::<(), lvs::InvalidError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Info {

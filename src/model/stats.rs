@@ -5,6 +5,17 @@ use std::time::Duration;
 /// The kernel keeps 64-bit counters; this crate reads the 64-bit set (`STATS64`, kernel 4.1+)
 /// when present and falls back to the older set otherwise. Rates are per second, estimated by
 /// the kernel over its averaging window.
+///
+/// ```
+/// use std::time::Duration;
+/// use lvs::Stats;
+///
+/// // Two readings of a service's counters, 10 s apart (from `Ipvs::get_service`).
+/// let before = Stats { conns: 100, in_packets: 1_000, in_bytes: 64_000, ..Stats::default() };
+/// let after = Stats { conns: 150, in_packets: 1_500, in_bytes: 96_000, ..Stats::default() };
+/// let r = after.rates_since(&before, Duration::from_secs(10));
+/// assert_eq!((r.cps, r.in_pps, r.in_bps), (5.0, 50.0, 3_200.0));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Stats {
