@@ -68,20 +68,42 @@ fn parse_args() -> Res<Option<Args>> {
     }))
 }
 
-/// The peak-memory probe: dump the whole table, print the count and the peak RSS in KiB.
+/// The peak-memory probe: dump the whole table, print the counts and the peak resident
+/// size in KiB.
 fn dump_child() -> Res<()> {
     let mut ipvs = Ipvs::new()?;
+    if std::env::var_os("LVS_BENCH_TRACE").is_some() {
+        let hwm = || {
+            std::fs::read_to_string("/proc/self/status")
+                .unwrap_or_default()
+                .lines()
+                .filter(|l| l.starts_with("VmHWM") || l.starts_with("VmRSS"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        eprintln!("open: {}", hwm());
+        let s = ipvs.services()?;
+        eprintln!("services ({}): {}", s.len(), hwm());
+        let d = ipvs.destinations(&s[0].id)?;
+        eprintln!("one destinations ({}): {}", d.len(), hwm());
+        let mut n = 0;
+        for svc in &s {
+            n += ipvs.destinations(&svc.id)?.len();
+        }
+        eprintln!("all destinations, dropped ({n}): {}", hwm());
+    }
     let table = ipvs.table()?;
     let dests: usize = table.iter().map(|e| e.destinations.len()).sum();
-    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: getrusage fills the struct it is given.
-    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr()) };
-    if rc != 0 {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    // SAFETY: getrusage succeeded, so the struct is initialised.
-    let usage = unsafe { usage.assume_init() };
-    println!("{} {} {}", table.len(), dests, usage.ru_maxrss);
+    // The peak of this process's own memory (VmHWM): getrusage's ru_maxrss would not do,
+    // as Linux carries the parent's resident size over fork and exec into it.
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let hwm_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .ok_or("no VmHWM in /proc/self/status")?
+        .parse()?;
+    println!("{} {} {}", table.len(), dests, hwm_kib);
     Ok(())
 }
 
