@@ -29,7 +29,14 @@
 #
 # Exit status: the command's; 124 if the timeout struck; 125 if the guest
 # could not be prepared or did not report a status (e.g. a kernel panic).
+#
+# A guest whose kernel crashes (an oops is a panic here) reports no status:
+# the command is then run once more in a new guest, with a warning on
+# stderr, because the crash is the kernel's, not the command's (seen once:
+# 6.12's IPVS estimator kthread). LVS_GUEST_CRASH_RETRIES (default 1) sets
+# how many times; 0 turns it off.
 set -euo pipefail
+ORIG_ARGS=("$@")
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$SCRIPT_DIR/../.." && pwd -P)
@@ -193,5 +200,11 @@ fi
 if [[ $qemu_rc == 124 || $qemu_rc == 137 ]]; then
     echo "run.sh: error: timed out after ${TIMEOUT}s; guest killed" >&2
     exit 124
+fi
+retries=${LVS_GUEST_CRASH_RETRIES:-1}
+if [[ $retries =~ ^[0-9]+$ ]] && ((retries > 0)); then
+    echo "run.sh: WARNING: the guest reported no exit status (kernel panic or crash: see" \
+        "the console above); running the command again in a new guest" >&2
+    LVS_GUEST_CRASH_RETRIES=$((retries - 1)) exec "$SCRIPT_DIR/run.sh" "${ORIG_ARGS[@]}"
 fi
 die "the guest reported no exit status (kernel panic or crash?); qemu exited with $qemu_rc"
