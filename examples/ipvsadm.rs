@@ -152,7 +152,7 @@ fn run(
 /// checks, and the kernel decides the rest (ipvsadm takes weights up to `i32::MAX`, which the
 /// client's builders refuse, so the request goes through the transport).
 fn apply_one(ipvs: &mut Ipvs<KernelTransport>, cmd: &Command) -> Result<(), String> {
-    let Some(msg) = request_for(cmd) else {
+    let Some(msg) = cmd.request() else {
         return Ok(());
     };
     ipvs.transport()
@@ -334,23 +334,6 @@ fn same_table(
         })
 }
 
-fn request_for(cmd: &Command) -> Option<IpvsMessage> {
-    Some(match cmd {
-        Command::AddService(s) => IpvsMessage::new_service(s),
-        Command::EditService(s) => IpvsMessage::set_service(s),
-        Command::DeleteService(id) => IpvsMessage::del_service(id),
-        Command::Flush => IpvsMessage::flush(),
-        Command::AddDestination(id, d) => IpvsMessage::new_dest(id, d),
-        Command::EditDestination(id, d) => IpvsMessage::set_dest(id, d),
-        Command::DeleteDestination(id, a) => IpvsMessage::del_dest(id, a),
-        Command::Zero(id) => IpvsMessage::zero(id.as_ref()),
-        Command::SetTimeouts(t) => IpvsMessage::set_timeouts(t),
-        Command::StartDaemon(d) => IpvsMessage::new_daemon(d),
-        Command::StopDaemon(s) => IpvsMessage::del_daemon(*s),
-        _ => return None,
-    })
-}
-
 fn errno_text(e: &Error) -> String {
     match e.errno() {
         Some(n) => std::io::Error::from_raw_os_error(n).to_string(),
@@ -462,7 +445,7 @@ fn restore(
             // A nested -R goes on with the same input: nothing to do.
             continue;
         }
-        if let Some(msg) = request_for(&rule.command) {
+        if let Some(msg) = rule.command.request() {
             let u = shadow.apply(&rule.command);
             pending.push((rule, msg, u));
             continue;

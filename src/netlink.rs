@@ -37,6 +37,7 @@ pub(crate) fn datagram_size() -> usize {
 
 /// The receive buffer of the async transport's socket (tokio), which reads one datagram per
 /// call: 64 KiB holds the largest datagram the kernel sends (32 KiB).
+#[cfg(feature = "tokio")]
 pub(crate) const RECV_BUF: usize = 64 * 1024;
 
 /// How many datagrams one `recvmmsg` takes at most.

@@ -5,28 +5,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lvs::text::{self, Command, SystemNames};
-use lvs::wire::{self, IpvsMessage};
+use lvs::text::{self, SystemNames};
+use lvs::wire;
 
 const HOSTS: &str = "127.0.0.1 localhost\n10.0.0.1 vip.example vip\nfd00::1 vip6\n";
 const SERVICES: &str = "http 80/tcp\nhttp 80/udp\ndomain 53/udp\nsip 5060/udp\n";
-
-fn request_for(cmd: &Command) -> Option<IpvsMessage> {
-    Some(match cmd {
-        Command::AddService(s) => IpvsMessage::new_service(s),
-        Command::EditService(s) => IpvsMessage::set_service(s),
-        Command::DeleteService(id) => IpvsMessage::del_service(id),
-        Command::Flush => IpvsMessage::flush(),
-        Command::AddDestination(id, d) => IpvsMessage::new_dest(id, d),
-        Command::EditDestination(id, d) => IpvsMessage::set_dest(id, d),
-        Command::DeleteDestination(id, a) => IpvsMessage::del_dest(id, a),
-        Command::Zero(id) => IpvsMessage::zero(id.as_ref()),
-        Command::SetTimeouts(t) => IpvsMessage::set_timeouts(t),
-        Command::StartDaemon(d) => IpvsMessage::new_daemon(d),
-        Command::StopDaemon(s) => IpvsMessage::del_daemon(*s),
-        _ => return None,
-    })
-}
 
 fuzz_target!(|data: &[u8]| {
     let mut args: Vec<String> = data
@@ -42,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
         Ok(cmd) => {
             let _ = cmd.is_write();
             let _ = cmd.validate();
-            if let Some(msg) = request_for(&cmd) {
+            if let Some(msg) = cmd.request() {
                 let _ = wire::frame_request(msg, 0x20, 1, false);
             }
         }

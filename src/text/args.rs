@@ -123,6 +123,26 @@ pub enum Command {
 }
 
 impl Command {
+    /// The IPVS request this command sends, for the commands that are one request (table
+    /// changes, timeouts, zero, daemons); `None` for listings, `-S`, `-R` and `-h`.
+    pub fn request(&self) -> Option<crate::wire::IpvsMessage> {
+        use crate::wire::IpvsMessage;
+        Some(match self {
+            Command::AddService(s) => IpvsMessage::new_service(s),
+            Command::EditService(s) => IpvsMessage::set_service(s),
+            Command::DeleteService(id) => IpvsMessage::del_service(id),
+            Command::Flush => IpvsMessage::flush(),
+            Command::AddDestination(id, d) => IpvsMessage::new_dest(id, d),
+            Command::EditDestination(id, d) => IpvsMessage::set_dest(id, d),
+            Command::DeleteDestination(id, a) => IpvsMessage::del_dest(id, a),
+            Command::Zero(id) => IpvsMessage::zero(id.as_ref()),
+            Command::SetTimeouts(t) => IpvsMessage::set_timeouts(t),
+            Command::StartDaemon(d) => IpvsMessage::new_daemon(d),
+            Command::StopDaemon(s) => IpvsMessage::del_daemon(*s),
+            _ => return None,
+        })
+    }
+
     /// Whether the command changes the kernel's table (what `-R` batches).
     pub fn is_write(&self) -> bool {
         !matches!(
