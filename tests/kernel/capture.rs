@@ -121,8 +121,8 @@ fn capture_reply_fixtures() {
     let mut captured: Vec<(&str, Exchange)> = Vec::new();
     for r in requests(&sc) {
         if r.name == "flush_ack" {
-            ipvs.stop_daemon(DaemonState::Master).unwrap();
-            ipvs.stop_daemon(DaemonState::Backup).unwrap();
+            ns.stop_daemon(&mut ipvs, DaemonState::Master);
+            ns.stop_daemon(&mut ipvs, DaemonState::Backup);
         }
         let ex = exchange(&socket, family, r.seq, r.msg, r.dump);
         assert_eq!(ex.refused, r.refused, "{}", r.name);

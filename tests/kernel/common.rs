@@ -59,6 +59,38 @@ impl Netns {
         Handle::in_netns(&self.name).unwrap_or_else(|e| panic!("in_netns({}): {e:?}", self.name))
     }
 
+    /// Stop a daemon the test started, through `ipvs`; it must stop.
+    ///
+    /// Under TCG a `DEL_DAEMON` has gone unanswered for over a minute a few times in
+    /// hundreds of runs (on 6.1 and 6.12), in tests that do nothing unusual. When that
+    /// happens this prints what the kernel shows (the netlink sockets' queues and drops,
+    /// stuck tasks' stacks, the IPVS kthreads, the kernel log) and then requires the daemon
+    /// to be gone: the stop must still take effect, only its late or missing answer is
+    /// tolerated.
+    pub fn stop_daemon(&self, ipvs: &mut Handle, state: lvs::DaemonState) {
+        let t0 = Instant::now();
+        match ipvs.stop_daemon(state) {
+            Ok(()) => {}
+            Err(lvs::Error::Timeout { .. }) => {
+                eprintln!(
+                    "KERNEL STALL: DEL_DAEMON ({state}) in {} unanswered after {:.1?}\n{}",
+                    self.name,
+                    t0.elapsed(),
+                    kernel_diagnostics(self)
+                );
+                wait_for(120, "the daemon to be gone after the stall", || {
+                    let left = self.ipvs().daemons().ok()?;
+                    (!left.iter().any(|d| d.state == state)).then_some(())
+                });
+                eprintln!(
+                    "KERNEL STALL: the {state} daemon was gone {:.1?} after the request",
+                    t0.elapsed()
+                );
+            }
+            Err(e) => panic!("stop_daemon({state}) in {}: {e:?}", self.name),
+        }
+    }
+
     /// Run a program inside the namespace (`ip netns exec NAME PROGRAM ARGS...`).
     pub fn exec(&self, program: &str, args: &[&str]) -> Output {
         let mut all = vec!["netns", "exec", &self.name, program];
@@ -275,6 +307,56 @@ pub fn family_id(ns: &Netns) -> u16 {
         .open()
         .expect("open a transport")
         .family_id()
+}
+
+/// What the guest kernel shows about a stall: `ns`'s netlink sockets with queued bytes or drops,
+/// tasks in uninterruptible sleep and the IPVS sync kthreads with their kernel stacks, and
+/// the end of the kernel log.
+pub fn kernel_diagnostics(ns: &Netns) -> String {
+    let mut out = String::new();
+    let netlink = ns.exec("cat", &["/proc/net/netlink"]);
+    if netlink.status.success() {
+        let t = String::from_utf8_lossy(&netlink.stdout);
+        out.push_str("/proc/net/netlink (header, and sockets with Rmem or Drops):\n");
+        for (i, line) in t.lines().enumerate() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode
+            let busy = f.len() >= 9 && (f[4] != "0" || f[8] != "0");
+            if i == 0 || busy {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name();
+        let Some(pid) = pid
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        let state = stat.rsplit(") ").next().and_then(|r| r.split(' ').next());
+        if state == Some("D") || comm.starts_with("ipvs-") {
+            let stack = std::fs::read_to_string(format!("/proc/{pid}/stack")).unwrap_or_default();
+            out.push_str(&format!(
+                "task {pid} {} state {state:?}:\n{stack}",
+                comm.trim()
+            ));
+        }
+    }
+    if let Ok(o) = Command::new("dmesg").output() {
+        let log = String::from_utf8_lossy(&o.stdout);
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        out.push_str("kernel log (end):\n");
+        for line in tail.into_iter().rev() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Poll `f` until it returns `Some`, for at most `secs` seconds (the kernel's rate estimator

@@ -61,12 +61,12 @@ fn start_list_stop_library_writes_ipvsadm_reads() {
         [with_kernel_defaults(&master), with_kernel_defaults(&backup)]
     );
 
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
     assert_eq!(
         daemon_lines(&ns),
         ["backup sync daemon (mcast=sync0, syncid=7, maxlen=1472, group=224.0.0.81, port=8848, ttl=1)"]
     );
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
     assert_eq!(daemon_lines(&ns), Vec::<String>::new());
     assert_eq!(ipvs.daemons().unwrap(), vec![]);
 }
@@ -104,8 +104,8 @@ fn every_daemon_option_library_writes_ipvsadm_reads() {
     want_backup.max_len = Some(1452);
     want_backup.ttl = Some(1);
     assert_eq!(got[1], want_backup);
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 }
 
 #[test]
@@ -152,7 +152,7 @@ fn start_list_stop_ipvsadm_writes_library_reads() {
     // ipvsadm stops one, the library stops the other.
     ns.ipvsadm(&["--stop-daemon", "master"]);
     assert_eq!(ipvs.daemons().unwrap().len(), 1);
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
     assert_eq!(ipvs.daemons().unwrap(), vec![]);
     assert_eq!(daemon_lines(&ns), Vec::<String>::new());
 }
@@ -191,8 +191,8 @@ fn start_twice_is_daemon_exists() {
     // ipvsadm sees the refusal the same way.
     let err = ns.ipvsadm_fails(&["--start-daemon", "backup", "--mcast-interface", "lo"]);
     assert_eq!(err, "Daemon has already run");
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 }
 
 #[test]
@@ -221,7 +221,7 @@ fn stop_not_running_is_no_such_daemon() {
         libc::ESRCH,
         StopDaemon
     );
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
     assert_refused!(
         ipvs.stop_daemon(DaemonState::Master),
         NoSuchDaemon,
@@ -278,7 +278,7 @@ fn start_with_mixed_family_destination_is_invalid_request() {
         .build_for(&id)
         .unwrap();
     ipvs.add_destination(&id, &v4).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 }
 
 /// A daemon on an interface that does not exist: ENODEV, which the client has no name for

@@ -58,8 +58,8 @@ fn each_handle_sees_only_its_own_namespace() {
     ia.flush().unwrap();
     assert_eq!(ia.services().unwrap(), vec![]);
     assert_eq!(ib.services().unwrap().len(), 2);
-    ia.stop_daemon(DaemonState::Master).unwrap();
-    ib.stop_daemon(DaemonState::Master).unwrap();
+    a.stop_daemon(&mut ia, DaemonState::Master);
+    b.stop_daemon(&mut ib, DaemonState::Master);
 }
 
 /// Set in the child process that `permission_denied_without_cap_net_admin` starts.

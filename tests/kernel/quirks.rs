@@ -279,8 +279,8 @@ fn quirk_daemon_dump_master_and_backup_are_separate_entries() {
     }
     let states: Vec<DaemonState> = replies.iter().map(|r| r.daemon().unwrap().state).collect();
     assert_eq!(states, [DaemonState::Master, DaemonState::Backup]);
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 }
 
 /// Reply command tags: `GET_SERVICE` (do and dump) answers `NEW_SERVICE`, `GET_DEST`
@@ -700,11 +700,11 @@ fn quirk_sync_daemon_max_len_defaults_and_clamping() {
     start(&mut ipvs, DaemonState::Backup, "lo", None);
     // lo's MTU is 65536: capped at 65535, less 28.
     assert_eq!(max_lens(&mut ipvs), [Some(1472), Some(65507)]);
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
     start(&mut ipvs, DaemonState::Backup, "sync0", None);
     assert_eq!(max_lens(&mut ipvs), [Some(1472), Some(8972)]);
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 
     start(&mut ipvs, DaemonState::Master, "sync0", Some(100));
     start(&mut ipvs, DaemonState::Backup, "sync0", Some(100));
@@ -716,8 +716,8 @@ fn quirk_sync_daemon_max_len_defaults_and_clamping() {
             "backup sync daemon (mcast=sync0, syncid=0, maxlen=1024, group=224.0.0.81, port=8848, ttl=1)",
         ]
     );
-    ipvs.stop_daemon(DaemonState::Master).unwrap();
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Master);
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 }
 
 /// The kernel stores any forwarding code (it masks the value to 3 bits: bypass 4, and the
@@ -913,5 +913,5 @@ fn quirk_sync_id_above_255_is_kept() {
     raw(&mut ipvs, &msg, RequestKind::Do).expect("started");
     let got = ipvs.daemons().unwrap();
     assert_eq!(got[0].sync_id, 0x1_0107);
-    ipvs.stop_daemon(DaemonState::Backup).unwrap();
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
 }
