@@ -8,10 +8,16 @@
 //! - **apply** the table to an empty IPVS: `ipvsadm -R` reading the rules on stdin; the
 //!   drop-in `examples/ipvsadm -R` (with `--ipvsadm-example PATH`); the library's batched
 //!   [`Ipvs::apply`]; and the raw floor: the same requests, encoded before the clock
-//!   starts, only sent and acknowledged on a plain netlink socket (the kernel's own cost);
-//! - **dump** the loaded table: `ipvsadm -S -n` and `ipvsadm -L -n` (output to /dev/null),
-//!   the drop-in's `-S -n`, and the library's [`Ipvs::table`] and
-//!   [`Ipvs::for_each_entry`];
+//!   starts, only sent and acknowledged on a plain netlink socket (the kernel's own cost).
+//!   Each apply runs in a network namespace of its own, created for it, and the next step
+//!   waits until the guest is idle again after the namespace is deleted: a table flushed
+//!   in the same namespace leaves the kernel slower for the next load (deleted
+//!   destinations stay on a trash list that every later `NEW_DEST` walks; a load right
+//!   after a flush was measured 2.8 to 3.5 times slower), which would favour whoever
+//!   goes first. The order of the four is rotated from run to run;
+//! - **dump** the table `ipvsadm -R` loaded, in its namespace: `ipvsadm -S -n` and
+//!   `ipvsadm -L -n` (output to /dev/null), the drop-in's `-S -n`, the library's
+//!   [`Ipvs::table`] and [`Ipvs::for_each_entry`], and a raw dump floor;
 //! - the peak resident memory of a process that does nothing but the full dump.
 //!
 //! Output: a Markdown table per shape, times in milliseconds, with ratios.
@@ -50,7 +56,7 @@ fn parse_args() -> Res<Option<Args>> {
             "--runs" => runs = it.next().ok_or("--runs needs a number")?.parse()?,
             "--ipvsadm-example" => example = Some(it.next().ok_or("--ipvsadm-example PATH")?),
             "--dump-child" => {
-                dump_child()?;
+                dump_child(&it.next().ok_or("--dump-child NETNS")?)?;
                 return Ok(None);
             }
             // cargo bench passes --bench.
@@ -70,8 +76,8 @@ fn parse_args() -> Res<Option<Args>> {
 
 /// The peak-memory probe: dump the whole table, print the counts and the peak resident
 /// size in KiB.
-fn dump_child() -> Res<()> {
-    let mut ipvs = Ipvs::new()?;
+fn dump_child(netns: &str) -> Res<()> {
+    let mut ipvs = Ipvs::in_netns(netns)?;
     if std::env::var_os("LVS_BENCH_TRACE").is_some() {
         let hwm = || {
             std::fs::read_to_string("/proc/self/status")
@@ -152,19 +158,113 @@ fn table(services: u32, dests: u32) -> Table {
     Table { ops, rules }
 }
 
-fn ipvsadm_clear() -> Res<()> {
-    let st = Command::new("ipvsadm").arg("-C").status()?;
-    if !st.success() {
-        return Err("ipvsadm -C failed".into());
+/// A network namespace of the benchmark's own, with `lo` up; deleted on drop.
+struct Netns {
+    name: String,
+    /// `/run/netns/NAME`, open, for entering it in a child before exec.
+    file: std::fs::File,
+}
+
+impl Netns {
+    fn new(name: String) -> Res<Netns> {
+        let ok = |st: std::process::ExitStatus, what: &str| -> Res<()> {
+            if st.success() {
+                Ok(())
+            } else {
+                Err(format!("{what} failed: {st}").into())
+            }
+        };
+        ok(
+            Command::new("ip").args(["netns", "add", &name]).status()?,
+            "ip netns add",
+        )?;
+        ok(
+            Command::new("ip")
+                .args(["-n", &name, "link", "set", "lo", "up"])
+                .status()?,
+            "ip link set lo up",
+        )?;
+        let file = std::fs::File::open(format!("/run/netns/{name}"))?;
+        Ok(Netns { name, file })
+    }
+
+    /// `program args` to run inside the namespace (entered with `setns` between fork and
+    /// exec, so that the child pays nothing more than a syscall for it).
+    fn command(&self, program: &str, args: &[&str]) -> Res<Command> {
+        use std::os::fd::{AsRawFd, BorrowedFd};
+        use std::os::unix::process::CommandExt;
+        let fd = self.file.as_raw_fd();
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        // SAFETY: only an async-signal-safe syscall runs between fork and exec; the file
+        // outlives the child's start (it is owned by `self`).
+        unsafe {
+            cmd.pre_exec(move || {
+                let ns = BorrowedFd::borrow_raw(fd);
+                nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        Ok(cmd)
+    }
+
+    fn ipvs(&self) -> Res<Ipvs> {
+        Ok(Ipvs::in_netns(&self.name)?)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+/// Total and idle (idle + iowait) CPU time of the guest so far, in clock ticks.
+fn cpu_times() -> Res<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().ok_or("empty /proc/stat")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    let total = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Ok((total, idle))
+}
+
+/// Wait until the guest is idle (at least 90% idle in two half-second samples in a row):
+/// deleting a namespace that holds a large table frees it in kernel workers afterwards,
+/// and RCU callbacks and estimator work of earlier steps must not run inside the next
+/// timed step.
+fn wait_idle() -> Res<()> {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut prev = cpu_times()?;
+    let mut quiet = 0;
+    while quiet < 2 {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = cpu_times()?;
+        let (total, idle) = (now.0 - prev.0, now.1 - prev.1);
+        prev = now;
+        quiet = if total > 0 && idle * 10 >= total * 9 {
+            quiet + 1
+        } else {
+            0
+        };
+        if Instant::now() > deadline {
+            eprintln!("warning: the guest did not go idle in 300 s");
+            break;
+        }
     }
     Ok(())
 }
 
-/// Run a command with `input` on stdin and stdout discarded; its wall time.
-fn time_command(program: &str, args: &[&str], input: Option<&str>) -> Res<Duration> {
+/// Run `cmd` with `input` on stdin and stdout discarded; its wall time.
+fn time_command(mut cmd: Command, input: Option<&str>) -> Res<Duration> {
     let start = Instant::now();
-    let mut child = Command::new(program)
-        .args(args)
+    let mut child = cmd
         .stdin(if input.is_some() {
             Stdio::piped()
         } else {
@@ -182,7 +282,7 @@ fn time_command(program: &str, args: &[&str], input: Option<&str>) -> Res<Durati
     let st = child.wait()?;
     let elapsed = start.elapsed();
     if !st.success() {
-        return Err(format!("{program} {args:?} failed: {st}").into());
+        return Err(format!("{cmd:?} failed: {st}").into());
     }
     Ok(elapsed)
 }
@@ -190,18 +290,34 @@ fn time_command(program: &str, args: &[&str], input: Option<&str>) -> Res<Durati
 /// The raw floor: pre-encoded requests in datagrams of at most 32 KiB, sent and
 /// acknowledged.
 struct Raw {
-    socket: Socket,
     datagrams: Vec<(Vec<u8>, usize)>,
     /// The dump requests of the raw dump floor: all services, then each one's destinations.
     dumps: Vec<Vec<u8>>,
 }
 
+/// A plain generic netlink socket in `ns`, bound and connected to the kernel, with the
+/// library's receive buffer (4 MiB).
+fn raw_socket(ns: &Netns) -> Res<Socket> {
+    // Created on a thread that enters the namespace, so this thread stays where it is (a
+    // socket belongs to the namespace it was created in).
+    let file = ns.file.try_clone()?;
+    std::thread::spawn(move || -> Result<Socket, String> {
+        let e = |e: &dyn std::fmt::Display| e.to_string();
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|x| e(&x))?;
+        let mut socket = Socket::new(NETLINK_GENERIC).map_err(|x| e(&x))?;
+        socket.bind_auto().map_err(|x| e(&x))?;
+        socket.connect(&NlAddr::new(0, 0)).map_err(|x| e(&x))?;
+        nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))
+            .map_err(|x| e(&x))?;
+        Ok(socket)
+    })
+    .join()
+    .map_err(|_| "the socket thread panicked")?
+    .map_err(Into::into)
+}
+
 fn raw_prepare(ops: &[Op]) -> Res<Raw> {
     let family = KernelTransport::open()?.family_id();
-    let mut socket = Socket::new(NETLINK_GENERIC)?;
-    socket.bind_auto()?;
-    socket.connect(&NlAddr::new(0, 0))?;
-    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::RcvBufForce, &(4 << 20))?;
     let mut datagrams = Vec::new();
     let mut cur = Vec::new();
     let mut count = 0;
@@ -230,28 +346,21 @@ fn raw_prepare(ops: &[Op]) -> Res<Raw> {
             ));
         }
     }
-    Ok(Raw {
-        socket,
-        datagrams,
-        dumps,
-    })
+    Ok(Raw { datagrams, dumps })
 }
 
 /// The raw dump floor: the same dumps as a full table read, pre-encoded, and the replies
 /// only received (as the library does, with `recvmmsg`) and counted, not decoded. Returns
 /// the time and the number of messages.
-fn raw_dump(raw: &Raw) -> Res<(Duration, usize)> {
+fn raw_dump(socket: &Socket, raw: &Raw) -> Res<(Duration, usize)> {
     const SLOT: usize = 4096;
     let mut slots = vec![0u8; SLOT * 64];
     let start = Instant::now();
     let mut messages = 0;
     for request in &raw.dumps {
-        raw.socket.send(request, 0)?;
+        socket.send(request, 0)?;
         'dump: loop {
-            for (i, n) in recv_many(&raw.socket, &mut slots, SLOT)?
-                .into_iter()
-                .enumerate()
-            {
+            for (i, n) in recv_many(socket, &mut slots, SLOT)?.into_iter().enumerate() {
                 let buf = &slots[i * SLOT..i * SLOT + n];
                 let mut off = 0;
                 while off + 16 <= n {
@@ -293,18 +402,15 @@ fn recv_many(socket: &Socket, slots: &mut [u8], size: usize) -> Res<Vec<usize>> 
     Ok(res.map(|r| r.bytes).collect())
 }
 
-fn raw_send(raw: &Raw) -> Res<Duration> {
+fn raw_send(socket: &Socket, raw: &Raw) -> Res<Duration> {
     const SLOT: usize = 4096;
     let mut slots = vec![0u8; SLOT * 64];
     let start = Instant::now();
     for (datagram, count) in &raw.datagrams {
-        raw.socket.send(datagram, 0)?;
+        socket.send(datagram, 0)?;
         let mut acked = 0;
         while acked < *count {
-            for (i, n) in recv_many(&raw.socket, &mut slots, SLOT)?
-                .into_iter()
-                .enumerate()
-            {
+            for (i, n) in recv_many(socket, &mut slots, SLOT)?.into_iter().enumerate() {
                 let buf = &slots[i * SLOT..i * SLOT + n];
                 let mut off = 0;
                 while off + 20 <= n {
@@ -349,71 +455,95 @@ fn main() -> Res<()> {
     };
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")?;
     println!("# lvs guest benchmark, kernel {}", kernel.trim());
-    let mut ipvs = Ipvs::new()?;
+    #[derive(Clone, Copy, PartialEq)]
+    enum Who {
+        Ipvsadm,
+        Example,
+        Library,
+        Raw,
+    }
     for &(services, dests) in &args.shapes {
         let t = table(services, dests);
-        let rules_path = std::env::temp_dir().join("lvs-bench.rules");
-        std::fs::write(&rules_path, &t.rules)?;
         let raw = raw_prepare(&t.ops)?;
         let (mut ip_r, mut ex_r, mut lib_r, mut raw_r) = (vec![], vec![], vec![], vec![]);
         let (mut ip_s, mut ip_l, mut ex_s, mut lib_t, mut lib_w, mut raw_d) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         let mut peak_kib = 0u64;
-        for _ in 0..args.runs {
-            ipvsadm_clear()?;
-            ip_r.push(time_command("ipvsadm", &["-R"], Some(&t.rules))?);
-            check_loaded(&mut ipvs, services, dests)?;
-            ip_s.push(time_command("ipvsadm", &["-S", "-n"], None)?);
-            ip_l.push(time_command("ipvsadm", &["-L", "-n"], None)?);
-            if let Some(ex) = &args.example {
-                ex_s.push(time_command(ex, &["-S", "-n"], None)?);
-                ipvsadm_clear()?;
-                ex_r.push(time_command(ex, &["-R"], Some(&t.rules))?);
-                check_loaded(&mut ipvs, services, dests)?;
-            }
-
-            ipvsadm_clear()?;
-            let start = Instant::now();
-            let outcome = ipvs.apply(&t.ops)?;
-            lib_r.push(start.elapsed());
-            outcome.into_result()?;
-            check_loaded(&mut ipvs, services, dests)?;
-
-            let (d, messages) = raw_dump(&raw)?;
-            if messages != (services * (dests + 1)) as usize {
-                return Err(format!("the raw dump read {messages} messages").into());
-            }
-            raw_d.push(d);
-            let start = Instant::now();
-            let table = ipvs.table()?;
-            lib_t.push(start.elapsed());
-            drop(table);
-            let start = Instant::now();
-            let mut n = 0usize;
-            ipvs.for_each_entry(|e| {
-                n += e.destinations.len();
-                Ok(())
-            })?;
-            lib_w.push(start.elapsed());
-            if n != (services * dests) as usize {
-                return Err("the walk missed destinations".into());
-            }
-            let out = Command::new(std::env::current_exe()?)
-                .arg("--dump-child")
-                .output()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            let kib: u64 = text
-                .split_whitespace()
-                .nth(2)
-                .ok_or("no output from the dump child")?
-                .parse()?;
-            peak_kib = peak_kib.max(kib);
-
-            ipvsadm_clear()?;
-            raw_r.push(raw_send(&raw)?);
-            check_loaded(&mut ipvs, services, dests)?;
+        let mut who = vec![Who::Ipvsadm, Who::Library, Who::Raw];
+        if args.example.is_some() {
+            who.insert(1, Who::Example);
         }
-        ipvsadm_clear()?;
+        for run in 0..args.runs {
+            let mut order = who.clone();
+            order.rotate_left(run % who.len());
+            for w in order {
+                let ns = Netns::new(format!("lvs-bench-{run}-{}", w as u8))?;
+                wait_idle()?;
+                match w {
+                    Who::Ipvsadm => ip_r.push(time_command(
+                        ns.command("ipvsadm", &["-R"])?,
+                        Some(&t.rules),
+                    )?),
+                    Who::Example => {
+                        let ex = args.example.as_deref().ok_or("no example")?;
+                        ex_r.push(time_command(ns.command(ex, &["-R"])?, Some(&t.rules))?);
+                    }
+                    Who::Library => {
+                        let mut ipvs = ns.ipvs()?;
+                        let start = Instant::now();
+                        let outcome = ipvs.apply(&t.ops)?;
+                        lib_r.push(start.elapsed());
+                        outcome.into_result()?;
+                    }
+                    Who::Raw => {
+                        let socket = raw_socket(&ns)?;
+                        raw_r.push(raw_send(&socket, &raw)?);
+                    }
+                }
+                let mut ipvs = ns.ipvs()?;
+                check_loaded(&mut ipvs, services, dests)?;
+                if w != Who::Ipvsadm {
+                    continue;
+                }
+                // The dumps, all of the table ipvsadm loaded.
+                wait_idle()?;
+                ip_s.push(time_command(ns.command("ipvsadm", &["-S", "-n"])?, None)?);
+                ip_l.push(time_command(ns.command("ipvsadm", &["-L", "-n"])?, None)?);
+                if let Some(ex) = &args.example {
+                    ex_s.push(time_command(ns.command(ex, &["-S", "-n"])?, None)?);
+                }
+                let socket = raw_socket(&ns)?;
+                let (d, messages) = raw_dump(&socket, &raw)?;
+                if messages != (services * (dests + 1)) as usize {
+                    return Err(format!("the raw dump read {messages} messages").into());
+                }
+                raw_d.push(d);
+                let start = Instant::now();
+                let table = ipvs.table()?;
+                lib_t.push(start.elapsed());
+                drop(table);
+                let start = Instant::now();
+                let mut n = 0usize;
+                ipvs.for_each_entry(|e| {
+                    n += e.destinations.len();
+                    Ok(())
+                })?;
+                lib_w.push(start.elapsed());
+                if n != (services * dests) as usize {
+                    return Err("the walk missed destinations".into());
+                }
+                let out = Command::new(std::env::current_exe()?)
+                    .args(["--dump-child", &ns.name])
+                    .output()?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                let kib: u64 = text
+                    .split_whitespace()
+                    .nth(2)
+                    .ok_or("no output from the dump child")?
+                    .parse()?;
+                peak_kib = peak_kib.max(kib);
+            }
+        }
         let (ip_r, lib_r, raw_r) = (median(ip_r), median(lib_r), median(raw_r));
         let (ip_s, ip_l, lib_t, lib_w) = (median(ip_s), median(ip_l), median(lib_t), median(lib_w));
         let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
@@ -476,7 +606,6 @@ fn main() -> Res<()> {
             "| peak RSS of a process doing the full dump | {:.1} MiB | |",
             peak_kib as f64 / 1024.0
         );
-        let _ = std::fs::remove_file(&rules_path);
     }
     Ok(())
 }
