@@ -50,10 +50,26 @@ pub struct ServiceEntry {
 /// }
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug)]
 pub struct Ipvs<T: Transport = KernelTransport> {
     transport: T,
+    /// A second transport for reading large tables in parallel, opened on first use.
+    sibling: Option<Box<dyn Transport>>,
+    /// Whether large tables are read on two transports.
+    parallel_reads: bool,
 }
+
+impl<T: Transport + std::fmt::Debug> std::fmt::Debug for Ipvs<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ipvs")
+            .field("transport", &self.transport)
+            .field("sibling", &self.sibling.is_some())
+            .field("parallel_reads", &self.parallel_reads)
+            .finish()
+    }
+}
+
+/// From this many services on, [`Ipvs::table`] reads destinations on two transports.
+const PARALLEL_TABLE_MIN: usize = 64;
 
 impl Ipvs<KernelTransport> {
     /// A handle on the caller's network namespace, through the kernel.
@@ -79,10 +95,42 @@ impl Ipvs<KernelTransport> {
     }
 }
 
+/// The destinations of one service, on `t` (a missing service has none).
+fn destinations_on<T: Transport + ?Sized>(t: &mut T, id: &ServiceId) -> Result<Vec<Destination>> {
+    let mut dump = call::DestDump::new(id);
+    let msg = dump.message();
+    let r = t.dump_each(&msg, &mut |_, attrs| dump.push(attrs));
+    dump.finish(r)
+}
+
+/// The destinations of each of `services`, in order, on `t`.
+fn destinations_of<T: Transport + ?Sized>(
+    t: &mut T,
+    services: &[Service],
+) -> Result<Vec<Vec<Destination>>> {
+    services.iter().map(|s| destinations_on(t, &s.id)).collect()
+}
+
 impl<T: Transport> Ipvs<T> {
     /// A handle over this transport (the kernel, or a mock in tests).
     pub fn with_transport(transport: T) -> Ipvs<T> {
-        Ipvs { transport }
+        Ipvs {
+            transport,
+            sibling: None,
+            parallel_reads: true,
+        }
+    }
+
+    /// Whether [`table`](Self::table) may read a large table (64 services or more) on two
+    /// transports at once, the second one from a scoped thread (default: yes). The second
+    /// transport ([`Transport::sibling`]) is opened on first use and kept; with a backend
+    /// that has none, or with this off, everything is read on this handle's transport, in
+    /// the calling thread.
+    pub fn set_parallel_reads(&mut self, on: bool) {
+        self.parallel_reads = on;
+        if !on {
+            self.sibling = None;
+        }
     }
 
     /// The transport.
@@ -150,27 +198,50 @@ impl<T: Transport> Ipvs<T> {
     /// The destinations of a service, with counters and stats. A missing service gives an
     /// empty list, as the kernel answers.
     pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
-        let mut dump = call::DestDump::new(id);
-        let msg = dump.message();
-        let r = self
-            .transport
-            .dump_each(&msg, &mut |_, attrs| dump.push(attrs));
-        dump.finish(r)
+        destinations_on(&mut self.transport, id)
     }
 
     /// The whole table: every service with its destinations (one service dump, then one
     /// destination dump per service).
+    ///
+    /// IPVS answers one destination dump per service, so a large table costs as many
+    /// round trips; from 64 services on, the second half's destinations are read on a
+    /// second transport from a scoped thread while this thread reads the first half's
+    /// (see [`set_parallel_reads`](Self::set_parallel_reads)). The result is the same,
+    /// in the kernel's order.
     pub fn table(&mut self) -> Result<Vec<ServiceEntry>> {
         let services = self.services()?;
-        let mut out = Vec::with_capacity(services.len());
-        for service in services {
-            let destinations = self.destinations(&service.id)?;
-            out.push(ServiceEntry {
+        if self.parallel_reads && services.len() >= PARALLEL_TABLE_MIN && self.sibling.is_none() {
+            self.sibling = self.transport.sibling();
+        }
+        let dests = match (&mut self.sibling, self.parallel_reads) {
+            (Some(other), true) if services.len() >= PARALLEL_TABLE_MIN => {
+                let (first, second) = services.split_at(services.len() / 2);
+                let transport = &mut self.transport;
+                let (a, b) = std::thread::scope(|s| {
+                    let b = s.spawn(|| destinations_of(&mut **other, second));
+                    let a = destinations_of(transport, first);
+                    (a, b.join())
+                });
+                let b = b.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                if b.is_err() {
+                    // A transport that failed may hold unread replies: start afresh.
+                    self.sibling = None;
+                }
+                let mut a = a?;
+                a.extend(b?);
+                a
+            }
+            _ => destinations_of(&mut self.transport, &services)?,
+        };
+        Ok(services
+            .into_iter()
+            .zip(dests)
+            .map(|(service, destinations)| ServiceEntry {
                 service,
                 destinations,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     }
 
     /// The whole table, read until two reads in a row agree, for callers that need a

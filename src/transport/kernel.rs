@@ -97,7 +97,14 @@ impl KernelTransportBuilder {
             self.timeout,
             self.rcvbuf,
         )?;
-        KernelTransport::from_socket(sock, self.timeout)
+        // The namespace, held for siblings: the one named, or the calling thread's.
+        let netns = std::fs::File::open(
+            self.netns
+                .as_deref()
+                .unwrap_or(Path::new("/proc/thread-self/ns/net")),
+        )
+        .ok();
+        KernelTransport::from_socket(sock, self.timeout, self.rcvbuf, netns)
     }
 }
 
@@ -117,6 +124,11 @@ pub struct KernelTransport {
     family_id: u16,
     out: Vec<u8>,
     timeout: Duration,
+    /// The receive buffer asked for (what a sibling asks for too).
+    rcvbuf: usize,
+    /// The network namespace the socket was opened in, held open for opening siblings in
+    /// it (`None` if it could not be opened).
+    netns: Option<std::fs::File>,
 }
 
 impl KernelTransport {
@@ -130,15 +142,53 @@ impl KernelTransport {
         KernelTransportBuilder::default()
     }
 
-    fn from_socket(sock: NlSocket, timeout: Duration) -> Result<KernelTransport> {
+    fn from_socket(
+        sock: NlSocket,
+        timeout: Duration,
+        rcvbuf: usize,
+        netns: Option<std::fs::File>,
+    ) -> Result<KernelTransport> {
         let mut t = KernelTransport {
             sock,
             family_id: 0,
             out: Vec::new(),
             timeout,
+            rcvbuf,
+            netns,
         };
         t.family_id = t.resolve_family()?;
         Ok(t)
+    }
+
+    /// Open a second transport on this one's network namespace (the one it was opened in,
+    /// whatever namespace the calling thread is in now), with the same timeout and receive
+    /// buffer.
+    ///
+    /// When that namespace is the calling thread's, the new socket is simply opened;
+    /// otherwise it is opened from a thread that enters the namespace, which needs
+    /// `CAP_SYS_ADMIN` as [`KernelTransportBuilder::netns_path`] does.
+    pub fn open_sibling(&self) -> Result<KernelTransport> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::MetadataExt;
+        let ns = self.netns.as_ref().ok_or_else(|| {
+            Error::Io(std::io::Error::other(
+                "the transport's network namespace is not known (no /proc)",
+            ))
+        })?;
+        let theirs = ns.metadata()?;
+        let ours = std::fs::metadata("/proc/thread-self/ns/net")?;
+        let path = (theirs.ino() != ours.ino() || theirs.dev() != ours.dev())
+            .then(|| PathBuf::from(format!("/proc/self/fd/{}", ns.as_raw_fd())));
+        let sock = NlSocket::open(NETLINK_GENERIC, path.as_deref(), self.timeout, self.rcvbuf)?;
+        Ok(KernelTransport {
+            sock,
+            // Generic netlink family ids are the same in every namespace.
+            family_id: self.family_id,
+            out: Vec::new(),
+            timeout: self.timeout,
+            rcvbuf: self.rcvbuf,
+            netns: ns.try_clone().ok(),
+        })
     }
 
     /// The resolved `IPVS` generic netlink family id.
@@ -229,6 +279,10 @@ impl std::os::fd::AsFd for KernelTransport {
 }
 
 impl Transport for KernelTransport {
+    fn sibling(&mut self) -> Option<Box<dyn Transport>> {
+        Some(Box::new(self.open_sibling().ok()?))
+    }
+
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
         if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon)
             && self.timeout < DAEMON_TIMEOUT

@@ -75,6 +75,14 @@ pub trait Transport: Send {
         }
         Ok(())
     }
+
+    /// A second, independent transport on the same kernel table (the same network
+    /// namespace), for reading in parallel: [`Ipvs::table`](crate::Ipvs::table) reads a
+    /// large table's destinations on two. `None` when the backend has none (the default),
+    /// and whenever one cannot be opened: callers then work on this one alone.
+    fn sibling(&mut self) -> Option<Box<dyn Transport>> {
+        None
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -92,5 +100,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
         f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
     ) -> Result<()> {
         (**self).dump_each(msg, f)
+    }
+
+    fn sibling(&mut self) -> Option<Box<dyn Transport>> {
+        (**self).sibling()
     }
 }

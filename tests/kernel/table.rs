@@ -279,3 +279,60 @@ fn zero_one_service_leaves_the_others() {
     let sb = ipvs.get_service(&b).unwrap().stats.unwrap();
     assert_eq!(counters(&sb), [0; 5]);
 }
+
+/// A table of 150 services (more than the 64 from which `table` reads destinations on two
+/// sockets), with 0 to 5 destinations each: the parallel read is the same table as a read
+/// on one socket and as asking service by service. The handle is in a namespace of its
+/// own and the test runs in another, so the second socket must be opened in the handle's
+/// namespace (one opened in the test's would find no destinations at all).
+#[cfg(not(feature = "kernel-tests-async"))]
+#[test]
+fn large_table_read_in_parallel_is_the_same_table() {
+    use lvs::client::Op;
+    let ns = Netns::new("table-par");
+    let mut ipvs = lvs::Ipvs::in_netns(ns.name()).unwrap();
+    let mut ops = Vec::new();
+    let mut want_dests = 0;
+    for i in 0..150u8 {
+        let svc = Service::tcp(sa(&format!("10.1.0.{}:80", i + 1)))
+            .scheduler(Scheduler::Wrr)
+            .build()
+            .unwrap();
+        let id = svc.id;
+        ops.push(Op::AddService(svc));
+        for j in 0..(i % 6) {
+            let d = Destination::builder(sa(&format!("10.2.{i}.{}:8080", j + 1)))
+                .masquerade()
+                .weight(u32::from(j) + 1)
+                .build_for(&id)
+                .unwrap();
+            ops.push(Op::AddDestination(id, d));
+            want_dests += 1;
+        }
+    }
+    ipvs.apply(&ops).unwrap().into_result().unwrap();
+
+    let parallel = ipvs.table().unwrap();
+    assert_eq!(parallel.len(), 150);
+    let dests: usize = parallel.iter().map(|e| e.destinations.len()).sum();
+    assert_eq!(dests, want_dests);
+    ipvs.set_parallel_reads(false);
+    assert_eq!(ipvs.table().unwrap(), parallel);
+    let one_by_one: Vec<lvs::client::ServiceEntry> = ipvs
+        .services()
+        .unwrap()
+        .into_iter()
+        .map(|service| {
+            let destinations = ipvs.destinations(&service.id).unwrap();
+            lvs::client::ServiceEntry {
+                service,
+                destinations,
+            }
+        })
+        .collect();
+    assert_eq!(one_by_one, parallel);
+    // Again in parallel, on the kept second socket.
+    ipvs.set_parallel_reads(true);
+    assert_eq!(ipvs.table().unwrap(), parallel);
+    assert_eq!(ipvs.table().unwrap(), parallel);
+}
