@@ -382,3 +382,34 @@ fn table_settled_returns_a_table_that_holds_still() {
     assert_eq!(settled, ipvs.table().unwrap());
     assert_eq!(settled[0].destinations.len(), 1);
 }
+
+/// A batch large enough to be built on a second thread while it is sent (over 4,096
+/// operations) gives the same results, refusals at the same indices, and the same table
+/// as the same batch built and sent on the calling thread.
+#[test]
+fn a_large_batch_built_on_a_second_thread_is_the_same_batch() {
+    let mut ops = Vec::new();
+    for i in 0..2500u32 {
+        let s = svc(&format!("10.1.{}.{}:80", i / 250, i % 250 + 1));
+        ops.push(Op::AddService(s.clone()));
+        ops.push(Op::AddDestination(s.id, masq("10.2.0.1:80", i % 7 + 1)));
+        if i % 997 == 5 {
+            // Refused: the service exists; the destination exists.
+            ops.push(Op::AddService(s.clone()));
+            ops.push(Op::AddDestination(s.id, masq("10.2.0.1:80", 1)));
+        }
+    }
+    assert!(ops.len() > 5000);
+    let mut pipelined = mock();
+    let a = pipelined.apply(&ops).unwrap();
+    let mut plain = mock();
+    plain.set_parallel(false);
+    let b = plain.apply(&ops).unwrap();
+    let fails = |o: &lvs::client::BatchOutcome| -> Vec<(usize, String)> {
+        o.failures().map(|(i, e)| (i, e.to_string())).collect()
+    };
+    assert_eq!(fails(&a), fails(&b));
+    assert_eq!(fails(&a).len(), 6);
+    assert_eq!(a.applied(), ops.len() - 6);
+    assert_eq!(config(&mut pipelined), config(&mut plain));
+}

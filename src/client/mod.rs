@@ -54,8 +54,8 @@ pub struct Ipvs<T: Transport = KernelTransport> {
     transport: T,
     /// A second transport for reading large tables in parallel, opened on first use.
     sibling: Option<Box<dyn Transport>>,
-    /// Whether large tables are read on two transports.
-    parallel_reads: bool,
+    /// Whether large reads and batches may use a second thread.
+    parallel: bool,
 }
 
 impl<T: Transport + std::fmt::Debug> std::fmt::Debug for Ipvs<T> {
@@ -63,7 +63,7 @@ impl<T: Transport + std::fmt::Debug> std::fmt::Debug for Ipvs<T> {
         f.debug_struct("Ipvs")
             .field("transport", &self.transport)
             .field("sibling", &self.sibling.is_some())
-            .field("parallel_reads", &self.parallel_reads)
+            .field("parallel", &self.parallel)
             .finish()
     }
 }
@@ -117,17 +117,22 @@ impl<T: Transport> Ipvs<T> {
         Ipvs {
             transport,
             sibling: None,
-            parallel_reads: true,
+            parallel: true,
         }
     }
 
-    /// Whether [`table`](Self::table) may read a large table (64 services or more) on two
-    /// transports at once, the second one from a scoped thread (default: yes). The second
-    /// transport ([`Transport::sibling`]) is opened on first use and kept; with a backend
-    /// that has none, or with this off, everything is read on this handle's transport, in
-    /// the calling thread.
-    pub fn set_parallel_reads(&mut self, on: bool) {
-        self.parallel_reads = on;
+    /// Whether large reads and batches may use a second, scoped thread (default: yes).
+    ///
+    /// - [`table`](Self::table) reads a large table (64 services or more) on two
+    ///   transports at once; the second one ([`Transport::sibling`]) is opened on first
+    ///   use and kept. With a backend that has none, everything is read on this handle's
+    ///   transport.
+    /// - [`apply`](Self::apply) builds the requests of a large batch (4,096 operations or
+    ///   more) on the second thread while this one sends them and reads the answers.
+    ///
+    /// Off, everything runs in the calling thread.
+    pub fn set_parallel(&mut self, on: bool) {
+        self.parallel = on;
         if !on {
             self.sibling = None;
         }
@@ -207,14 +212,14 @@ impl<T: Transport> Ipvs<T> {
     /// IPVS answers one destination dump per service, so a large table costs as many
     /// round trips; from 64 services on, the second half's destinations are read on a
     /// second transport from a scoped thread while this thread reads the first half's
-    /// (see [`set_parallel_reads`](Self::set_parallel_reads)). The result is the same,
+    /// (see [`set_parallel`](Self::set_parallel)). The result is the same,
     /// in the kernel's order.
     pub fn table(&mut self) -> Result<Vec<ServiceEntry>> {
         let services = self.services()?;
-        if self.parallel_reads && services.len() >= PARALLEL_TABLE_MIN && self.sibling.is_none() {
+        if self.parallel && services.len() >= PARALLEL_TABLE_MIN && self.sibling.is_none() {
             self.sibling = self.transport.sibling();
         }
-        let dests = match (&mut self.sibling, self.parallel_reads) {
+        let dests = match (&mut self.sibling, self.parallel) {
             (Some(other), true) if services.len() >= PARALLEL_TABLE_MIN => {
                 let (first, second) = services.split_at(services.len() / 2);
                 let transport = &mut self.transport;

@@ -29,13 +29,14 @@ fn large_batch_with_refusals_in_the_middle() {
     let ns = Netns::new("batch-large");
     let mut ipvs = ns.ipvs();
     let mut ops = Vec::new();
-    for i in 0..1500 {
+    for i in 0..2100 {
         let s = svc(i);
         ops.push(Op::AddService(s.clone()));
         ops.push(Op::AddDestination(s.id, masq("10.2.0.1:80", 1)));
     }
-    // Refused: a duplicate service (index 3000), a destination of a missing service (3001),
-    // a duplicate destination (3002); then valid ones again.
+    // Refused: a duplicate service (index 4200), a destination of a missing service (4201),
+    // a duplicate destination (4202); then valid ones again. (Over 4,096 operations: the
+    // blocking handle builds requests on a second thread while it sends.)
     ops.push(Op::AddService(svc(700)));
     ops.push(Op::AddDestination(
         ServiceId::tcp(sa("10.9.9.9:80")),
@@ -47,31 +48,31 @@ fn large_batch_with_refusals_in_the_middle() {
     let outcome = ipvs.apply(&ops).unwrap();
     assert_eq!(outcome.results.len(), ops.len());
     let failures: Vec<usize> = outcome.failures().map(|(i, _)| i).collect();
-    assert_eq!(failures, vec![3000, 3001, 3002]);
+    assert_eq!(failures, vec![4200, 4201, 4202]);
     assert!(matches!(
-        outcome.results[3000],
+        outcome.results[4200],
         Err(Error::ServiceExists(_))
     ));
     assert!(matches!(
-        outcome.results[3001],
+        outcome.results[4201],
         Err(Error::NoSuchService(_))
     ));
     assert!(matches!(
-        outcome.results[3002],
+        outcome.results[4202],
         Err(Error::DestinationExists(_))
     ));
 
     let saved = ns.save();
     let mine = ipvs.table().unwrap();
     let with_dests = mine.iter().filter(|e| !e.destinations.is_empty()).count();
-    assert_eq!((mine.len(), with_dests), (1499, 1499), "the library's view");
+    assert_eq!((mine.len(), with_dests), (2099, 2099), "the library's view");
     let mut unique = saved.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), saved.len(), "ipvsadm -S listed duplicates");
     let services = saved.iter().filter(|l| l.starts_with("-A ")).count();
     let dests = saved.iter().filter(|l| l.starts_with("-a ")).count();
-    assert_eq!((services, dests), (1499, 1499));
+    assert_eq!((services, dests), (2099, 2099));
     assert!(saved.contains(&"-a -t 10.1.0.6:80 -r 10.2.0.1:80 -m -w 7".to_string()));
     assert!(!saved.iter().any(|l| l.contains("10.1.0.7:80")));
 }

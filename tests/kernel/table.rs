@@ -316,7 +316,7 @@ fn large_table_read_in_parallel_is_the_same_table() {
     assert_eq!(parallel.len(), 150);
     let dests: usize = parallel.iter().map(|e| e.destinations.len()).sum();
     assert_eq!(dests, want_dests);
-    ipvs.set_parallel_reads(false);
+    ipvs.set_parallel(false);
     assert_eq!(ipvs.table().unwrap(), parallel);
     let one_by_one: Vec<lvs::client::ServiceEntry> = ipvs
         .services()
@@ -332,7 +332,7 @@ fn large_table_read_in_parallel_is_the_same_table() {
         .collect();
     assert_eq!(one_by_one, parallel);
     // Again in parallel, on the kept second socket.
-    ipvs.set_parallel_reads(true);
+    ipvs.set_parallel(true);
     assert_eq!(ipvs.table().unwrap(), parallel);
     assert_eq!(ipvs.table().unwrap(), parallel);
 }
