@@ -71,6 +71,10 @@ impl<T: Transport + std::fmt::Debug> std::fmt::Debug for Ipvs<T> {
 /// From this many services on, [`Ipvs::table`] reads destinations on two transports.
 const PARALLEL_TABLE_MIN: usize = 64;
 
+/// How many services' destinations [`Ipvs::for_each_entry`] reads at a time on each
+/// transport.
+const WALK_CHUNK: usize = 32;
+
 impl Ipvs<KernelTransport> {
     /// A handle on the caller's network namespace, through the kernel.
     pub fn new() -> Result<Ipvs<KernelTransport>> {
@@ -111,6 +115,14 @@ fn destinations_of<T: Transport + ?Sized>(
     services.iter().map(|s| destinations_on(t, &s.id)).collect()
 }
 
+/// The destinations of each service of `ids`, in order, on `t`.
+fn destinations_of_ids<T: Transport + ?Sized>(
+    t: &mut T,
+    ids: &[ServiceId],
+) -> Result<Vec<Vec<Destination>>> {
+    ids.iter().map(|id| destinations_on(t, id)).collect()
+}
+
 impl<T: Transport> Ipvs<T> {
     /// A handle over this transport (the kernel, or a mock in tests).
     pub fn with_transport(transport: T) -> Ipvs<T> {
@@ -136,6 +148,20 @@ impl<T: Transport> Ipvs<T> {
         if !on {
             self.sibling = None;
         }
+    }
+
+    /// This handle's transport and the second one, for reading `services` services' worth
+    /// of destinations in parallel; `None` when that is off, not worth it, or impossible.
+    #[allow(clippy::type_complexity)]
+    fn split(&mut self, services: usize) -> Option<(&mut T, &mut Box<dyn Transport>)> {
+        if !self.parallel || services < PARALLEL_TABLE_MIN {
+            return None;
+        }
+        if self.sibling.is_none() {
+            self.sibling = self.transport.sibling();
+        }
+        let other = self.sibling.as_mut()?;
+        Some((&mut self.transport, other))
     }
 
     /// The transport.
@@ -216,13 +242,9 @@ impl<T: Transport> Ipvs<T> {
     /// in the kernel's order.
     pub fn table(&mut self) -> Result<Vec<ServiceEntry>> {
         let services = self.services()?;
-        if self.parallel && services.len() >= PARALLEL_TABLE_MIN && self.sibling.is_none() {
-            self.sibling = self.transport.sibling();
-        }
-        let dests = match (&mut self.sibling, self.parallel) {
-            (Some(other), true) if services.len() >= PARALLEL_TABLE_MIN => {
+        let dests = match self.split(services.len()) {
+            Some((transport, other)) => {
                 let (first, second) = services.split_at(services.len() / 2);
-                let transport = &mut self.transport;
                 let (a, b) = std::thread::scope(|s| {
                     let b = s.spawn(|| destinations_of(&mut **other, second));
                     let a = destinations_of(transport, first);
@@ -237,7 +259,7 @@ impl<T: Transport> Ipvs<T> {
                 a.extend(b?);
                 a
             }
-            _ => destinations_of(&mut self.transport, &services)?,
+            None => destinations_of(&mut self.transport, &services)?,
         };
         Ok(services
             .into_iter()
@@ -278,18 +300,67 @@ impl<T: Transport> Ipvs<T> {
     ///
     /// Services are read first (one dump), then each one's destinations; a service deleted
     /// in between shows with no destinations.
+    ///
+    /// From 64 services on, destinations are read on two transports as
+    /// [`table`](Self::table) does, alternately a few services at a time: at most a few
+    /// dozen services' destinations wait for `f`.
     pub fn for_each_entry<F>(&mut self, mut f: F) -> Result<()>
     where
         F: FnMut(ServiceEntry) -> Result<()>,
     {
-        for service in self.services()? {
-            let destinations = self.destinations(&service.id)?;
-            f(ServiceEntry {
-                service,
-                destinations,
-            })?;
+        let services = self.services()?;
+        let Some((transport, other)) = self.split(services.len()) else {
+            for service in services {
+                let destinations = self.destinations(&service.id)?;
+                f(ServiceEntry {
+                    service,
+                    destinations,
+                })?;
+            }
+            return Ok(());
+        };
+        let ids: Vec<ServiceId> = services.iter().map(|s| s.id).collect();
+        let chunks = ids.len().div_ceil(WALK_CHUNK);
+        let part = |k: usize| &ids[k * WALK_CHUNK..((k + 1) * WALK_CHUNK).min(ids.len())];
+        let r = std::thread::scope(|s| -> Result<()> {
+            // The second transport reads the odd chunks, at most one ahead of `f`.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<Destination>>>>(1);
+            s.spawn(move || {
+                for k in (1..chunks).step_by(2) {
+                    let r = destinations_of_ids(&mut **other, part(k));
+                    let failed = r.is_err();
+                    // A closed channel: the walk stopped.
+                    if tx.send(r).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            let mut services = services.into_iter();
+            for k in 0..chunks {
+                let dests = if k % 2 == 0 {
+                    destinations_of_ids(transport, part(k))?
+                } else {
+                    // A closed channel here means the reader panicked; the scope re-raises it.
+                    rx.recv().map_err(|_| Error::Protocol {
+                        operation: crate::error::Operation::Other,
+                        reason: "the second reader stopped".into(),
+                    })??
+                };
+                // `dests` first: zip stops on it without taking a service too many.
+                for (destinations, service) in dests.into_iter().zip(services.by_ref()) {
+                    f(ServiceEntry {
+                        service,
+                        destinations,
+                    })?;
+                }
+            }
+            Ok(())
+        });
+        if r.is_err() {
+            // The second transport may have failed: start afresh next time.
+            self.sibling = None;
         }
-        Ok(())
+        r
     }
 
     /// The stats of every service and destination, read now (one table walk); see

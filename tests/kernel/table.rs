@@ -280,9 +280,9 @@ fn zero_one_service_leaves_the_others() {
     assert_eq!(counters(&sb), [0; 5]);
 }
 
-/// A table of 150 services (more than the 64 from which `table` reads destinations on two
-/// sockets), with 0 to 5 destinations each: the parallel read is the same table as a read
-/// on one socket and as asking service by service. The handle is in a namespace of its
+/// A table of 150 services (more than the 64 from which `table` and `for_each_entry` read
+/// destinations on two sockets), with 0 to 5 destinations each: the parallel read is the
+/// same table as a read on one socket and as asking service by service. The handle is in a namespace of its
 /// own and the test runs in another, so the second socket must be opened in the handle's
 /// namespace (one opened in the test's would find no destinations at all).
 #[cfg(not(feature = "kernel-tests-async"))]
@@ -334,5 +334,27 @@ fn large_table_read_in_parallel_is_the_same_table() {
     // Again in parallel, on the kept second socket.
     ipvs.set_parallel(true);
     assert_eq!(ipvs.table().unwrap(), parallel);
+    assert_eq!(ipvs.table().unwrap(), parallel);
+
+    // The streaming walk, chunks read alternately on the two sockets: the same entries in
+    // the same order; and an error from the callback stops it and is returned.
+    let mut walked = Vec::new();
+    ipvs.for_each_entry(|e| {
+        walked.push(e);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(walked, parallel);
+    let mut seen = 0;
+    let r = ipvs.for_each_entry(|_| {
+        seen += 1;
+        if seen == 100 {
+            return Err(lvs::Error::TableChanging { reads: 0 });
+        }
+        Ok(())
+    });
+    assert!(matches!(r, Err(lvs::Error::TableChanging { .. })), "{r:?}");
+    assert_eq!(seen, 100);
+    // Both sockets are usable after the stop.
     assert_eq!(ipvs.table().unwrap(), parallel);
 }
