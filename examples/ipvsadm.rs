@@ -109,7 +109,7 @@ fn run(
     ipvs: &mut Ipvs<KernelTransport>,
     info: lvs::Info,
     cmd: Command,
-    names: &dyn Names,
+    names: &(dyn Names + Sync),
     program: &str,
     out: &mut dyn Write,
 ) -> ExitCode {
@@ -214,6 +214,26 @@ struct Shadow {
     daemons: Vec<Daemon>,
 }
 
+/// How to undo one applied command: the two commands a restore is mostly made of are
+/// recorded without building their undo request (built only if a roll back needs it).
+enum Undo {
+    Nothing,
+    DeleteService(ServiceId),
+    DeleteDestination(ServiceId, std::net::SocketAddr),
+    Requests(Vec<IpvsMessage>),
+}
+
+impl Undo {
+    fn requests(self) -> Vec<IpvsMessage> {
+        match self {
+            Undo::Nothing => Vec::new(),
+            Undo::DeleteService(id) => vec![IpvsMessage::del_service(&id)],
+            Undo::DeleteDestination(id, addr) => vec![IpvsMessage::del_dest(&id, &addr)],
+            Undo::Requests(v) => v,
+        }
+    }
+}
+
 impl Shadow {
     fn service_msgs(svc: &Service, dests: &[Destination]) -> Vec<IpvsMessage> {
         let mut v = vec![IpvsMessage::new_service(svc)];
@@ -224,46 +244,48 @@ impl Shadow {
     /// Record `cmd` as applied and return the requests that undo it. A command the kernel
     /// is bound to refuse (adding what exists) changes nothing here: its undo is never used,
     /// and a later command of the same batch must be undone against the table as it is.
-    fn apply(&mut self, cmd: &Command) -> Vec<IpvsMessage> {
+    fn apply(&mut self, cmd: &Command) -> Undo {
         match cmd {
             Command::AddService(s) => {
                 if self.services.contains_key(&s.id) {
-                    return Vec::new();
+                    return Undo::Nothing;
                 }
                 self.services.insert(s.id, (s.clone(), Vec::new()));
-                vec![IpvsMessage::del_service(&s.id)]
+                Undo::DeleteService(s.id)
             }
             Command::EditService(s) => match self.services.get_mut(&s.id) {
                 Some((old, _)) => {
                     let undo = IpvsMessage::set_service(old);
                     *old = s.clone();
-                    vec![undo]
+                    Undo::Requests(vec![undo])
                 }
-                None => Vec::new(),
+                None => Undo::Nothing,
             },
             Command::DeleteService(id) => match self.services.remove(id) {
-                Some((svc, dests)) => Self::service_msgs(&svc, &dests),
-                None => Vec::new(),
+                Some((svc, dests)) => Undo::Requests(Self::service_msgs(&svc, &dests)),
+                None => Undo::Nothing,
             },
             Command::Flush => {
                 let all = std::mem::take(&mut self.services);
-                all.values()
-                    .flat_map(|(s, d)| Self::service_msgs(s, d))
-                    .collect()
+                Undo::Requests(
+                    all.values()
+                        .flat_map(|(s, d)| Self::service_msgs(s, d))
+                        .collect(),
+                )
             }
             Command::AddDestination(id, d) => match self.services.get_mut(id) {
                 Some((_, dests)) if dests.iter().any(|x| x.socket_addr() == d.socket_addr()) => {
-                    Vec::new()
+                    Undo::Nothing
                 }
                 Some((_, dests)) => {
                     dests.push(d.clone());
-                    vec![IpvsMessage::del_dest(id, &d.socket_addr())]
+                    Undo::DeleteDestination(*id, d.socket_addr())
                 }
-                None => Vec::new(),
+                None => Undo::Nothing,
             },
             Command::EditDestination(id, d) => {
                 let Some((_, dests)) = self.services.get_mut(id) else {
-                    return Vec::new();
+                    return Undo::Nothing;
                 };
                 match dests
                     .iter_mut()
@@ -272,21 +294,21 @@ impl Shadow {
                     Some(old) => {
                         let undo = IpvsMessage::set_dest(id, old);
                         *old = d.clone();
-                        vec![undo]
+                        Undo::Requests(vec![undo])
                     }
-                    None => Vec::new(),
+                    None => Undo::Nothing,
                 }
             }
             Command::DeleteDestination(id, addr) => {
                 let Some((_, dests)) = self.services.get_mut(id) else {
-                    return Vec::new();
+                    return Undo::Nothing;
                 };
                 match dests.iter().position(|x| x.socket_addr() == *addr) {
                     Some(i) => {
                         let old = dests.remove(i);
-                        vec![IpvsMessage::new_dest(id, &old)]
+                        Undo::Requests(vec![IpvsMessage::new_dest(id, &old)])
                     }
-                    None => Vec::new(),
+                    None => Undo::Nothing,
                 }
             }
             Command::SetTimeouts(t) => {
@@ -297,23 +319,55 @@ impl Shadow {
                     tcp_fin: keep(t.tcp_fin, self.timeouts.tcp_fin),
                     udp: keep(t.udp, self.timeouts.udp),
                 };
-                vec![undo]
+                Undo::Requests(vec![undo])
             }
             Command::StartDaemon(d) if self.daemons.iter().any(|x| x.state == d.state) => {
-                Vec::new()
+                Undo::Nothing
             }
             Command::StartDaemon(d) => {
                 self.daemons.push(d.clone());
-                vec![IpvsMessage::del_daemon(d.state)]
+                Undo::Requests(vec![IpvsMessage::del_daemon(d.state)])
             }
             Command::StopDaemon(state) => match self.daemons.iter().position(|d| d.state == *state)
             {
-                Some(i) => vec![IpvsMessage::new_daemon(&self.daemons.remove(i))],
-                None => Vec::new(),
+                Some(i) => Undo::Requests(vec![IpvsMessage::new_daemon(&self.daemons.remove(i))]),
+                None => Undo::Nothing,
             },
-            _ => Vec::new(),
+            _ => Undo::Nothing,
         }
     }
+}
+
+/// [`text::parse_rules`] on the two halves of a large input at once (a restore of tens of
+/// thousands of lines spends most of its own time parsing): the same lines, numbered the
+/// same, and the same first error.
+fn parse_rules_in_halves(
+    input: &str,
+    names: &(dyn Names + Sync),
+) -> Result<Vec<text::RuleLine>, text::RuleError> {
+    let half = input.len() / 2;
+    let mid = match input.get(half..).and_then(|rest| rest.find('\n')) {
+        Some(i) if input.len() >= 64 * 1024 => half + i + 1,
+        _ => return text::parse_rules(input, names),
+    };
+    let (first, second) = input.split_at(mid);
+    // `first` ends with a newline: its lines are numbered 1..=offset.
+    let offset = first.matches('\n').count();
+    let (a, b) = std::thread::scope(|s| {
+        let b = s.spawn(|| text::parse_rules(second, names));
+        (text::parse_rules(first, names), b.join())
+    });
+    let mut rules = a?;
+    let b = b.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let b = b.map_err(|mut e| {
+        e.line += offset;
+        e
+    })?;
+    rules.extend(b.into_iter().map(|mut r| {
+        r.line += offset;
+        r
+    }));
+    Ok(rules)
 }
 
 /// Whether two tables hold the same services and destinations (counters ignored).
@@ -344,14 +398,14 @@ fn errno_text(e: &Error) -> String {
 fn restore(
     ipvs: &mut Ipvs<KernelTransport>,
     info: lvs::Info,
-    names: &dyn Names,
+    names: &(dyn Names + Sync),
     out: &mut dyn Write,
 ) -> ExitCode {
     let mut input = String::new();
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         return fail(format!("cannot read the rules from standard input: {e}"), 2);
     }
-    let rules = match text::parse_rules(&input, names) {
+    let rules = match parse_rules_in_halves(&input, names) {
         Ok(r) => r,
         Err(e) => {
             return fail(
@@ -399,23 +453,26 @@ fn restore(
     };
     let original = shadow.services.clone();
 
-    // Undo requests of everything applied so far, newest last.
-    let mut undo: Vec<Vec<IpvsMessage>> = Vec::new();
-    let mut pending: Vec<(&text::RuleLine, IpvsMessage, Vec<IpvsMessage>)> = Vec::new();
+    // How to undo everything applied so far, newest last.
+    let mut undo: Vec<Undo> = Vec::new();
+    // Requests waiting to be sent, and for each its rule and undo record.
+    let mut pending: Vec<IpvsMessage> = Vec::new();
+    let mut pending_rules: Vec<(&text::RuleLine, Undo)> = Vec::new();
     let mut failure: Option<String> = None;
 
-    let flush = |pending: &mut Vec<(&text::RuleLine, IpvsMessage, Vec<IpvsMessage>)>,
+    let flush = |pending: &mut Vec<IpvsMessage>,
+                 pending_rules: &mut Vec<(&text::RuleLine, Undo)>,
                  ipvs: &mut Ipvs<KernelTransport>,
-                 undo: &mut Vec<Vec<IpvsMessage>>|
+                 undo: &mut Vec<Undo>|
      -> Option<String> {
         let mut first_error = None;
+        let mut rules = pending_rules.drain(..);
         for chunk in pending.chunks(BATCH) {
-            let msgs: Vec<IpvsMessage> = chunk.iter().map(|(_, m, _)| m.clone()).collect();
-            match ipvs.transport().request_batch(&msgs) {
+            match ipvs.transport().request_batch(chunk) {
                 Ok(results) => {
-                    for ((rule, _, u), res) in chunk.iter().zip(results) {
+                    for ((rule, u), res) in rules.by_ref().take(chunk.len()).zip(results) {
                         match res {
-                            Ok(_) => undo.push(u.clone()),
+                            Ok(_) => undo.push(u),
                             Err(e) if first_error.is_none() => {
                                 first_error = Some(format!(
                                     "line {}: the kernel refused it: {} (in: {})",
@@ -436,6 +493,7 @@ fn restore(
                 break;
             }
         }
+        drop(rules);
         pending.clear();
         first_error
     };
@@ -447,10 +505,11 @@ fn restore(
         }
         if let Some(msg) = rule.command.request() {
             let u = shadow.apply(&rule.command);
-            pending.push((rule, msg, u));
+            pending.push(msg);
+            pending_rules.push((rule, u));
             continue;
         }
-        failure = flush(&mut pending, ipvs, &mut undo);
+        failure = flush(&mut pending, &mut pending_rules, ipvs, &mut undo);
         if failure.is_some() {
             break;
         }
@@ -462,13 +521,13 @@ fn restore(
         }
     }
     if failure.is_none() {
-        failure = flush(&mut pending, ipvs, &mut undo);
+        failure = flush(&mut pending, &mut pending_rules, ipvs, &mut undo);
     }
     let Some(why) = failure else {
         return ExitCode::SUCCESS;
     };
     // Roll back, newest change first.
-    let msgs: Vec<IpvsMessage> = undo.into_iter().rev().flatten().collect();
+    let msgs: Vec<IpvsMessage> = undo.into_iter().rev().flat_map(Undo::requests).collect();
     let mut rollback_ok = true;
     for chunk in msgs.chunks(BATCH) {
         match ipvs.transport().request_batch(chunk) {

@@ -59,6 +59,10 @@ long_ok() { # N services from 10.<k>.x.y
 { long_ok 10 200; echo "-a -t 10.0.0.1:80 -r 192.168.1.2:80 -m"; } >"$work/dest-exists"
 { long_ok 11 100; echo "--start-daemon master --mcast-interface nosuchif0"; } >"$work/daemon-refused"
 { echo "-A -t 10.0.0.5:80"; echo "-a -t 10.0.0.5:80 -r 10.0.0.6 -x 5 -y 10"; } >"$work/thresholds"
+# Over 64 KiB, parsed in two halves at once: a bad line late in the second half, and one
+# early in the first, must be named by their line numbers in the whole input.
+{ long_ok 12 1000; echo "-A -t 10.0.0.9:80 -s rr -p nope"; long_ok 13 100; } >"$work/bad-late"
+{ long_ok 14 10; echo "-a -t 10.14.0.1:80 -r 10.200.0.3:80 -w -5"; long_ok 15 1100; } >"$work/bad-early"
 
 pass=0
 fail=0
@@ -137,5 +141,15 @@ for f in bad-middle refused-middle delete-flush-refused edits-refused exists-the
     nested-restore comment binary long-word mixed-family dest-exists daemon-refused thresholds; do
     check "-R $f ($(wc -l <"$work/$f") lines)" "$work/$f" -R
 done
+# check_line NAME FILE LINE: -R of FILE is refused, naming LINE.
+check_line() {
+    check "$1" "$2" -R
+    if ! grep -q "line $3[^0-9]" "$work/err"; then
+        fail=$((fail + 1))
+        echo "FAIL: $1: the error does not name line $3: $(head -c 300 "$work/err")" >&2
+    fi
+}
+check_line "-R bad line 2001 of 2201 ($(wc -c <"$work/bad-late") bytes)" "$work/bad-late" 2001
+check_line "-R bad line 21 of 2221 ($(wc -c <"$work/bad-early") bytes)" "$work/bad-early" 21
 echo "hostile inputs for the drop-in: $pass refused properly, $fail not"
 [ $fail -eq 0 ]
