@@ -17,6 +17,8 @@ use std::io::IoSliceMut;
 use std::os::fd::AsRawFd;
 
 use crate::error::{Error, KernelContext, Operation, Result};
+use crate::wire::IpvsMessage;
+use netlink_packet_generic::GenlMessage;
 
 /// The receive buffer offered for one datagram: `NLMSG_GOODSIZE`'s page (at most 8 KiB).
 ///
@@ -265,50 +267,8 @@ impl NlSocket {
         loop {
             self.recv_many(op)?;
             for i in 0..self.mlens.len() {
-                let buf = self.datagram(i);
-                let n = buf.len();
-                let mut off = 0;
-                while off < n {
-                    let (id, len) = frame_at(&buf[off..], op)?;
-                    let frame = &buf[off..off + len];
-                    off += (len + 3) & !3;
-                    if id.seq != seq || id.port != port_id {
-                        continue; // a stale reply of an earlier request
-                    }
-                    let kind = u16::from_ne_bytes([frame[4], frame[5]]);
-                    let code = || -> Result<i32> {
-                        frame
-                            .get(16..20)
-                            .and_then(|b| b.try_into().ok())
-                            .map(i32::from_ne_bytes)
-                            .ok_or_else(|| Error::Protocol {
-                                operation: op,
-                                reason: format!("netlink control message of {len} bytes"),
-                            })
-                    };
-                    match kind {
-                        NLMSG_NOOP => {}
-                        NLMSG_ERROR => match code()? {
-                            0 if answer == Answer::Ack => return Ok(()),
-                            0 => {}
-                            c => return Err(kernel_error(-c, op)),
-                        },
-                        NLMSG_DONE => {
-                            // A DONE without a code is a plain end of dump.
-                            let c = if len >= 20 { code()? } else { 0 };
-                            if c != 0 {
-                                return Err(kernel_error(-c, op));
-                            }
-                            return Ok(());
-                        }
-                        NLMSG_OVERRUN => {
-                            return Err(Error::Protocol {
-                                operation: op,
-                                reason: "the kernel reported an overrun".into(),
-                            })
-                        }
-                        _ => f(frame)?,
-                    }
+                if walk_reply(self.datagram(i), seq, port_id, answer, op, f)? {
+                    return Ok(());
                 }
             }
         }
@@ -447,5 +407,168 @@ fn recv_error(e: io::Error, op: Operation) -> Error {
             reason: "the kernel dropped replies (ENOBUFS): the receive buffer overflowed".into(),
         },
         _ => Error::Io(e),
+    }
+}
+
+/// Walk the frames of one reply datagram of request `seq` (sans-IO: the blocking and the
+/// async transports read replies with it): data frames go to `f`; returns whether the
+/// reply is complete (its ack, or `NLMSG_DONE`). Frames of other requests or ports are
+/// skipped; a refusal is a kernel error.
+pub(crate) fn walk_reply(
+    buf: &[u8],
+    seq: u32,
+    port: u32,
+    answer: Answer,
+    op: Operation,
+    f: &mut dyn FnMut(&[u8]) -> Result<()>,
+) -> Result<bool> {
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = buf.get(off..).unwrap_or(&[]);
+        let (id, len) = frame_at(rest, op)?;
+        let frame = rest.get(..len).unwrap_or(&[]);
+        off += (len + 3) & !3;
+        if id.seq != seq || id.port != port {
+            continue; // a stale reply of an earlier request
+        }
+        match frame_kind(frame) {
+            NLMSG_NOOP => {}
+            NLMSG_ERROR => match frame_code(frame, op)? {
+                0 if answer == Answer::Ack => return Ok(true),
+                0 => {}
+                c => return Err(kernel_error(-c, op)),
+            },
+            NLMSG_DONE => {
+                // A DONE without a code is a plain end of dump.
+                let c = if len >= 20 { frame_code(frame, op)? } else { 0 };
+                if c != 0 {
+                    return Err(kernel_error(-c, op));
+                }
+                return Ok(true);
+            }
+            NLMSG_OVERRUN => {
+                return Err(Error::Protocol {
+                    operation: op,
+                    reason: "the kernel reported an overrun".into(),
+                })
+            }
+            _ => f(frame)?,
+        }
+    }
+    Ok(false)
+}
+
+/// A frame's netlink message type.
+fn frame_kind(frame: &[u8]) -> u16 {
+    frame
+        .get(4..6)
+        .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]))
+}
+
+/// The error code of an `NLMSG_ERROR` or `NLMSG_DONE` frame: the i32 after the header.
+fn frame_code(frame: &[u8], op: Operation) -> Result<i32> {
+    frame
+        .get(16..20)
+        .and_then(|b| b.try_into().ok())
+        .map(i32::from_ne_bytes)
+        .ok_or_else(|| Error::Protocol {
+            operation: op,
+            reason: format!("netlink control message of {} bytes", frame.len()),
+        })
+}
+
+/// The IPVS message a reply frame carries (`None` for a control frame).
+pub(crate) fn decode_reply(frame: &[u8]) -> Result<Option<IpvsMessage>> {
+    let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(frame).map_err(|e| {
+        Error::Protocol {
+            operation: Operation::Other,
+            reason: format!("undecodable reply: {e}"),
+        }
+    })?;
+    Ok(match msg.payload {
+        NetlinkPayload::InnerMessage(m) => Some(m.payload),
+        _ => None,
+    })
+}
+
+/// The answers to a batch of `count` requests sent with consecutive sequence numbers from
+/// `first_seq` on, read from the reply datagrams one at a time (sans-IO, shared by the
+/// blocking and the async transports): one acknowledgement (or refusal) per request, in
+/// order, with the reply messages that came before it.
+pub(crate) struct BatchAcks<'r> {
+    first_seq: u32,
+    count: usize,
+    port: u32,
+    done: usize,
+    pending: Vec<IpvsMessage>,
+    results: &'r mut Vec<Result<Vec<IpvsMessage>>>,
+}
+
+impl<'r> BatchAcks<'r> {
+    /// Start reading the answers of a batch; each request's result is pushed to `results`.
+    pub(crate) fn new(
+        first_seq: u32,
+        count: usize,
+        port: u32,
+        results: &'r mut Vec<Result<Vec<IpvsMessage>>>,
+    ) -> BatchAcks<'r> {
+        BatchAcks {
+            first_seq,
+            count,
+            port,
+            done: 0,
+            pending: Vec::new(),
+            results,
+        }
+    }
+
+    /// Whether every request of the batch has its answer.
+    pub(crate) fn complete(&self) -> bool {
+        self.done >= self.count
+    }
+
+    /// Read one reply datagram.
+    pub(crate) fn datagram(&mut self, dg: &[u8]) -> Result<()> {
+        let op = Operation::Other;
+        let mut off = 0;
+        while off < dg.len() {
+            let rest = dg.get(off..).unwrap_or(&[]);
+            let (header, len) = frame_at(rest, op)?;
+            let frame = rest.get(..len).unwrap_or(&[]);
+            off += (len + 3) & !3;
+            let idx = header.seq.wrapping_sub(self.first_seq) as usize;
+            if idx >= self.count || header.port != self.port {
+                continue; // a stale reply of an earlier request
+            }
+            match frame_kind(frame) {
+                NLMSG_ERROR => {
+                    // Acknowledgements are read straight from the bytes.
+                    let code = frame_code(frame, op)?;
+                    if idx != self.done {
+                        return Err(Error::Protocol {
+                            operation: op,
+                            reason: format!(
+                                "acknowledgement for request {idx} arrived while waiting for \
+                                 request {}",
+                                self.done
+                            ),
+                        });
+                    }
+                    self.results.push(match code {
+                        0 => Ok(std::mem::take(&mut self.pending)),
+                        c => Err(kernel_error(-c, op)),
+                    });
+                    self.pending.clear();
+                    self.done += 1;
+                }
+                NLMSG_DONE | NLMSG_NOOP | NLMSG_OVERRUN => {}
+                _ => {
+                    if let Some(m) = decode_reply(frame)? {
+                        self.pending.push(m);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }

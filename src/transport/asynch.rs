@@ -12,10 +12,7 @@ use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netlink_packet_core::{
-    NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
-    NLM_F_DUMP, NLM_F_REQUEST,
-};
+use netlink_packet_core::{NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
@@ -25,7 +22,7 @@ use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use super::kernel::{encode_into, BATCH_BYTES, BATCH_REQUESTS, DAEMON_TIMEOUT, DEFAULT_RCVBUF};
 use super::RequestKind;
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{frame_at, in_netns, kernel_error, RECV_BUF};
+use crate::netlink::{decode_reply, in_netns, walk_reply, Answer, BatchAcks, RECV_BUF};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// Something that carries IPVS requests to a kernel (real or mock) and brings back replies,
@@ -205,13 +202,6 @@ impl std::fmt::Debug for TokioTransport {
     }
 }
 
-/// How a reply stream ends.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Answer {
-    Ack,
-    Dump,
-}
-
 impl TokioTransport {
     /// Open a transport in the caller's network namespace with default options.
     pub async fn open() -> Result<TokioTransport> {
@@ -280,7 +270,7 @@ impl TokioTransport {
     ) -> Result<()> {
         loop {
             self.recv(timeout, op).await?;
-            if walk(&self.buf, seq, self.port_id, answer, op, f)? {
+            if walk_reply(&self.buf, seq, self.port_id, answer, op, f)? {
                 return Ok(());
             }
         }
@@ -360,78 +350,6 @@ impl TokioTransport {
             self.timeout
         }
     }
-}
-
-/// Walk the frames of one datagram for request `seq`: data frames go to `f`; returns whether
-/// the reply is complete (its ack, or `NLMSG_DONE`). Frames of other requests or ports are
-/// skipped; a refusal is a kernel error.
-fn walk(
-    buf: &[u8],
-    seq: u32,
-    port: u32,
-    answer: Answer,
-    op: Operation,
-    f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
-) -> Result<bool> {
-    let mut off = 0;
-    while off < buf.len() {
-        let rest = buf.get(off..).unwrap_or(&[]);
-        let (id, len) = frame_at(rest, op)?;
-        let frame = rest.get(..len).unwrap_or(&[]);
-        off += (len + 3) & !3;
-        if id.seq != seq || id.port != port {
-            continue; // a stale reply of an earlier request
-        }
-        let code = || -> Result<i32> {
-            frame
-                .get(16..20)
-                .and_then(|b| b.try_into().ok())
-                .map(i32::from_ne_bytes)
-                .ok_or_else(|| Error::Protocol {
-                    operation: op,
-                    reason: format!("netlink control message of {len} bytes"),
-                })
-        };
-        let kind = frame
-            .get(4..6)
-            .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]));
-        match kind {
-            NLMSG_NOOP => {}
-            NLMSG_ERROR => match code()? {
-                0 if answer == Answer::Ack => return Ok(true),
-                0 => {}
-                c => return Err(kernel_error(-c, op)),
-            },
-            NLMSG_DONE => {
-                let c = if len >= 20 { code()? } else { 0 };
-                if c != 0 {
-                    return Err(kernel_error(-c, op));
-                }
-                return Ok(true);
-            }
-            NLMSG_OVERRUN => {
-                return Err(Error::Protocol {
-                    operation: op,
-                    reason: "the kernel reported an overrun".into(),
-                })
-            }
-            _ => f(frame)?,
-        }
-    }
-    Ok(false)
-}
-
-fn decode_reply(frame: &[u8]) -> Result<Option<IpvsMessage>> {
-    let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(frame).map_err(|e| {
-        Error::Protocol {
-            operation: Operation::Other,
-            reason: format!("undecodable reply: {e}"),
-        }
-    })?;
-    Ok(match msg.payload {
-        NetlinkPayload::InnerMessage(m) => Some(m.payload),
-        _ => None,
-    })
 }
 
 impl AsyncTransport for TokioTransport {
@@ -522,59 +440,10 @@ impl AsyncTransport for TokioTransport {
             }
             self.send_out().await?;
             // One ack (or error) per request, in order; replies before an ack belong to it.
-            let count = end - start;
-            let mut pending: Vec<IpvsMessage> = Vec::new();
-            let mut done = 0;
-            while done < count {
+            let mut acks = BatchAcks::new(first_seq, end - start, self.port_id, &mut results);
+            while !acks.complete() {
                 self.recv(timeout, Operation::Other).await?;
-                let mut off = 0;
-                let dg = &self.buf;
-                while off < dg.len() {
-                    let rest = dg.get(off..).unwrap_or(&[]);
-                    let (header, len) = frame_at(rest, Operation::Other)?;
-                    let bytes = rest.get(..len).unwrap_or(&[]);
-                    off += (len + 3) & !3;
-                    let idx = header.seq.wrapping_sub(first_seq) as usize;
-                    if idx >= count || header.port != self.port_id {
-                        continue;
-                    }
-                    let kind = bytes
-                        .get(4..6)
-                        .map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]));
-                    match kind {
-                        NLMSG_ERROR => {
-                            let code = bytes
-                                .get(16..20)
-                                .and_then(|b| b.try_into().ok())
-                                .map(i32::from_ne_bytes)
-                                .ok_or_else(|| Error::Protocol {
-                                    operation: Operation::Other,
-                                    reason: format!("acknowledgement of {len} bytes"),
-                                })?;
-                            if idx != done {
-                                return Err(Error::Protocol {
-                                    operation: Operation::Other,
-                                    reason: format!(
-                                        "acknowledgement for request {idx} arrived while \
-                                         waiting for request {done}"
-                                    ),
-                                });
-                            }
-                            results.push(match code {
-                                0 => Ok(std::mem::take(&mut pending)),
-                                c => Err(kernel_error(-c, Operation::Other)),
-                            });
-                            pending.clear();
-                            done += 1;
-                        }
-                        NLMSG_DONE | NLMSG_NOOP | NLMSG_OVERRUN => {}
-                        _ => {
-                            if let Some(m) = decode_reply(bytes)? {
-                                pending.push(m);
-                            }
-                        }
-                    }
-                }
+                acks.datagram(&self.buf)?;
             }
             start = end;
         }

@@ -13,10 +13,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use netlink_packet_core::{
-    NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN, NLM_F_ACK,
-    NLM_F_DUMP, NLM_F_REQUEST,
-};
+use netlink_packet_core::{NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::GenlMessage;
@@ -24,7 +21,7 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 
 use super::{RequestKind, Transport};
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{frame_at, kernel_error, Answer, NlSocket};
+use crate::netlink::{Answer, BatchAcks, NlSocket};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// How many request bytes a batch puts in one `sendmsg`.
@@ -355,68 +352,11 @@ impl Transport for KernelTransport {
             }
             self.sock.socket.send(&self.out, 0)?;
             // One ack (or error) per request, in order; replies before an ack belong to it.
-            let count = end - start;
-            let mut pending: Vec<IpvsMessage> = Vec::new();
-            let mut done = 0;
-            while done < count {
+            let mut acks = BatchAcks::new(first_seq, end - start, self.sock.port_id, &mut results);
+            while !acks.complete() {
                 self.sock.recv_many(Operation::Other)?;
-                let port_id = self.sock.port_id;
                 for i in 0..self.sock.mlens.len() {
-                    let dg = self.sock.datagram(i);
-                    let n = dg.len();
-                    let mut off = 0;
-                    while off < n {
-                        let (header, len) = frame_at(&dg[off..n], Operation::Other)?;
-                        let frame = off..off + len;
-                        off += (len + 3) & !3;
-                        let idx = header.seq.wrapping_sub(first_seq) as usize;
-                        if idx >= count || header.port != port_id {
-                            continue;
-                        }
-                        let bytes = &dg[frame];
-                        let kind = u16::from_ne_bytes([bytes[4], bytes[5]]);
-                        match kind {
-                            NLMSG_ERROR => {
-                                // Acknowledgements are read straight from the bytes: the code
-                                // is the i32 after the header.
-                                let code = bytes
-                                    .get(16..20)
-                                    .and_then(|b| b.try_into().ok())
-                                    .map(i32::from_ne_bytes)
-                                    .ok_or_else(|| Error::Protocol {
-                                        operation: Operation::Other,
-                                        reason: format!("acknowledgement of {len} bytes"),
-                                    })?;
-                                if idx != done {
-                                    return Err(Error::Protocol {
-                                        operation: Operation::Other,
-                                        reason: format!(
-                                            "acknowledgement for request {idx} arrived while \
-                                         waiting for request {done}"
-                                        ),
-                                    });
-                                }
-                                results.push(match code {
-                                    0 => Ok(std::mem::take(&mut pending)),
-                                    c => Err(kernel_error(-c, Operation::Other)),
-                                });
-                                pending.clear();
-                                done += 1;
-                            }
-                            NLMSG_DONE | NLMSG_NOOP | NLMSG_OVERRUN => {}
-                            _ => {
-                                let msg =
-                                    NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(bytes)
-                                        .map_err(|e| Error::Protocol {
-                                            operation: Operation::Other,
-                                            reason: format!("undecodable reply: {e}"),
-                                        })?;
-                                if let NetlinkPayload::InnerMessage(m) = msg.payload {
-                                    pending.push(m.payload);
-                                }
-                            }
-                        }
-                    }
+                    acks.datagram(self.sock.datagram(i))?;
                 }
             }
             start = end;
