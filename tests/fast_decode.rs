@@ -19,6 +19,23 @@ fn to_bytes(msg: &IpvsMessage) -> Vec<u8> {
     buf
 }
 
+/// What a stats value reads as from the 32-bit set: every counter but the byte counts (64
+/// bits there too) truncated to 32 bits.
+fn st32(s: &lvs::Stats) -> lvs::Stats {
+    let t = |v: u64| v & 0xffff_ffff;
+    lvs::Stats {
+        conns: t(s.conns),
+        in_packets: t(s.in_packets),
+        out_packets: t(s.out_packets),
+        cps: t(s.cps),
+        in_pps: t(s.in_pps),
+        out_pps: t(s.out_pps),
+        in_bps: t(s.in_bps),
+        out_bps: t(s.out_bps),
+        ..*s
+    }
+}
+
 /// A reply as the kernel sends it: no `NLA_F_NESTED`, stats and stats64 nests.
 fn reply(cmd: IpvsCmd, attrs: Vec<IpvsAttr>) -> IpvsMessage {
     let mut m = IpvsMessage::new(cmd, attrs);
@@ -45,6 +62,7 @@ proptest! {
     fn destination_replies_agree(
         (svc, dests) in strategies::service_with_dests(3),
         st in strategies::stats(),
+        st64 in strategies::stats(),
         conns in any::<(u32, u32, u32)>(),
     ) {
         for d in dests {
@@ -53,12 +71,22 @@ proptest! {
             attrs.push(DestAttr::InactConns(conns.1));
             attrs.push(DestAttr::PersistConns(conns.2));
             attrs.push(DestAttr::Stats(StatsAttr::from_stats(&st)));
+            let mut attrs_both = attrs.clone();
             let bytes = to_bytes(&reply(IpvsCmd::NewDest, vec![IpvsAttr::Dest(attrs)]));
             let af = svc.id.af();
             let slow = IpvsMessage::decode(IpvsCmd::NewDest.into(), &bytes).unwrap().destination(af).unwrap();
             let fast = decode_destination_reply(&bytes, af).unwrap();
             prop_assert_eq!(&fast, &slow);
             prop_assert_eq!(fast.counters, Some(DestCounters { active: conns.0, inactive: conns.1, persistent: conns.2 }));
+            // Only the 32-bit stats (kernels before 4.1): they are the stats.
+            prop_assert_eq!(fast.stats, Some(st32(&st)));
+            // With the 64-bit set too, as every kernel since sends: the 64-bit set wins.
+            attrs_both.push(DestAttr::Stats64(StatsAttr::from_stats(&st64)));
+            let bytes = to_bytes(&reply(IpvsCmd::NewDest, vec![IpvsAttr::Dest(attrs_both.clone())]));
+            let slow = IpvsMessage::decode(IpvsCmd::NewDest.into(), &bytes).unwrap().destination(af).unwrap();
+            let fast = decode_destination_reply(&bytes, af).unwrap();
+            prop_assert_eq!(&fast, &slow);
+            prop_assert_eq!(fast.stats, Some(st64));
         }
     }
 

@@ -135,8 +135,15 @@ impl Attr for DestAttr {
 
 impl DestAttr {
     fn parse(nla: &NlaBuffer<&[u8]>) -> Result<DestAttr, DecodeError> {
-        let v = nla.value();
-        Ok(match nla.kind() {
+        match DestAttr::parse_value(nla.kind(), nla.value())? {
+            Some(a) => Ok(a),
+            None => Ok(DestAttr::Other(nla::other(nla)?)),
+        }
+    }
+
+    /// A known attribute from its kind and value; `None` for an unknown kind.
+    fn parse_value(kind: u16, v: &[u8]) -> Result<Option<DestAttr>, DecodeError> {
+        Ok(Some(match kind {
             IPVS_DEST_ATTR_ADDR => DestAttr::Addr(nla::addr_of(v, "ADDR")?),
             IPVS_DEST_ATTR_PORT => DestAttr::Port(nla::u16_be_of(v, "PORT")?),
             IPVS_DEST_ATTR_FWD_METHOD => DestAttr::FwdMethod(nla::u32_of(v, "FWD_METHOD")?),
@@ -154,8 +161,8 @@ impl DestAttr {
             IPVS_DEST_ATTR_TUN_TYPE => DestAttr::TunType(nla::u8_of(v, "TUN_TYPE")?),
             IPVS_DEST_ATTR_TUN_PORT => DestAttr::TunPort(nla::u16_be_of(v, "TUN_PORT")?),
             IPVS_DEST_ATTR_TUN_FLAGS => DestAttr::TunFlags(nla::u16_of(v, "TUN_FLAGS")?),
-            _ => DestAttr::Other(nla::other(nla)?),
-        })
+            _ => return Ok(None),
+        }))
     }
 
     /// Parse the contents of a destination nest.
@@ -212,13 +219,24 @@ impl DestAttr {
         service_af: AddressFamily,
     ) -> Result<Destination, DecodeError> {
         let mut fold = DestFold::new(service_af);
-        for n in netlink_packet_core::NlasIterator::new(buf) {
-            let n = n.map_err(|e| DecodeError::from(e).context("destination"))?;
-            match n.kind() {
-                IPVS_DEST_ATTR_STATS => fold.stats = Some(stats::decode_stats(n.value())?),
-                IPVS_DEST_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(n.value())?),
-                _ => fold.apply(&DestAttr::parse(&n).map_err(|e| e.context("destination"))?)?,
+        // The 32-bit stats are read only if the 64-bit set is missing (before Linux 4.1).
+        let mut stats32 = None;
+        for a in nla::Attrs::new(buf) {
+            let (kind, v) = a.map_err(|e| e.context("destination"))?;
+            match kind {
+                IPVS_DEST_ATTR_STATS => stats32 = Some(v),
+                IPVS_DEST_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(v)?),
+                _ => {
+                    if let Some(a) =
+                        DestAttr::parse_value(kind, v).map_err(|e| e.context("destination"))?
+                    {
+                        fold.apply(&a)?;
+                    }
+                }
             }
+        }
+        if let (None, Some(v)) = (&fold.stats64, stats32) {
+            fold.stats = Some(stats::decode_stats(v)?);
         }
         fold.finish()
     }

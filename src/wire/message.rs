@@ -509,11 +509,10 @@ impl ParseableParametrized<[u8], GenlHeader> for IpvsMessage {
 
 /// The first nest of kind `kind` among a message's attributes.
 fn first_nest(attrs: &[u8], kind: u16) -> Result<Option<&[u8]>, DecodeError> {
-    for n in netlink_packet_core::NlasIterator::new(attrs) {
-        let n = n.map_err(|e| DecodeError::from(e).context("IPVS message"))?;
-        if n.kind() == kind {
-            let len = usize::from(n.length());
-            return Ok(n.into_inner().get(nla::NLA_HDR..len));
+    for a in nla::Attrs::new(attrs) {
+        let (k, v) = a.map_err(|e| e.context("IPVS message"))?;
+        if k == kind {
+            return Ok(Some(v));
         }
     }
     Ok(None)

@@ -104,6 +104,47 @@ pub(crate) fn parse_attrs<T>(
     Ok(out)
 }
 
+/// The attributes in `buf` as (kind, value) pairs, kind without the `NLA_F_NESTED` and
+/// byte-order flags: the allocation-free walk of the fast decoders (same checks as
+/// `NlasIterator`: a truncated header or a length out of bounds is an error, and ends the
+/// walk).
+pub(crate) struct Attrs<'a>(&'a [u8]);
+
+impl<'a> Attrs<'a> {
+    pub(crate) fn new(buf: &'a [u8]) -> Attrs<'a> {
+        Attrs(buf)
+    }
+}
+
+impl<'a> Iterator for Attrs<'a> {
+    type Item = Result<(u16, &'a [u8]), DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let buf = self.0;
+        if buf.is_empty() {
+            return None;
+        }
+        let (Some(len), Some(kind)) = (buf.get(0..2), buf.get(2..4)) else {
+            self.0 = &[];
+            return Some(Err(DecodeError::new(format!(
+                "attribute header truncated: {} bytes left",
+                buf.len()
+            ))));
+        };
+        let len = usize::from(u16::from_ne_bytes([len[0], len[1]]));
+        let kind = u16::from_ne_bytes([kind[0], kind[1]]) & netlink_packet_core::NLA_TYPE_MASK;
+        let Some(value) = buf.get(NLA_HDR..len) else {
+            self.0 = &[];
+            return Some(Err(DecodeError::new(format!(
+                "attribute length {len} out of bounds ({} bytes left)",
+                buf.len()
+            ))));
+        };
+        self.0 = buf.get(align(len)..).unwrap_or(&[]);
+        Some(Ok((kind, value)))
+    }
+}
+
 /// Keep an attribute as it is.
 pub(crate) fn other(nla: &NlaBuffer<&[u8]>) -> Result<DefaultNla, DecodeError> {
     DefaultNla::parse(nla).map_err(DecodeError::from)
@@ -155,6 +196,11 @@ pub(crate) fn addr_of(v: &[u8], name: &str) -> Result<[u8; 16], DecodeError> {
 /// A NUL-terminated string (the NUL and anything after it dropped; invalid UTF-8 is an
 /// error).
 pub(crate) fn string_of(v: &[u8], name: &str) -> Result<String, DecodeError> {
+    str_of(v, name).map(str::to_owned)
+}
+
+/// A NUL-terminated string, borrowed.
+pub(crate) fn str_of<'a>(v: &'a [u8], name: &str) -> Result<&'a str, DecodeError> {
     let end = v.iter().position(|&b| b == 0).unwrap_or(v.len());
-    String::from_utf8(v[..end].to_vec()).map_err(|_| DecodeError::new(format!("{name}: not UTF-8")))
+    std::str::from_utf8(&v[..end]).map_err(|_| DecodeError::new(format!("{name}: not UTF-8")))
 }

@@ -132,8 +132,15 @@ impl Attr for ServiceAttr {
 
 impl ServiceAttr {
     fn parse(nla: &NlaBuffer<&[u8]>) -> Result<ServiceAttr, DecodeError> {
-        let v = nla.value();
-        Ok(match nla.kind() {
+        match ServiceAttr::parse_value(nla.kind(), nla.value())? {
+            Some(a) => Ok(a),
+            None => Ok(ServiceAttr::Other(nla::other(nla)?)),
+        }
+    }
+
+    /// A known attribute from its kind and value; `None` for an unknown kind.
+    fn parse_value(kind: u16, v: &[u8]) -> Result<Option<ServiceAttr>, DecodeError> {
+        Ok(Some(match kind {
             IPVS_SVC_ATTR_AF => ServiceAttr::Af(nla::u16_of(v, "AF")?),
             IPVS_SVC_ATTR_PROTOCOL => ServiceAttr::Protocol(nla::u16_of(v, "PROTOCOL")?),
             IPVS_SVC_ATTR_ADDR => ServiceAttr::Addr(nla::addr_of(v, "ADDR")?),
@@ -157,8 +164,8 @@ impl ServiceAttr {
             IPVS_SVC_ATTR_STATS => ServiceAttr::Stats(stats::parse_stats(v)?),
             IPVS_SVC_ATTR_PE_NAME => ServiceAttr::PeName(nla::string_of(v, "PE_NAME")?),
             IPVS_SVC_ATTR_STATS64 => ServiceAttr::Stats64(stats::parse_stats(v)?),
-            _ => ServiceAttr::Other(nla::other(nla)?),
-        })
+            _ => return Ok(None),
+        }))
     }
 
     /// Parse the contents of a service nest.
@@ -217,13 +224,34 @@ impl ServiceAttr {
     /// [`to_service`](Self::to_service).
     pub(crate) fn decode_nest(buf: &[u8]) -> Result<Service, DecodeError> {
         let mut fold = ServiceFold::default();
-        for n in netlink_packet_core::NlasIterator::new(buf) {
-            let n = n.map_err(|e| DecodeError::from(e).context("service"))?;
-            match n.kind() {
-                IPVS_SVC_ATTR_STATS => fold.stats = Some(stats::decode_stats(n.value())?),
-                IPVS_SVC_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(n.value())?),
-                _ => fold.apply(&ServiceAttr::parse(&n).map_err(|e| e.context("service"))?),
+        // The 32-bit stats are read only if the 64-bit set is missing (before Linux 4.1).
+        let mut stats32 = None;
+        let ctx = |e: DecodeError| e.context("service");
+        for a in nla::Attrs::new(buf) {
+            let (kind, v) = a.map_err(ctx)?;
+            match kind {
+                IPVS_SVC_ATTR_STATS => stats32 = Some(v),
+                IPVS_SVC_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(v)?),
+                // Names are read without a copy (what `apply` does with the owned ones).
+                IPVS_SVC_ATTR_SCHED_NAME => {
+                    let name = nla::str_of(v, "SCHED_NAME").map_err(ctx)?;
+                    fold.sched = Some(Scheduler::from_name(name));
+                }
+                IPVS_SVC_ATTR_PE_NAME => {
+                    let name = nla::str_of(v, "PE_NAME").map_err(ctx)?;
+                    if !name.is_empty() {
+                        fold.pe = Some(PersistenceEngine::from_name(name));
+                    }
+                }
+                _ => {
+                    if let Some(a) = ServiceAttr::parse_value(kind, v).map_err(ctx)? {
+                        fold.apply(&a);
+                    }
+                }
             }
+        }
+        if let (None, Some(v)) = (&fold.stats64, stats32) {
+            fold.stats = Some(stats::decode_stats(v)?);
         }
         fold.finish()
     }

@@ -77,9 +77,16 @@ impl StatsAttr {
     }
 
     fn parse(nla: &NlaBuffer<&[u8]>) -> Result<StatsAttr, DecodeError> {
-        let v = nla.value();
+        match StatsAttr::parse_value(nla.kind(), nla.value())? {
+            Some(a) => Ok(a),
+            None => Ok(StatsAttr::Other(nla::other(nla)?)),
+        }
+    }
+
+    /// A known counter attribute from its kind and value; `None` for an unknown kind.
+    fn parse_value(kind: u16, v: &[u8]) -> Result<Option<StatsAttr>, DecodeError> {
         let c = |name| nla::counter_of(v, name);
-        Ok(match nla.kind() {
+        Ok(Some(match kind {
             IPVS_STATS_ATTR_CONNS => StatsAttr::Conns(c("CONNS")?),
             IPVS_STATS_ATTR_INPKTS => StatsAttr::InPkts(c("INPKTS")?),
             IPVS_STATS_ATTR_OUTPKTS => StatsAttr::OutPkts(c("OUTPKTS")?),
@@ -90,8 +97,8 @@ impl StatsAttr {
             IPVS_STATS_ATTR_OUTPPS => StatsAttr::OutPps(c("OUTPPS")?),
             IPVS_STATS_ATTR_INBPS => StatsAttr::InBps(c("INBPS")?),
             IPVS_STATS_ATTR_OUTBPS => StatsAttr::OutBps(c("OUTBPS")?),
-            _ => StatsAttr::Other(nla::other(nla)?),
-        })
+            _ => return Ok(None),
+        }))
     }
 
     /// The attributes of a stats value, in the kernel's order.
@@ -200,11 +207,11 @@ impl StatsNest<'_> {
 /// list is built).
 pub(crate) fn decode_stats(buf: &[u8]) -> Result<Stats, DecodeError> {
     let mut s = Stats::default();
-    for n in netlink_packet_core::NlasIterator::new(buf) {
-        let n = n.map_err(|e| DecodeError::from(e).context("stats"))?;
-        StatsAttr::parse(&n)
-            .map_err(|e| e.context("stats"))?
-            .apply(&mut s);
+    for a in nla::Attrs::new(buf) {
+        let (kind, v) = a.map_err(|e| e.context("stats"))?;
+        if let Some(a) = StatsAttr::parse_value(kind, v).map_err(|e| e.context("stats"))? {
+            a.apply(&mut s);
+        }
     }
     Ok(s)
 }
