@@ -182,9 +182,11 @@ impl NlSocket {
         self.seq
     }
 
-    /// The sequence number the next call to `next_seq` will return.
-    pub(crate) fn peek_seq(&self) -> u32 {
-        self.seq.wrapping_add(1)
+    /// Reserve `n` consecutive sequence numbers and return the first.
+    pub(crate) fn reserve_seqs(&mut self, n: usize) -> u32 {
+        let first = self.seq.wrapping_add(1);
+        self.seq = self.seq.wrapping_add(n as u32);
+        first
     }
 
     /// Frame `payload` with `flags` and a new sequence number, send it, and return the

@@ -205,34 +205,19 @@ impl<T: Transport> Ipvs<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
-    /// A large batch (4,096 operations or more) is built into requests on a scoped thread,
-    /// a chunk at a time, while this thread sends the chunks before it (see
-    /// [`set_parallel`](Ipvs::set_parallel)): the kernel's work and the encoding overlap.
+    /// The kernel transport builds and frames a large batch (4,096 operations or more) on a
+    /// scoped thread, a datagram at a time, while this thread sends the datagrams before it
+    /// ([`Transport::request_batch_with`]; [`set_parallel`](Ipvs::set_parallel) turns it
+    /// off): the kernel's work and the encoding overlap.
     pub fn apply(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
-        if !self.parallel || ops.len() < PIPELINE_MIN {
-            let messages = prepare(ops)?;
-            let replies = self.transport.request_batch(&messages);
-            return outcome(ops, replies);
-        }
         validate_all(ops)?;
-        let transport = &mut self.transport;
-        let replies = std::thread::scope(|s| {
-            // At most two chunks wait, built, for their turn.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<IpvsMessage>>(2);
-            s.spawn(move || {
-                for chunk in ops.chunks(PIPELINE_CHUNK) {
-                    // A closed channel: the sender stopped (a transport failure).
-                    if tx.send(chunk.iter().map(Op::message).collect()).is_err() {
-                        break;
-                    }
-                }
-            });
-            let mut replies = Vec::with_capacity(ops.len());
-            for messages in rx {
-                replies.extend(transport.request_batch(&messages)?);
-            }
-            Ok(replies)
-        });
+        let replies = if self.parallel {
+            self.transport
+                .request_batch_with(ops.len(), &|i| ops[i].message())
+        } else {
+            let messages: Vec<IpvsMessage> = ops.iter().map(Op::message).collect();
+            self.transport.request_batch(&messages)
+        };
         outcome(ops, replies)
     }
 
@@ -291,11 +276,6 @@ pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
     }
     Ok(())
 }
-
-/// From this many operations on, [`Ipvs::apply`] builds requests on a second thread.
-const PIPELINE_MIN: usize = 4096;
-/// How many operations' requests that thread builds at a time.
-const PIPELINE_CHUNK: usize = 1024;
 
 /// Validate a batch and build its request messages.
 pub(crate) fn prepare(ops: &[Op]) -> Result<Vec<IpvsMessage>> {

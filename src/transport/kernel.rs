@@ -235,6 +235,33 @@ impl KernelTransport {
         Ok(replies.into_iter().map(|g| g.payload).collect())
     }
 
+    /// How many requests one batch datagram carries: as many acknowledgements as the
+    /// granted receive buffer holds, at most [`BATCH_REQUESTS`].
+    fn per_datagram(&self) -> usize {
+        (self.sock.receive_buffer() / ACK_TRUESIZE).clamp(1, BATCH_REQUESTS)
+    }
+
+    /// Send one datagram of `count` requests numbered from `first_seq` on, and read one
+    /// acknowledgement (or refusal) per request, in order, into `results`; replies before an
+    /// acknowledgement belong to its request.
+    fn send_and_ack(
+        &mut self,
+        datagram: &[u8],
+        first_seq: u32,
+        count: usize,
+        results: &mut Vec<Result<Vec<IpvsMessage>>>,
+    ) -> Result<()> {
+        self.sock.socket.send(datagram, 0)?;
+        let mut acks = BatchAcks::new(first_seq, count, self.sock.port_id, results);
+        while !acks.complete() {
+            self.sock.recv_many(Operation::Other)?;
+            for i in 0..self.sock.mlens.len() {
+                acks.datagram(self.sock.datagram(i))?;
+            }
+        }
+        Ok(())
+    }
+
     fn send_ipvs(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<u32> {
         let seq = self.sock.next_seq();
         let flags = NLM_F_REQUEST
@@ -248,6 +275,29 @@ impl KernelTransport {
         Ok(seq)
     }
 }
+
+/// Pack requests `start..` (of `count`) into one datagram in `out` with `encode`: at least
+/// one, then as many as fit in [`BATCH_BYTES`] and `per_datagram`; returns where it stopped.
+fn pack(
+    out: &mut Vec<u8>,
+    start: usize,
+    count: usize,
+    per_datagram: usize,
+    mut encode: impl FnMut(&mut Vec<u8>, usize),
+) -> usize {
+    let mut end = start;
+    while end < count && (end == start || (out.len() < BATCH_BYTES && end - start < per_datagram)) {
+        encode(out, end);
+        end += 1;
+    }
+    end
+}
+
+/// From this many requests on, a batch built by [`Transport::request_batch_with`] is built
+/// and framed on a second thread.
+const PIPELINE_MIN: usize = 4096;
+/// How many framed datagrams wait, at most, for their turn.
+const PIPELINE_DEPTH: usize = 4;
 
 /// Append one framed IPVS request to `out`, without intermediate allocations.
 pub(super) fn encode_into(out: &mut Vec<u8>, msg: &IpvsMessage, family: u16, flags: u16, seq: u32) {
@@ -329,38 +379,80 @@ impl Transport for KernelTransport {
 
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
         let mut results: Vec<Result<Vec<IpvsMessage>>> = Vec::with_capacity(msgs.len());
-        let per_datagram = (self.sock.receive_buffer() / ACK_TRUESIZE).clamp(1, BATCH_REQUESTS);
+        let per_datagram = self.per_datagram();
+        let first_seq = self.sock.reserve_seqs(msgs.len());
+        let mut out = std::mem::take(&mut self.out);
         let mut start = 0;
-        while start < msgs.len() {
-            // Pack as many requests as fit in one datagram.
-            self.out.clear();
-            let first_seq = self.sock.peek_seq();
-            let mut end = start;
-            while end < msgs.len()
-                && (end == start || (self.out.len() < BATCH_BYTES && end - start < per_datagram))
-            {
-                let seq = self.sock.next_seq();
-                let m = &msgs[end];
-                encode_into(
-                    &mut self.out,
-                    m,
-                    self.family_id,
-                    NLM_F_REQUEST | NLM_F_ACK,
-                    seq,
-                );
-                end += 1;
+        let r = (|| {
+            while start < msgs.len() {
+                out.clear();
+                let end = pack(&mut out, start, msgs.len(), per_datagram, |out, i| {
+                    encode_into(
+                        out,
+                        &msgs[i],
+                        self.family_id,
+                        NLM_F_REQUEST | NLM_F_ACK,
+                        first_seq.wrapping_add(i as u32),
+                    )
+                });
+                self.send_and_ack(
+                    &out,
+                    first_seq.wrapping_add(start as u32),
+                    end - start,
+                    &mut results,
+                )?;
+                start = end;
             }
-            self.sock.socket.send(&self.out, 0)?;
-            // One ack (or error) per request, in order; replies before an ack belong to it.
-            let mut acks = BatchAcks::new(first_seq, end - start, self.sock.port_id, &mut results);
-            while !acks.complete() {
-                self.sock.recv_many(Operation::Other)?;
-                for i in 0..self.sock.mlens.len() {
-                    acks.datagram(self.sock.datagram(i))?;
-                }
-            }
-            start = end;
+            Ok(())
+        })();
+        self.out = out;
+        r.map(|()| results)
+    }
+
+    /// From [`PIPELINE_MIN`] requests on, the requests are built and framed on a scoped
+    /// thread, a datagram at a time (at most [`PIPELINE_DEPTH`] ahead), while this thread
+    /// sends each datagram and reads its acknowledgements: the kernel's work on one
+    /// datagram overlaps with the building of the next.
+    fn request_batch_with(
+        &mut self,
+        count: usize,
+        build: &(dyn Fn(usize) -> IpvsMessage + Sync),
+    ) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
+        if count < PIPELINE_MIN {
+            let msgs: Vec<IpvsMessage> = (0..count).map(build).collect();
+            return self.request_batch(&msgs);
         }
+        let mut results: Vec<Result<Vec<IpvsMessage>>> = Vec::with_capacity(count);
+        let per_datagram = self.per_datagram();
+        let first_seq = self.sock.reserve_seqs(count);
+        let family = self.family_id;
+        std::thread::scope(|s| -> Result<()> {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<(Vec<u8>, usize, usize)>(PIPELINE_DEPTH);
+            s.spawn(move || {
+                let mut start = 0;
+                while start < count {
+                    let mut out = Vec::with_capacity(BATCH_BYTES + 1024);
+                    let end = pack(&mut out, start, count, per_datagram, |out, i| {
+                        encode_into(
+                            out,
+                            &build(i),
+                            family,
+                            NLM_F_REQUEST | NLM_F_ACK,
+                            first_seq.wrapping_add(i as u32),
+                        )
+                    });
+                    // A closed channel: the sender stopped (a transport failure).
+                    if tx.send((out, start, end - start)).is_err() {
+                        break;
+                    }
+                    start = end;
+                }
+            });
+            for (out, start, n) in rx {
+                self.send_and_ack(&out, first_seq.wrapping_add(start as u32), n, &mut results)?;
+            }
+            Ok(())
+        })?;
         Ok(results)
     }
 }

@@ -53,6 +53,19 @@ pub trait Transport: Send {
         Ok(out)
     }
 
+    /// Like [`request_batch`](Self::request_batch), with request `i` built by `build(i)`
+    /// (from any thread), for `count` requests: a backend may build and frame them while
+    /// it sends the ones before (the kernel transport does, from 4,096 requests on). The
+    /// default builds them all, then calls `request_batch`.
+    fn request_batch_with(
+        &mut self,
+        count: usize,
+        build: &(dyn Fn(usize) -> IpvsMessage + Sync),
+    ) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
+        let msgs: Vec<IpvsMessage> = (0..count).map(build).collect();
+        self.request_batch(&msgs)
+    }
+
     /// Send a dump request and hand each reply message to `f`, in order, as its command
     /// and its attribute bytes (what follows the generic netlink header), without building
     /// [`IpvsMessage`] values: the fast path of large dumps (decode the bytes with
@@ -92,6 +105,14 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
         (**self).request_batch(msgs)
+    }
+
+    fn request_batch_with(
+        &mut self,
+        count: usize,
+        build: &(dyn Fn(usize) -> IpvsMessage + Sync),
+    ) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
+        (**self).request_batch_with(count, build)
     }
 
     fn dump_each(
