@@ -409,8 +409,8 @@ impl Transport for KernelTransport {
         r.map(|()| results)
     }
 
-    /// From [`PIPELINE_MIN`] requests on, the requests are built and framed on a scoped
-    /// thread, a datagram at a time (at most [`PIPELINE_DEPTH`] ahead), while this thread
+    /// From 4,096 requests on, the requests are built and framed on a scoped thread, a
+    /// datagram at a time (at most four datagrams ahead), while this thread
     /// sends each datagram and reads its acknowledgements: the kernel's work on one
     /// datagram overlaps with the building of the next.
     fn request_batch_with(
