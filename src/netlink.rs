@@ -213,43 +213,22 @@ impl NlSocket {
         I: NetlinkDeserializable + std::fmt::Debug,
     {
         let mut replies = Vec::new();
+        let port = self.port_id;
         loop {
             let n = self.recv_datagram(op)?;
-            let mut off = 0;
-            while off < n {
-                let (id, len) = frame_at(&self.buf[off..n], op)?;
-                let frame = off..off + len;
-                off += (len + 3) & !3;
-                if id.seq != seq || id.port != self.port_id {
-                    continue; // a stale reply of an earlier request
-                }
-                let msg = NetlinkMessage::<I>::deserialize(&self.buf[frame]).map_err(|e| {
-                    Error::Protocol {
-                        operation: op,
-                        reason: format!("undecodable reply: {e}"),
-                    }
+            let datagram = self.buf.get(..n).unwrap_or(&[]);
+            let done = walk_reply(datagram, seq, port, answer, op, &mut |frame| {
+                let msg = NetlinkMessage::<I>::deserialize(frame).map_err(|e| Error::Protocol {
+                    operation: op,
+                    reason: format!("undecodable reply: {e}"),
                 })?;
-                match msg.payload {
-                    NetlinkPayload::InnerMessage(m) => replies.push(m),
-                    NetlinkPayload::Error(e) => match e.code {
-                        None if answer == Answer::Ack => return Ok(replies),
-                        None => {}
-                        Some(code) => return Err(kernel_error(-code.get(), op)),
-                    },
-                    NetlinkPayload::Done(d) => {
-                        if d.code != 0 {
-                            return Err(kernel_error(-d.code, op));
-                        }
-                        return Ok(replies);
-                    }
-                    NetlinkPayload::Overrun(_) => {
-                        return Err(Error::Protocol {
-                            operation: op,
-                            reason: "the kernel reported an overrun".into(),
-                        })
-                    }
-                    _ => {}
+                if let NetlinkPayload::InnerMessage(m) = msg.payload {
+                    replies.push(m);
                 }
+                Ok(())
+            })?;
+            if done {
+                return Ok(replies);
             }
         }
     }
@@ -374,8 +353,27 @@ impl NlSocket {
     }
 }
 
+/// The frames of one datagram, in order, each with its identity; a malformed frame is an
+/// error and ends the walk (what follows it cannot be framed).
+fn frames(buf: &[u8], op: Operation) -> impl Iterator<Item = Result<(FrameId, &[u8])>> + '_ {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        let rest = buf.get(off..).filter(|r| !r.is_empty())?;
+        match frame_at(rest, op) {
+            Ok((id, len)) => {
+                off += (len + 3) & !3;
+                Some(Ok((id, rest.get(..len).unwrap_or(&[]))))
+            }
+            Err(e) => {
+                off = buf.len();
+                Some(Err(e))
+            }
+        }
+    })
+}
+
 /// The identity and length of the netlink frame at the start of `buf`.
-pub(crate) fn frame_at(buf: &[u8], op: Operation) -> Result<(FrameId, usize)> {
+fn frame_at(buf: &[u8], op: Operation) -> Result<(FrameId, usize)> {
     let bad = |reason: String| Error::Protocol {
         operation: op,
         reason,
@@ -424,12 +422,8 @@ pub(crate) fn walk_reply(
     op: Operation,
     f: &mut dyn FnMut(&[u8]) -> Result<()>,
 ) -> Result<bool> {
-    let mut off = 0;
-    while off < buf.len() {
-        let rest = buf.get(off..).unwrap_or(&[]);
-        let (id, len) = frame_at(rest, op)?;
-        let frame = rest.get(..len).unwrap_or(&[]);
-        off += (len + 3) & !3;
+    for frame in frames(buf, op) {
+        let (id, frame) = frame?;
         if id.seq != seq || id.port != port {
             continue; // a stale reply of an earlier request
         }
@@ -442,7 +436,11 @@ pub(crate) fn walk_reply(
             },
             NLMSG_DONE => {
                 // A DONE without a code is a plain end of dump.
-                let c = if len >= 20 { frame_code(frame, op)? } else { 0 };
+                let c = if frame.len() >= 20 {
+                    frame_code(frame, op)?
+                } else {
+                    0
+                };
                 if c != 0 {
                     return Err(kernel_error(-c, op));
                 }
@@ -532,12 +530,8 @@ impl<'r> BatchAcks<'r> {
     /// Read one reply datagram.
     pub(crate) fn datagram(&mut self, dg: &[u8]) -> Result<()> {
         let op = Operation::Other;
-        let mut off = 0;
-        while off < dg.len() {
-            let rest = dg.get(off..).unwrap_or(&[]);
-            let (header, len) = frame_at(rest, op)?;
-            let frame = rest.get(..len).unwrap_or(&[]);
-            off += (len + 3) & !3;
+        for frame in frames(dg, op) {
+            let (header, frame) = frame?;
             let idx = header.seq.wrapping_sub(self.first_seq) as usize;
             if idx >= self.count || header.port != self.port {
                 continue; // a stale reply of an earlier request

@@ -139,8 +139,9 @@ impl<T: Transport> Ipvs<T> {
     ///   transports at once; the second one ([`Transport::sibling`]) is opened on first
     ///   use and kept. With a backend that has none, everything is read on this handle's
     ///   transport.
-    /// - [`apply`](Self::apply) builds the requests of a large batch (4,096 operations or
-    ///   more) on the second thread while this one sends them and reads the answers.
+    /// - [`apply`](Self::apply) hands a batch to [`Transport::request_batch_with`]: the
+    ///   kernel transport builds the requests of a large batch (4,096 operations or more)
+    ///   on a second thread while this one sends them and reads the answers.
     ///
     /// Off, everything runs in the calling thread.
     pub fn set_parallel(&mut self, on: bool) {
