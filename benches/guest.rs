@@ -350,18 +350,27 @@ fn raw_prepare(ops: &[Op]) -> Res<Raw> {
 }
 
 /// The raw dump floor: the same dumps as a full table read, pre-encoded, and the replies
-/// only received (as the library does, with `recvmmsg`) and counted, not decoded. Returns
-/// the time and the number of messages.
-fn raw_dump(socket: &Socket, raw: &Raw) -> Res<(Duration, usize)> {
-    const SLOT: usize = 4096;
-    let mut slots = vec![0u8; SLOT * 64];
+/// only received (as the library does, with `recvmmsg`) and counted, not decoded, on one
+/// socket for the service dump (offering 32 KiB datagrams) and one for the destination
+/// dumps (offering `NLMSG_GOODSIZE`, 3,776 bytes on 4 KiB pages), as the library does.
+/// Returns the time and the number of messages.
+fn raw_dump(services: &Socket, dests: &Socket, raw: &Raw) -> Res<(Duration, usize)> {
+    const BIG: usize = 32 * 1024;
+    const SMALL: usize = 4096 - 320;
+    let mut big = vec![0u8; BIG * 8];
+    let mut small = vec![0u8; SMALL * 64];
     let start = Instant::now();
     let mut messages = 0;
-    for request in &raw.dumps {
+    for (i, request) in raw.dumps.iter().enumerate() {
+        let (socket, slots, slot) = if i == 0 {
+            (services, &mut big, BIG)
+        } else {
+            (dests, &mut small, SMALL)
+        };
         socket.send(request, 0)?;
         'dump: loop {
-            for (i, n) in recv_many(socket, &mut slots, SLOT)?.into_iter().enumerate() {
-                let buf = &slots[i * SLOT..i * SLOT + n];
+            for (i, n) in recv_many(socket, slots, slot)?.into_iter().enumerate() {
+                let buf = &slots[i * slot..i * slot + n];
                 let mut off = 0;
                 while off + 16 <= n {
                     let len = u32::from_ne_bytes(buf[off..off + 4].try_into()?) as usize;
@@ -381,8 +390,8 @@ fn raw_dump(socket: &Socket, raw: &Raw) -> Res<(Duration, usize)> {
     Ok((start.elapsed(), messages))
 }
 
-/// Receive what is queued (waiting for the first datagram) with one `recvmmsg` into 64
-/// slots of 4 KiB, as the library does (on 4 KiB pages); the lengths received.
+/// Receive what is queued (waiting for the first datagram) with one `recvmmsg` into the
+/// slots of `size` bytes in `slots`; the lengths received.
 fn recv_many(socket: &Socket, slots: &mut [u8], size: usize) -> Res<Vec<usize>> {
     use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, NetlinkAddr};
     use std::os::fd::AsRawFd;
@@ -512,8 +521,8 @@ fn main() -> Res<()> {
                 if let Some(ex) = &args.example {
                     ex_s.push(time_command(ns.command(ex, &["-S", "-n"])?, None)?);
                 }
-                let socket = raw_socket(&ns)?;
-                let (d, messages) = raw_dump(&socket, &raw)?;
+                let (services_socket, dests_socket) = (raw_socket(&ns)?, raw_socket(&ns)?);
+                let (d, messages) = raw_dump(&services_socket, &dests_socket, &raw)?;
                 if messages != (services * (dests + 1)) as usize {
                     return Err(format!("the raw dump read {messages} messages").into());
                 }
