@@ -19,7 +19,8 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use lvs::text::{
-    self, parse_args, Command, ListOptions, ListRequest, ListWhat, Names, SystemNames,
+    self, parse_args, Command, ListOptions, ListRequest, ListWhat, Names, SystemNames, TableText,
+    TextBlock,
 };
 use lvs::transport::{KernelTransport, RequestKind, Transport};
 use lvs::wire::IpvsMessage;
@@ -127,17 +128,19 @@ fn run(
         }
         Command::List(req) => return list(ipvs, info, &req, names, out),
         Command::Save { numeric } => {
-            return match ipvs.table() {
+            let opts = ListOptions {
+                numeric,
+                ..ListOptions::new()
+            };
+            return match table_text(ipvs, TableText::save(&opts, names), |e| {
+                TextBlock::save(e, &opts, names)
+            }) {
                 Ok(t) => {
-                    let opts = ListOptions {
-                        numeric,
-                        ..ListOptions::new()
-                    };
-                    let _ = out.write_all(text::save_with(&t, &opts, names).as_bytes());
+                    let _ = out.write_all(t.as_bytes());
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
-            }
+            };
         }
         Command::Restore => return restore(ipvs, info, names, out),
         other => apply_one(ipvs, &other),
@@ -146,6 +149,19 @@ fn run(
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(e, KERNEL_REFUSED),
     }
+}
+
+/// The whole table as `text` formats it, each service formatted by `block` on the thread
+/// that read it (the table is read on two threads), then put in order.
+fn table_text(
+    ipvs: &mut Ipvs<KernelTransport>,
+    mut text: TableText<'_>,
+    block: impl Fn(&ServiceEntry) -> TextBlock + Sync,
+) -> lvs::Result<String> {
+    for b in ipvs.table_map(|e| block(&e))? {
+        text.push_block(b);
+    }
+    Ok(text.finish())
 }
 
 /// Send one change to the kernel as ipvsadm would: the parser has already applied ipvsadm's
@@ -165,15 +181,15 @@ fn list(
     ipvs: &mut Ipvs<KernelTransport>,
     info: lvs::Info,
     req: &ListRequest,
-    names: &dyn Names,
+    names: &(dyn Names + Sync),
     out: &mut dyn Write,
 ) -> ExitCode {
     let opts = req.options.with_info(info);
     let text = match &req.what {
-        ListWhat::All => ipvs
-            .table()
-            .map(|t| text::listing_with(&t, &opts, names))
-            .map_err(|e| format!("cannot read the table: {e}")),
+        ListWhat::All => table_text(ipvs, TableText::listing(&opts, names), |e| {
+            TextBlock::listing(e, &opts, names)
+        })
+        .map_err(|e| format!("cannot read the table: {e}")),
         ListWhat::Service(id) => ipvs
             .get_service(id)
             .and_then(|service| {

@@ -160,3 +160,74 @@ fn hash_is_not_a_comment() {
     let err = parse_rules("-A -t 10.0.0.1:81\n# a comment\n", &NoNames).unwrap_err();
     assert_eq!((err.line, err.error.status), (2, 255));
 }
+
+/// A service line for the table-text property: TCP and UDP on IPv4 and IPv6, and firewall
+/// marks, all where ipvsadm's comparator is a total order (no wrap-around), so that a plain
+/// stable sort by [`text::service_order`] is the reference order.
+fn prop_service_line(kind: u8, n: u16, port: u16) -> String {
+    match kind {
+        0 => format!("-A -t 10.0.{}.{}:{port} -s rr", n / 256, n % 256),
+        1 => format!("-A -u 10.0.{}.{}:{port} -s wrr -p 60", n / 256, n % 256),
+        2 => format!("-A -t [fd00::{n:x}]:{port} -s sh -b sh-port"),
+        _ => format!("-A -f {} -s lc", u32::from(n) * 7 + u32::from(port)),
+    }
+}
+
+proptest::proptest! {
+    /// `TableText` (format each service as it arrives, order the services at the end) prints
+    /// what sorting the table first and formatting it service by service prints, for
+    /// listings and rules, sorted or not.
+    #[test]
+    fn table_text_is_sort_then_format(
+        picks in proptest::collection::vec((0u8..4, 0u16..600, 1u16..4, 0usize..4), 0..40),
+        sort in proptest::bool::ANY,
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        let table: Vec<ServiceEntry> = picks
+            .iter()
+            .map(|&(kind, n, port, dests)| {
+                let line = prop_service_line(kind, n, port);
+                let target = line.split_whitespace().take(3).collect::<Vec<_>>()[1..].join(" ");
+                let dest_lines: Vec<String> = (0..dests)
+                    .map(|j| match kind {
+                        2 => format!("-a {target} -r [fd01::{}]:80 -m -w {j}", 9 - j),
+                        _ => format!("-a {target} -r 192.168.{j}.{} -m -w {j}", 9 - j),
+                    })
+                    .collect();
+                let refs: Vec<&str> = dest_lines.iter().map(String::as_str).collect();
+                entry(&line, &refs)
+            })
+            .filter(|e| seen.insert(e.service.id))
+            .collect();
+        let mut order: Vec<&ServiceEntry> = table.iter().collect();
+        if sort {
+            order.sort_by(|a, b| text::service_order(&a.service, &b.service));
+        }
+        for numeric_listing in [false, true] {
+            let opts = ListOptions { sort, ..ListOptions::numeric() };
+            let mut text = if numeric_listing {
+                text::TableText::listing(&opts, &NoNames)
+            } else {
+                text::TableText::save(&opts, &NoNames)
+            };
+            for e in &table {
+                text.push(e);
+            }
+            let got = text.finish();
+            let mut want = if numeric_listing {
+                text::header(&opts.info) + &text::title(opts.format)
+            } else {
+                String::new()
+            };
+            for e in &order {
+                if numeric_listing {
+                    let one = text::service_listing_with(e, &opts, &NoNames);
+                    want.push_str(&one[text::title(opts.format).len()..]);
+                } else {
+                    want.push_str(&text::save_with(std::slice::from_ref(*e), &opts, &NoNames));
+                }
+            }
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+}

@@ -277,7 +277,8 @@ pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
     Ok(())
 }
 
-/// Validate a batch and build its request messages.
+/// Validate a batch and build its request messages (the async client's batch path).
+#[cfg(feature = "tokio")]
 pub(crate) fn prepare(ops: &[Op]) -> Result<Vec<IpvsMessage>> {
     validate_all(ops)?;
     Ok(ops.iter().map(Op::message).collect())

@@ -107,12 +107,22 @@ fn destinations_on<T: Transport + ?Sized>(t: &mut T, id: &ServiceId) -> Result<V
     dump.finish(r)
 }
 
-/// The destinations of each of `services`, in order, on `t`.
-fn destinations_of<T: Transport + ?Sized>(
+/// Each of `services` with its destinations read on `t`, through `f`, in order.
+fn map_entries<T: Transport + ?Sized, R>(
     t: &mut T,
-    services: &[Service],
-) -> Result<Vec<Vec<Destination>>> {
-    services.iter().map(|s| destinations_on(t, &s.id)).collect()
+    services: Vec<Service>,
+    f: &impl Fn(ServiceEntry) -> R,
+) -> Result<Vec<R>> {
+    services
+        .into_iter()
+        .map(|service| {
+            let destinations = destinations_on(t, &service.id)?;
+            Ok(f(ServiceEntry {
+                service,
+                destinations,
+            }))
+        })
+        .collect()
 }
 
 /// The destinations of each service of `ids`, in order, on `t`.
@@ -242,13 +252,42 @@ impl<T: Transport> Ipvs<T> {
     /// (see [`set_parallel`](Self::set_parallel)). The result is the same,
     /// in the kernel's order.
     pub fn table(&mut self) -> Result<Vec<ServiceEntry>> {
-        let services = self.services()?;
-        let dests = match self.split(services.len()) {
+        self.table_map(|e| e)
+    }
+
+    /// The whole table, each service with its destinations handed to `f` as soon as they
+    /// are read, on the thread that read them; `f`'s results in the kernel's order.
+    ///
+    /// [`table`](Self::table) is `table_map(|e| e)`. For callers with work to do per
+    /// service (formatting it, converting it to their own types, checking it), this does
+    /// that work while the table is read: from 64 services on, each of the two threads
+    /// that read a half of the table runs `f` on its half, so the work overlaps the
+    /// kernel's (which serialises the reads themselves). `f` runs on two threads at once,
+    /// hence `Sync`; with [`set_parallel(false)`](Self::set_parallel) or a small table,
+    /// only on the calling thread.
+    ///
+    /// ```no_run
+    /// # fn main() -> lvs::Result<()> {
+    /// let mut ipvs = lvs::Ipvs::new()?;
+    /// // Each service's weight total, computed as the table is read.
+    /// let totals: Vec<(lvs::ServiceId, u32)> = ipvs.table_map(|e| {
+    ///     (e.service.id, e.destinations.iter().map(|d| d.weight).sum())
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn table_map<R, F>(&mut self, f: F) -> Result<Vec<R>>
+    where
+        R: Send,
+        F: Fn(ServiceEntry) -> R + Sync,
+    {
+        let mut services = self.services()?;
+        match self.split(services.len()) {
             Some((transport, other)) => {
-                let (first, second) = services.split_at(services.len() / 2);
+                let second = services.split_off(services.len() / 2);
+                let f = &f;
                 let (a, b) = std::thread::scope(|s| {
-                    let b = s.spawn(|| destinations_of(&mut **other, second));
-                    let a = destinations_of(transport, first);
+                    let b = s.spawn(move || map_entries(&mut **other, second, f));
+                    let a = map_entries(transport, services, f);
                     (a, b.join())
                 });
                 let b = b.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -258,18 +297,10 @@ impl<T: Transport> Ipvs<T> {
                 }
                 let mut a = a?;
                 a.extend(b?);
-                a
+                Ok(a)
             }
-            None => destinations_of(&mut self.transport, &services)?,
-        };
-        Ok(services
-            .into_iter()
-            .zip(dests)
-            .map(|(service, destinations)| ServiceEntry {
-                service,
-                destinations,
-            })
-            .collect())
+            None => map_entries(&mut self.transport, services, &f),
+        }
     }
 
     /// The whole table, read until two reads in a row agree, for callers that need a

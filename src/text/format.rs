@@ -130,30 +130,26 @@ fn cmp_addr(af: AddressFamily, a: Option<IpAddr>, b: Option<IpAddr>) -> i32 {
 
 /// ipvsadm's service comparator (fwmark, family, protocol, address, port), with its
 /// wrap-around subtraction.
-fn cmp_services(a: &Service, b: &Service) -> i32 {
-    let fw = |s: &Service| s.id.fwmark_value().unwrap_or(0);
+fn cmp_services(a: &ServiceId, b: &ServiceId) -> i32 {
+    let fw = |s: &ServiceId| s.fwmark_value().unwrap_or(0);
     let mut r = wrapping_diff(fw(a), fw(b));
     if r != 0 {
         return r;
     }
-    r = af_number(a.id.af()) - af_number(b.id.af());
+    r = af_number(a.af()) - af_number(b.af());
     if r != 0 {
         return r;
     }
-    let proto = |s: &Service| i32::from(s.id.protocol().map_or(0, |p| p.number()));
+    let proto = |s: &ServiceId| i32::from(s.protocol().map_or(0, |p| p.number()));
     r = proto(a) - proto(b);
     if r != 0 {
         return r;
     }
-    r = cmp_addr(
-        a.id.af(),
-        a.id.addr().map(|x| x.ip()),
-        b.id.addr().map(|x| x.ip()),
-    );
+    r = cmp_addr(a.af(), a.addr().map(|x| x.ip()), b.addr().map(|x| x.ip()));
     if r != 0 {
         return r;
     }
-    let port = |s: &Service| i32::from(s.id.addr().map_or(0, |x| x.port()));
+    let port = |s: &ServiceId| i32::from(s.addr().map_or(0, |x| x.port()));
     port(a) - port(b)
 }
 
@@ -188,17 +184,6 @@ fn c_qsort<T: Clone>(items: &[T], cmp: &dyn Fn(&T, &T) -> i32) -> Vec<T> {
     out.extend_from_slice(l.get(i..).unwrap_or(&[]));
     out.extend_from_slice(r.get(j..).unwrap_or(&[]));
     out
-}
-
-/// Services in ipvsadm's listing order.
-pub(crate) fn sorted_services(table: &[ServiceEntry], sort: bool) -> Vec<&ServiceEntry> {
-    let refs: Vec<&ServiceEntry> = table.iter().collect();
-    if !sort {
-        return refs;
-    }
-    c_qsort(&refs, &|a: &&ServiceEntry, b: &&ServiceEntry| {
-        cmp_services(&a.service, &b.service)
-    })
 }
 
 fn sorted_dests(dests: &[Destination], sort: bool) -> Vec<&Destination> {
@@ -609,12 +594,9 @@ fn service_entry(
 /// `ipvsadm -L` of a whole table (header, title, every service), with names looked up in
 /// `names` unless `opts.numeric`.
 pub fn listing_with(table: &[ServiceEntry], opts: &ListOptions, names: &dyn Names) -> String {
-    let mut out = header(&opts.info);
-    out.push_str(&title(opts.format));
-    for e in sorted_services(table, opts.sort) {
-        service_entry(&mut out, e, opts, false, names);
-    }
-    out
+    let mut text = TableText::listing(opts, names);
+    table.iter().for_each(|e| text.push(e));
+    text.finish()
 }
 
 /// `ipvsadm -L -t|-u|-f ...`: the title and one service (no header line).
@@ -627,11 +609,146 @@ pub fn service_listing_with(entry: &ServiceEntry, opts: &ListOptions, names: &dy
 /// `ipvsadm -S`: the table as rules that `ipvsadm -R` reads back (sorted unless
 /// `opts.sort` is false; names unless `opts.numeric`).
 pub fn save_with(table: &[ServiceEntry], opts: &ListOptions, names: &dyn Names) -> String {
-    let mut out = String::new();
-    for e in sorted_services(table, opts.sort) {
-        service_entry(&mut out, e, opts, true, names);
+    let mut text = TableText::save(opts, names);
+    table.iter().for_each(|e| text.push(e));
+    text.finish()
+}
+
+/// A listing (`ipvsadm -L`) or rule text (`ipvsadm -S`) built a service at a time, for a
+/// table read as a walk: each service's lines are formatted as it arrives, while the rest
+/// of the table is still being read, and [`finish`](Self::finish) puts the services in
+/// ipvsadm's order (unless `opts.sort` is false). The text is what [`listing_with`] or
+/// [`save_with`] print for the same services pushed in the same order.
+///
+/// With [`Ipvs::table_map`](crate::Ipvs::table_map), the services can be formatted on the
+/// threads that read them ([`TextBlock`]) and pushed afterwards with
+/// [`push_block`](Self::push_block).
+///
+/// ```
+/// use lvs::text::{save_with, ListOptions, NoNames, TableText};
+/// use lvs::{Service, ServiceEntry};
+/// let entry = |addr: &str| -> Result<ServiceEntry, Box<dyn std::error::Error>> {
+///     let service = Service::tcp(addr.parse()?).build()?;
+///     Ok(ServiceEntry { service, destinations: vec![] })
+/// };
+/// let table = vec![entry("10.0.0.2:80")?, entry("10.0.0.1:80")?];
+/// let opts = ListOptions::numeric();
+/// let mut text = TableText::save(&opts, &NoNames);
+/// for e in &table {
+///     text.push(e);
+/// }
+/// let text = text.finish();
+/// assert_eq!(text, "-A -t 10.0.0.1:80 -s wlc\n-A -t 10.0.0.2:80 -s wlc\n");
+/// assert_eq!(text, save_with(&table, &opts, &NoNames));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct TableText<'a> {
+    opts: &'a ListOptions,
+    names: &'a dyn Names,
+    rules: bool,
+    /// Every service's lines, in the order pushed.
+    blocks: Vec<TextBlock>,
+}
+
+impl std::fmt::Debug for TableText<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TableText")
+            .field("opts", self.opts)
+            .field("rules", &self.rules)
+            .field("services", &self.blocks.len())
+            .finish_non_exhaustive()
     }
-    out
+}
+
+/// One service's lines of a listing or rule text, formatted on their own (on whichever
+/// thread read the service), for [`TableText::push_block`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextBlock {
+    id: ServiceId,
+    text: String,
+}
+
+impl TextBlock {
+    /// The service's lines as `ipvsadm -L` prints them (in [`TableText::listing`]).
+    pub fn listing(entry: &ServiceEntry, opts: &ListOptions, names: &dyn Names) -> TextBlock {
+        TextBlock::new(entry, opts, false, names)
+    }
+
+    /// The service's rules as `ipvsadm -S` prints them (in [`TableText::save`]).
+    pub fn save(entry: &ServiceEntry, opts: &ListOptions, names: &dyn Names) -> TextBlock {
+        TextBlock::new(entry, opts, true, names)
+    }
+
+    fn new(entry: &ServiceEntry, opts: &ListOptions, rules: bool, names: &dyn Names) -> TextBlock {
+        let mut text = String::new();
+        service_entry(&mut text, entry, opts, rules, names);
+        TextBlock {
+            id: entry.service.id,
+            text,
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl<'a> TableText<'a> {
+    /// `ipvsadm -L` text (header and title, then the services).
+    pub fn listing(opts: &'a ListOptions, names: &'a dyn Names) -> TableText<'a> {
+        TableText {
+            opts,
+            names,
+            rules: false,
+            blocks: Vec::new(),
+        }
+    }
+
+    /// `ipvsadm -S` text (rules).
+    pub fn save(opts: &'a ListOptions, names: &'a dyn Names) -> TableText<'a> {
+        TableText {
+            rules: true,
+            ..TableText::listing(opts, names)
+        }
+    }
+
+    /// Format one service with its destinations.
+    pub fn push(&mut self, entry: &ServiceEntry) {
+        let block = TextBlock::new(entry, self.opts, self.rules, self.names);
+        self.blocks.push(block);
+    }
+
+    /// Add a service formatted already, with [`TextBlock::listing`] for a listing or
+    /// [`TextBlock::save`] for rules, and the same options.
+    pub fn push_block(&mut self, block: TextBlock) {
+        self.blocks.push(block);
+    }
+
+    /// The whole text, services in ipvsadm's order (or as pushed, with `opts.sort` false).
+    pub fn finish(self) -> String {
+        let len: usize = self.blocks.iter().map(|b| b.text.len()).sum();
+        let mut out = if self.rules {
+            String::with_capacity(len)
+        } else {
+            let mut out = header(&self.opts.info);
+            out.push_str(&title(self.opts.format));
+            out.reserve(len);
+            out
+        };
+        let order: Vec<usize> = (0..self.blocks.len()).collect();
+        let order = if self.opts.sort {
+            c_qsort(&order, &|&a: &usize, &b: &usize| {
+                cmp_services(&self.blocks[a].id, &self.blocks[b].id)
+            })
+        } else {
+            order
+        };
+        for i in order {
+            out.push_str(&self.blocks[i].text);
+        }
+        out
+    }
 }
 
 /// `ipvsadm -L --timeout`.
@@ -735,5 +852,5 @@ pub fn connections_with(
 
 /// Order of two services as ipvsadm sorts them (exposed for callers that sort themselves).
 pub fn service_order(a: &Service, b: &Service) -> Ordering {
-    cmp_services(a, b).cmp(&0)
+    cmp_services(&a.id, &b.id).cmp(&0)
 }

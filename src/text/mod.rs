@@ -21,7 +21,7 @@ pub mod rules;
 pub use args::{parse_args, take_netns, ArgError, Command, ListRequest, ListWhat};
 pub use format::{
     connections_with, daemons, header, listing_with, save_with, service_listing_with,
-    service_order, timeouts, title, ListFormat, ListOptions,
+    service_order, timeouts, title, ListFormat, ListOptions, TableText, TextBlock,
 };
 pub use names::{Names, NoNames, SystemNames};
 pub use rules::{parse_rules, RuleError, RuleLine};
