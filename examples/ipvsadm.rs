@@ -3,8 +3,10 @@
 //! Same command line, same standard output and the same exit status as ipvsadm 1.31 for the
 //! same commands on the same table; errors are printed on standard error in our own words.
 //! Differences by design:
-//! - `-R` reads and checks the whole input before changing anything, applies it in batches,
-//!   and if the kernel refuses a line it names the line and undoes what it had applied.
+//! - `-R` is all or nothing. It parses and checks its input 8,192 lines at a time, each
+//!   chunk while the one before is being applied (in batches); when a line is bad or the
+//!   kernel refuses one, it names the line and undoes what it had applied, and checks that
+//!   the table is back as it was. A bad line in the first chunk changes nothing at all.
 //! - `--netns NAME` works on the table of that network namespace (`/run/netns/NAME`); `-c`
 //!   always reads the caller's own namespace.
 //!
@@ -32,8 +34,10 @@ const KERNEL_REFUSED: u8 = 255;
 const LIST_FAILED: u8 = 1;
 /// Exit status when IPVS cannot be reached.
 const NO_IPVS: u8 = 2;
-/// How many requests go to the kernel in one batch during `-R`.
-const BATCH: usize = 512;
+/// How many requests go to the kernel in one batch during `-R`: a batch of 4,096 or more
+/// is built and framed on the transport's second thread while it is sent; a refusal stops
+/// the restore after the batch it is in.
+const BATCH: usize = 8192;
 
 fn usage(program: &str) -> String {
     format!(
@@ -54,8 +58,8 @@ Commands (give exactly one, first):
   {program} -L --timeout | -L --daemon  show timeouts or sync daemons
   {program} -Z [SERVICE]                zero counters
   {program} -S [-n]                     print the table as rules for -R
-  {program} -R                          read rules from standard input (all checked first,
-                                        undone if the kernel refuses one)
+  {program} -R                          read rules from standard input (all or nothing: a bad
+                                        or refused line undoes what was applied)
   {program} --set TCP TCPFIN UDP        set connection timeouts in seconds (0 = keep)
   {program} --start-daemon master|backup [--mcast-interface IF] [--syncid ID]
                   [--sync-maxlen LEN] [--mcast-group ADDR] [--mcast-port PORT] [--mcast-ttl TTL]
@@ -228,6 +232,26 @@ struct Shadow {
     services: BTreeMap<ServiceId, (Service, Vec<Destination>)>,
     timeouts: Timeouts,
     daemons: Vec<Daemon>,
+    /// Whether `services` follows the restore's adds. Only an edit, a delete or a flush
+    /// needs to know what it changes; an add the kernel accepts is undone by deleting what
+    /// it added, whatever the table holds. A restore that cannot edit or delete anything
+    /// (most are only adds) skips keeping a copy of every service and destination it adds.
+    track_adds: bool,
+}
+
+/// Whether rule input may hold an edit, a delete or a flush (`-E`, `-e`, `-D`, `-d`, `-C`,
+/// alone or bundled, or their long names): false only when none of those can be there.
+fn may_edit_or_delete(input: &str) -> bool {
+    input.split_ascii_whitespace().any(|w| {
+        (w.starts_with('-')
+            && !w.starts_with("--")
+            && w[1..]
+                .bytes()
+                .any(|b| matches!(b, b'E' | b'e' | b'D' | b'd' | b'C')))
+            || w.starts_with("--edit")
+            || w.starts_with("--delete")
+            || w.starts_with("--clear")
+    })
 }
 
 /// How to undo one applied command: the two commands a restore is mostly made of are
@@ -262,6 +286,10 @@ impl Shadow {
     /// and a later command of the same batch must be undone against the table as it is.
     fn apply(&mut self, cmd: &Command) -> Undo {
         match cmd {
+            Command::AddService(s) if !self.track_adds => Undo::DeleteService(s.id),
+            Command::AddDestination(id, d) if !self.track_adds => {
+                Undo::DeleteDestination(*id, d.socket_addr())
+            }
             Command::AddService(s) => {
                 if self.services.contains_key(&s.id) {
                     return Undo::Nothing;
@@ -354,36 +382,78 @@ impl Shadow {
     }
 }
 
-/// [`text::parse_rules`] on the two halves of a large input at once (a restore of tens of
-/// thousands of lines spends most of its own time parsing): the same lines, numbered the
-/// same, and the same first error.
-fn parse_rules_in_halves(
-    input: &str,
-    names: &(dyn Names + Sync),
-) -> Result<Vec<text::RuleLine>, text::RuleError> {
-    let half = input.len() / 2;
-    let mid = match input.get(half..).and_then(|rest| rest.find('\n')) {
-        Some(i) if input.len() >= 64 * 1024 => half + i + 1,
-        _ => return text::parse_rules(input, names),
-    };
-    let (first, second) = input.split_at(mid);
-    // `first` ends with a newline: its lines are numbered 1..=offset.
-    let offset = first.matches('\n').count();
-    let (a, b) = std::thread::scope(|s| {
-        let b = s.spawn(|| text::parse_rules(second, names));
-        (text::parse_rules(first, names), b.join())
+/// Apply the `pending` rules (all writes) and empty it: their requests are sent by
+/// [`send_rules`] while their undo records are computed on a thread of their own; the undo
+/// records of the rules applied go to `undo`. The first refusal, if any.
+fn flush(
+    pending: &mut Vec<&text::RuleLine>,
+    ipvs: &mut Ipvs<KernelTransport>,
+    shadow: &mut Shadow,
+    undo: &mut Vec<Undo>,
+) -> Option<Failure> {
+    if pending.is_empty() {
+        return None;
+    }
+    let rules: &[&text::RuleLine] = pending;
+    let (sent, undos) = std::thread::scope(|s| {
+        let undos = s.spawn(|| {
+            background();
+            rules
+                .iter()
+                .map(|r| shadow.apply(&r.command))
+                .collect::<Vec<Undo>>()
+        });
+        (send_rules(ipvs, rules), undos.join())
     });
-    let mut rules = a?;
-    let b = b.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    let b = b.map_err(|mut e| {
-        e.line += offset;
-        e
-    })?;
-    rules.extend(b.into_iter().map(|mut r| {
-        r.line += offset;
-        r
-    }));
-    Ok(rules)
+    let undos = undos.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    let (results, mut first_error) = sent;
+    for ((rule, u), res) in rules.iter().zip(undos).zip(results) {
+        match res {
+            Ok(()) => undo.push(u),
+            Err(e) if first_error.is_none() => {
+                first_error = Some(format!(
+                    "line {}: the kernel refused it: {} (in: {})",
+                    rule.line,
+                    errno_text(&e),
+                    rule.text
+                ));
+            }
+            Err(_) => {}
+        }
+    }
+    pending.clear();
+    first_error.map(Failure::refused)
+}
+
+/// Send the requests of `rules` (all writes) in batches of [`BATCH`], stopping after a batch
+/// with a refusal: the result of each rule sent (the rules after the last batch sent have
+/// none), and what stopped the sending if the connection failed.
+fn send_rules(
+    ipvs: &mut Ipvs<KernelTransport>,
+    rules: &[&text::RuleLine],
+) -> (Vec<Result<(), Error>>, Option<String>) {
+    let mut results = Vec::with_capacity(rules.len());
+    for chunk in rules.chunks(BATCH) {
+        // Every rule here is a write, and every write has a request (`Command::is_write`);
+        // the fallback is a harmless read that is never sent.
+        let build = |i: usize| {
+            chunk[i]
+                .command
+                .request()
+                .unwrap_or_else(IpvsMessage::get_info)
+        };
+        match ipvs.transport().request_batch_with(chunk.len(), &build) {
+            Ok(rs) => {
+                let refused = rs.iter().any(Result::is_err);
+                results.extend(rs.into_iter().map(|r| r.map(drop)));
+                if refused {
+                    break;
+                }
+            }
+            Err(e) => return (results, Some(format!("the kernel connection failed: {e}"))),
+        }
+    }
+    (results, None)
 }
 
 /// Whether two tables hold the same services and destinations (counters ignored).
@@ -421,30 +491,8 @@ fn restore(
     if let Err(e) = std::io::stdin().read_to_string(&mut input) {
         return fail(format!("cannot read the rules from standard input: {e}"), 2);
     }
-    let rules = match parse_rules_in_halves(&input, names) {
-        Ok(r) => r,
-        Err(e) => {
-            return fail(
-                format!("restore: nothing applied: {e}"),
-                e.error.status.clamp(0, 255) as u8,
-            )
-        }
-    };
-    for r in &rules {
-        if let Err(e) = r.command.validate() {
-            return fail(
-                format!(
-                    "restore: nothing applied: line {}: {e} (in: {})",
-                    r.line,
-                    r.words.join(" ")
-                ),
-                KERNEL_REFUSED,
-            );
-        }
-    }
-    let has_daemons = rules
-        .iter()
-        .any(|r| matches!(r.command, Command::StartDaemon(_) | Command::StopDaemon(_)));
+    // Daemon commands are long options only: without the word, there is none.
+    let has_daemons = input.contains("-daemon");
     let snapshot = (|| -> Result<Shadow, Error> {
         let services = ipvs
             .table()?
@@ -461,6 +509,7 @@ fn restore(
             services,
             timeouts,
             daemons,
+            track_adds: may_edit_or_delete(&input),
         })
     })();
     let mut shadow = match snapshot {
@@ -471,77 +520,83 @@ fn restore(
 
     // How to undo everything applied so far, newest last.
     let mut undo: Vec<Undo> = Vec::new();
-    // Requests waiting to be sent, and for each its rule and undo record.
-    let mut pending: Vec<IpvsMessage> = Vec::new();
-    let mut pending_rules: Vec<(&text::RuleLine, Undo)> = Vec::new();
-    let mut failure: Option<String> = None;
+    let mut failure: Option<Failure> = None;
+    // Whether any change reached the kernel.
+    let mut sent_any = false;
 
-    let flush = |pending: &mut Vec<IpvsMessage>,
-                 pending_rules: &mut Vec<(&text::RuleLine, Undo)>,
-                 ipvs: &mut Ipvs<KernelTransport>,
-                 undo: &mut Vec<Undo>|
-     -> Option<String> {
-        let mut first_error = None;
-        let mut rules = pending_rules.drain(..);
-        for chunk in pending.chunks(BATCH) {
-            match ipvs.transport().request_batch(chunk) {
-                Ok(results) => {
-                    for ((rule, u), res) in rules.by_ref().take(chunk.len()).zip(results) {
-                        match res {
-                            Ok(_) => undo.push(u),
-                            Err(e) if first_error.is_none() => {
-                                first_error = Some(format!(
-                                    "line {}: the kernel refused it: {} (in: {})",
-                                    rule.line,
-                                    errno_text(&e),
-                                    rule.words.join(" ")
-                                ));
-                            }
-                            Err(_) => {}
-                        }
-                    }
-                }
-                Err(e) => {
-                    first_error.get_or_insert(format!("the kernel connection failed: {e}"));
+    // The input is parsed a chunk of lines at a time on a second thread, while the chunk
+    // before is applied: a bad line after the first chunk is found when earlier chunks are
+    // applied already, and they are rolled back like a refusal.
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<text::RuleLine>, Failure>>(1);
+        // Chunks applied come back to be freed here, so that the next chunks reuse their
+        // memory (fresh pages cost a fault each, which is dear in a virtual machine).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<text::RuleLine>>();
+        let input = input.as_str();
+        s.spawn(move || {
+            background();
+            for (offset, chunk) in line_chunks(input, CHUNK_LINES) {
+                done_rx.try_iter().for_each(drop);
+                let parsed = parse_chunk(chunk, offset, names);
+                let failed = parsed.is_err();
+                // A closed channel: the restore stopped.
+                if tx.send(parsed).is_err() || failed {
+                    break;
                 }
             }
-            if first_error.is_some() {
+        });
+        for parsed in rx {
+            let rules = match parsed {
+                Ok(rules) => rules,
+                Err(f) => {
+                    failure = Some(f);
+                    break;
+                }
+            };
+            // The rules waiting to be sent. Their requests are built when sent (for a
+            // large batch, by the transport's framing thread), and their undo records
+            // meanwhile, on a thread of their own.
+            let mut pending: Vec<&text::RuleLine> = Vec::new();
+            for rule in &rules {
+                if rule.command.is_write() {
+                    pending.push(rule);
+                    continue;
+                }
+                sent_any |= !pending.is_empty();
+                failure = flush(&mut pending, ipvs, &mut shadow, &mut undo);
+                if failure.is_some() {
+                    break;
+                }
+                // A listing inside restore input prints as ipvsadm would.
+                let code = run(ipvs, info, rule.command.clone(), names, "ipvsadm", out);
+                if code != ExitCode::SUCCESS {
+                    failure = Some(Failure::refused(format!("line {}: failed", rule.line)));
+                    break;
+                }
+            }
+            if failure.is_none() {
+                sent_any |= !pending.is_empty();
+                failure = flush(&mut pending, ipvs, &mut shadow, &mut undo);
+            }
+            // Freed by the parsing thread (or at exit, once it has stopped).
+            let _ = done_tx.send(rules);
+            if failure.is_some() {
                 break;
             }
         }
-        drop(rules);
-        pending.clear();
-        first_error
-    };
-
-    for rule in &rules {
-        if matches!(rule.command, Command::Restore) {
-            // A nested -R goes on with the same input: nothing to do.
-            continue;
-        }
-        if let Some(msg) = rule.command.request() {
-            let u = shadow.apply(&rule.command);
-            pending.push(msg);
-            pending_rules.push((rule, u));
-            continue;
-        }
-        failure = flush(&mut pending, &mut pending_rules, ipvs, &mut undo);
-        if failure.is_some() {
-            break;
-        }
-        // A listing inside restore input prints as ipvsadm would.
-        let code = run(ipvs, info, rule.command.clone(), names, "ipvsadm", out);
-        if code != ExitCode::SUCCESS {
-            failure = Some(format!("line {}: failed", rule.line));
-            break;
-        }
-    }
-    if failure.is_none() {
-        failure = flush(&mut pending, &mut pending_rules, ipvs, &mut undo);
-    }
+    });
     let Some(why) = failure else {
+        // The process ends now: freeing tens of thousands of undo records and the shadow
+        // table one by one would only delay the exit.
+        std::mem::forget((shadow, original, undo, input));
         return ExitCode::SUCCESS;
     };
+    if !sent_any {
+        return fail(
+            format!("restore: nothing applied: {}", why.message),
+            why.status,
+        );
+    }
     // Roll back, newest change first.
     let msgs: Vec<IpvsMessage> = undo.into_iter().rev().flat_map(Undo::requests).collect();
     let mut rollback_ok = true;
@@ -565,5 +620,85 @@ fn restore(
     } else {
         "rolling back was incomplete: check the table"
     };
-    fail(format!("restore: {why}; {state}"), KERNEL_REFUSED)
+    fail(format!("restore: {}; {state}", why.message), why.status)
+}
+
+/// Lower the calling thread's priority a little (nice 5): the threads that parse ahead and
+/// compute undo records must not starve the transport's thread that frames the batch the
+/// kernel is waiting for, which is what the restore's time depends on.
+fn background() {
+    // SAFETY: plain syscalls on the calling thread; a failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 5);
+    }
+}
+
+/// Why a restore stopped: the message and the exit status.
+struct Failure {
+    message: String,
+    status: u8,
+}
+
+impl Failure {
+    /// The kernel refused a change (or the connection failed).
+    fn refused(message: String) -> Failure {
+        Failure {
+            message,
+            status: KERNEL_REFUSED,
+        }
+    }
+}
+
+/// How many lines of `-R` input are parsed at a time (while the chunk before is applied).
+const CHUNK_LINES: usize = 8192;
+
+/// `input` in chunks of `lines` lines (the last one shorter), each with the number of lines
+/// before it.
+fn line_chunks(input: &str, lines: usize) -> impl Iterator<Item = (usize, &str)> {
+    let mut rest = input;
+    let mut before = 0;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let end = rest
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .nth(lines - 1)
+            .map_or(rest.len(), |(i, _)| i + 1);
+        let (chunk, tail) = rest.split_at(end);
+        let item = (before, chunk);
+        before += lines;
+        rest = tail;
+        Some(item)
+    })
+}
+
+/// Parse and check one chunk of `-R` input whose first line is line `offset + 1`: ipvsadm's
+/// parser (its exit status on a bad line), then the library's checks on the values
+/// ([`Command::validate`]).
+fn parse_chunk(
+    chunk: &str,
+    offset: usize,
+    names: &dyn Names,
+) -> Result<Vec<text::RuleLine>, Failure> {
+    let mut rules = text::parse_rules(chunk, names).map_err(|mut e| {
+        e.line += offset;
+        Failure {
+            message: e.to_string(),
+            status: e.error.status.clamp(0, 255) as u8,
+        }
+    })?;
+    for r in &mut rules {
+        r.line += offset;
+        if let Err(e) = r.command.validate() {
+            return Err(Failure::refused(format!(
+                "line {}: {e} (in: {})",
+                r.line, r.text
+            )));
+        }
+    }
+    Ok(rules)
 }

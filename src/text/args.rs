@@ -488,36 +488,52 @@ const OPTIONS: &[OptSpec] = &[
     o("tun-remcsum", None, Arg::None, Tag::TunRemcsum),
 ];
 
-/// One step of reading the command line, as popt delivers them.
+/// One step of reading the command line, as popt delivers them (borrowing the words).
 #[derive(Debug)]
-enum Event {
-    Opt(Tag, String, Option<String>),
-    Leftover(String),
+enum Event<'a> {
+    Opt(Tag, OptName<'a>, Option<&'a str>),
+    Leftover(&'a str),
     Error(String),
+}
+
+/// An option as it was written, for messages: `-w` or `--weight`.
+#[derive(Debug, Clone, Copy)]
+enum OptName<'a> {
+    Short(char),
+    Long(&'a str),
+}
+
+impl std::fmt::Display for OptName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptName::Short(c) => write!(f, "-{c}"),
+            OptName::Long(name) => write!(f, "--{name}"),
+        }
+    }
 }
 
 /// Split the arguments into options (with their arguments) and leftovers, as popt does:
 /// bundled short options (`-Ln`), attached arguments (`-t10.0.0.1:80`, `--weight=3`), an
 /// optional argument taken only if the next word does not start with `-`, and `--`.
-fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event> {
-    let mut out = Vec::new();
+fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event<'_>> {
+    let mut out = Vec::with_capacity(args.len());
     let mut i = 0;
     let mut rest_leftover = false;
-    let next_arg = |i: &mut usize, spec: &OptSpec| -> Result<Option<String>, String> {
+    let next_arg = |i: &mut usize, spec: &OptSpec| -> Result<Option<&str>, String> {
         match args.get(*i).map(|a| a.as_ref()) {
             None if spec.arg == Arg::Required => Err("missing argument".to_owned()),
             None => Ok(None),
             Some(a) if spec.arg == Arg::Optional && a.starts_with('-') => Ok(None),
             Some(a) => {
                 *i += 1;
-                Ok(Some(a.to_owned()))
+                Ok(Some(a))
             }
         }
     };
     while let Some(word) = args.get(i).map(|a| a.as_ref()) {
         i += 1;
         if rest_leftover || !word.starts_with('-') || word == "-" {
-            out.push(Event::Leftover(word.to_owned()));
+            out.push(Event::Leftover(word));
             continue;
         }
         if word == "--" {
@@ -526,7 +542,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event> {
         }
         if let Some(long) = word.strip_prefix("--") {
             let (name, attached) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v.to_owned())),
+                Some((n, v)) => (n, Some(v)),
                 None => (long, None),
             };
             let Some(spec) = OPTIONS.iter().find(|s| s.long == name) else {
@@ -548,7 +564,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event> {
                     }
                 },
             };
-            out.push(Event::Opt(spec.tag, format!("--{name}"), arg));
+            out.push(Event::Opt(spec.tag, OptName::Long(name), arg));
             continue;
         }
         for (pos, c) in word.char_indices().skip(1) {
@@ -557,13 +573,13 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event> {
                 return out;
             };
             if spec.arg == Arg::None {
-                out.push(Event::Opt(spec.tag, format!("-{c}"), None));
+                out.push(Event::Opt(spec.tag, OptName::Short(c), None));
                 continue;
             }
             let rest = word.get(pos + c.len_utf8()..).unwrap_or("");
             let rest = rest.strip_prefix('=').unwrap_or(rest);
             let arg = if !rest.is_empty() {
-                Some(rest.to_owned())
+                Some(rest)
             } else {
                 match next_arg(&mut i, spec) {
                     Ok(a) => a,
@@ -573,7 +589,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event> {
                     }
                 }
             };
-            out.push(Event::Opt(spec.tag, format!("-{c}"), arg));
+            out.push(Event::Opt(spec.tag, OptName::Short(c), arg));
             break;
         }
     }
@@ -711,7 +727,7 @@ pub fn parse_args<S: AsRef<str>>(
     }
     let events = tokenize(args);
     let mut iter = events.into_iter();
-    let mut leftovers: Vec<String> = Vec::new();
+    let mut leftovers: Vec<&str> = Vec::new();
 
     // The first option must be the command.
     let (first_tag, first_name, first_arg) = loop {
@@ -726,8 +742,8 @@ pub fn parse_args<S: AsRef<str>>(
             Some(Event::Opt(t, n, a)) => break (t, n, a),
         }
     };
-    let daemon_state = |arg: Option<String>, what: &str| -> Result<DaemonState, ArgError> {
-        match arg.as_deref() {
+    let daemon_state = |arg: Option<&str>, what: &str| -> Result<DaemonState, ArgError> {
+        match arg {
             Some("master") => Ok(DaemonState::Master),
             Some("backup") => Ok(DaemonState::Backup),
             other => Err(bad(format!(
@@ -820,7 +836,7 @@ pub fn parse_args<S: AsRef<str>>(
             Event::Error(e) => return Err(unreadable(e)),
             Event::Opt(t, n, a) => (t, n, a),
         };
-        let a = arg.clone().unwrap_or_default();
+        let a = arg.unwrap_or_default();
         match tag {
             Tag::Tcp | Tag::Udp | Tag::Sctp => {
                 set(&mut options, O_SERVICE)?;
@@ -829,7 +845,7 @@ pub fn parse_args<S: AsRef<str>>(
                     Tag::Udp => Protocol::Udp,
                     _ => Protocol::Sctp,
                 });
-                if parse_service(&a, &mut svc, names) & SERVICE_ADDR == 0 {
+                if parse_service(a, &mut svc, names) & SERVICE_ADDR == 0 {
                     return Err(bad(format!(
                         "{name}: '{a}' is not a virtual service address[:port]"
                     )));
@@ -839,7 +855,7 @@ pub fn parse_args<S: AsRef<str>>(
                 set(&mut options, O_SERVICE)?;
                 svc.af = Some(AddressFamily::Inet);
                 svc.protocol = Some(Protocol::Tcp);
-                svc.fwmark = parse_fwmark(&a).ok_or_else(|| {
+                svc.fwmark = parse_fwmark(a).ok_or_else(|| {
                     bad(format!(
                         "{name}: '{a}' is not a firewall mark (1..4294967295)"
                     ))
@@ -847,13 +863,13 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::Scheduler => {
                 set(&mut options, O_SCHEDULER)?;
-                svc.sched = truncated(&a, 15);
+                svc.sched = truncated(a, 15);
             }
             Tag::Persistent => {
                 set(&mut options, O_PERSISTENT)?;
                 svc.flags |= F_PERSISTENT;
                 svc.timeout = parse_timeout(
-                    arg.as_deref(),
+                    arg,
                     1,
                     i64::from(Persistence::MAX_TIMEOUT),
                     "-p/--persistent",
@@ -862,12 +878,12 @@ pub fn parse_args<S: AsRef<str>>(
             Tag::Netmask => {
                 set(&mut options, O_NETMASK)?;
                 if svc.af != Some(AddressFamily::Inet6) {
-                    let m = inet_aton(&a)
-                        .or_else(|| names.host_v4(&a))
+                    let m = inet_aton(a)
+                        .or_else(|| names.host_v4(a))
                         .ok_or_else(|| bad(format!("{name}: '{a}' is not an IPv4 netmask")))?;
                     svc.netmask = RawMask::V4(m);
                 } else {
-                    let len = atoi(&a);
+                    let len = atoi(a);
                     if !(1..=128).contains(&len) {
                         return Err(bad(format!(
                             "{name}: '{a}' is not an IPv6 prefix length (1..128)"
@@ -879,7 +895,7 @@ pub fn parse_args<S: AsRef<str>>(
             Tag::Server => {
                 set(&mut options, O_SERVER)?;
                 let mut t = svc.clone();
-                let parsed = parse_service(&a, &mut t, names);
+                let parsed = parse_service(a, &mut t, names);
                 dest.af = t.af;
                 dest.addr = t.addr;
                 dest.port = t.port;
@@ -903,7 +919,7 @@ pub fn parse_args<S: AsRef<str>>(
             Tag::Weight => {
                 set(&mut options, O_WEIGHT)?;
                 // ipvsadm takes any int here; the kernel keeps it.
-                dest.weight = string_to_number(&a, 0, i64::from(i32::MAX))
+                dest.weight = string_to_number(a, 0, i64::from(i32::MAX))
                     .ok_or_else(|| bad(format!("{name}: '{a}' is not a weight (0..2147483647)")))?
                     as u32;
             }
@@ -913,7 +929,7 @@ pub fn parse_args<S: AsRef<str>>(
                     &mut options,
                     if upper { O_UTHRESHOLD } else { O_LTHRESHOLD },
                 )?;
-                let v = string_to_number(&a, 0, i64::from(i32::MAX)).ok_or_else(|| {
+                let v = string_to_number(a, 0, i64::from(i32::MAX)).ok_or_else(|| {
                     bad(format!(
                         "{name}: '{a}' is not a connection threshold (0..2147483647)"
                     ))
@@ -931,11 +947,11 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::McastIfn => {
                 set(&mut options, O_MCAST)?;
-                daemon.interface = truncated(&a, 15);
+                daemon.interface = truncated(a, 15);
             }
             Tag::SyncId => {
                 set(&mut options, O_SYNCID)?;
-                daemon.sync_id = string_to_number(&a, 0, 255)
+                daemon.sync_id = string_to_number(a, 0, 255)
                     .ok_or_else(|| bad(format!("{name}: '{a}' is not a sync id (0..255)")))?
                     as u32;
             }
@@ -979,11 +995,11 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::Pe => {
                 set(&mut options, O_PE)?;
-                svc.pe = truncated(&a, 15);
+                svc.pe = truncated(a, 15);
             }
             Tag::SchedFlags => {
                 set(&mut options, O_SCHED_FLAGS)?;
-                sched_flags_arg = Some(truncated(&a, 127));
+                sched_flags_arg = Some(truncated(a, 127));
             }
             Tag::McastGroup => {
                 set(&mut options, O_MCAST_GROUP)?;
@@ -1005,7 +1021,7 @@ pub fn parse_args<S: AsRef<str>>(
             Tag::McastPort => {
                 set(&mut options, O_MCAST_PORT)?;
                 daemon.port = Some(
-                    string_to_number(&a, 1, 65535)
+                    string_to_number(a, 1, 65535)
                         .ok_or_else(|| bad(format!("{name}: '{a}' is not a port (1..65535)")))?
                         as u16,
                 );
@@ -1013,14 +1029,14 @@ pub fn parse_args<S: AsRef<str>>(
             Tag::McastTtl => {
                 set(&mut options, O_MCAST_TTL)?;
                 daemon.ttl = Some(
-                    string_to_number(&a, 1, 255)
+                    string_to_number(a, 1, 255)
                         .ok_or_else(|| bad(format!("{name}: '{a}' is not a TTL (1..255)")))?
                         as u8,
                 );
             }
             Tag::SyncMaxlen => {
                 set(&mut options, O_SYNC_MAXLEN)?;
-                daemon.max_len = Some(string_to_number(&a, 1, 65535 - 20 - 8).ok_or_else(|| {
+                daemon.max_len = Some(string_to_number(a, 1, 65535 - 20 - 8).ok_or_else(|| {
                     bad(format!("{name}: '{a}' is not a message length (1..65507)"))
                 })? as u16);
             }
@@ -1030,7 +1046,7 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::TunType => {
                 set(&mut options, O_TUN_TYPE)?;
-                dest.tun_type = match a.as_str() {
+                dest.tun_type = match a {
                     "ipip" => 0,
                     "gue" => 1,
                     "gre" => 2,
@@ -1043,7 +1059,7 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::TunPort => {
                 set(&mut options, O_TUN_PORT)?;
-                dest.tun_port = string_to_number(&a, 1, 65535)
+                dest.tun_port = string_to_number(a, 1, 65535)
                     .ok_or_else(|| bad(format!("{name}: '{a}' is not a port (1..65535)")))?
                     as u16;
             }
@@ -1072,9 +1088,9 @@ pub fn parse_args<S: AsRef<str>>(
             return Err(bad("--set needs three timeouts: tcp tcpfin udp"));
         };
         let max = i64::from(Persistence::MAX_TIMEOUT);
-        timeouts.tcp = parse_timeout(Some(&t), 0, max, "--set tcp")?;
-        timeouts.tcp_fin = parse_timeout(Some(&f), 0, max, "--set tcpfin")?;
-        timeouts.udp = parse_timeout(Some(&u), 0, max, "--set udp")?;
+        timeouts.tcp = parse_timeout(Some(t), 0, max, "--set tcp")?;
+        timeouts.tcp_fin = parse_timeout(Some(f), 0, max, "--set tcpfin")?;
+        timeouts.udp = parse_timeout(Some(u), 0, max, "--set udp")?;
     }
     if let Some(extra) = leftovers.next() {
         return Err(bad(format!("unexpected argument '{extra}'")));
@@ -1101,19 +1117,26 @@ pub fn parse_args<S: AsRef<str>>(
     let mut exclusive: Option<usize> = None;
     for (j, given) in options.iter().enumerate() {
         let rule = table.get(j).copied().unwrap_or(b'x');
-        let oname = OPT_NAMES.get(j).copied().unwrap_or("an option");
+        let oname = || OPT_NAMES.get(j).copied().unwrap_or("an option");
         if !given {
             if rule == b'+' {
-                return Err(bad(format!("{} needs {oname}", cmd.name())));
+                return Err(bad(format!("{} needs {}", cmd.name(), oname())));
             }
             continue;
         }
         match rule {
-            b'x' => return Err(bad(format!("{oname} cannot be used with {}", cmd.name()))),
+            b'x' => {
+                return Err(bad(format!(
+                    "{} cannot be used with {}",
+                    oname(),
+                    cmd.name()
+                )))
+            }
             b'1' => {
                 if let Some(prev) = exclusive {
                     return Err(bad(format!(
-                        "{oname} and {} cannot be used together with {}",
+                        "{} and {} cannot be used together with {}",
+                        oname(),
                         OPT_NAMES.get(prev).copied().unwrap_or("another option"),
                         cmd.name()
                     )));

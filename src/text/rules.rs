@@ -27,8 +27,9 @@ use super::names::Names;
 pub struct RuleLine {
     /// 1-based line number in the input.
     pub line: usize,
-    /// The words of the line, as read.
-    pub words: Vec<String>,
+    /// The line's words joined by single spaces (as [`RuleError::text`] has them), for
+    /// messages about the line.
+    pub text: String,
     /// The command.
     pub command: Command,
 }
@@ -57,16 +58,21 @@ pub fn words(line: &str) -> Vec<String> {
 
 /// Parse rule input; stops at the first line ipvsadm would refuse.
 pub fn parse_rules(text: &str, names: &dyn Names) -> Result<Vec<RuleLine>, RuleError> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
+    let mut words: Vec<&str> = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
-        let words = words(line);
+        words.clear();
+        words.extend(
+            line.split([' ', '\t', '\r'])
+                .filter(|w| !w.is_empty() && *w != "ipvsadm"),
+        );
         if words.is_empty() {
             continue;
         }
         match parse_args(&words, names, true) {
             Ok(command) => out.push(RuleLine {
                 line: i + 1,
-                words,
+                text: words.join(" "),
                 command,
             }),
             Err(error) => {

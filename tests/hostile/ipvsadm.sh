@@ -59,10 +59,14 @@ long_ok() { # N services from 10.<k>.x.y
 { long_ok 10 200; echo "-a -t 10.0.0.1:80 -r 192.168.1.2:80 -m"; } >"$work/dest-exists"
 { long_ok 11 100; echo "--start-daemon master --mcast-interface nosuchif0"; } >"$work/daemon-refused"
 { echo "-A -t 10.0.0.5:80"; echo "-a -t 10.0.0.5:80 -r 10.0.0.6 -x 5 -y 10"; } >"$work/thresholds"
-# Over 64 KiB, parsed in two halves at once: a bad line late in the second half, and one
-# early in the first, must be named by their line numbers in the whole input.
+# Bad lines must be named by their line numbers in the whole input: late and early in an
+# input of one parse chunk (8,192 lines)...
 { long_ok 12 1000; echo "-A -t 10.0.0.9:80 -s rr -p nope"; long_ok 13 100; } >"$work/bad-late"
 { long_ok 14 10; echo "-a -t 10.14.0.1:80 -r 10.200.0.3:80 -w -5"; long_ok 15 1100; } >"$work/bad-early"
+# ... and in the third chunk of a longer one, parsed while the first two are applied
+# already (which must then be rolled back), and a line the kernel refuses there.
+{ long_ok 16 8500; echo "-A -t 10.0.0.9:80 -s rr -p nope"; long_ok 17 10; } >"$work/bad-third-chunk"
+{ long_ok 18 8500; echo "-a -t 10.0.0.1:80 -r 192.168.1.2:80 -m"; long_ok 19 10; } >"$work/refused-third-chunk"
 
 pass=0
 fail=0
@@ -151,5 +155,7 @@ check_line() {
 }
 check_line "-R bad line 2001 of 2201 ($(wc -c <"$work/bad-late") bytes)" "$work/bad-late" 2001
 check_line "-R bad line 21 of 2221 ($(wc -c <"$work/bad-early") bytes)" "$work/bad-early" 21
+check_line "-R bad line 17001 of 17021 (third parse chunk)" "$work/bad-third-chunk" 17001
+check_line "-R line 17001 of 17021 refused (third parse chunk)" "$work/refused-third-chunk" 17001
 echo "hostile inputs for the drop-in: $pass refused properly, $fail not"
 [ $fail -eq 0 ]
