@@ -18,7 +18,13 @@
 //! - **dump** the table `ipvsadm -R` loaded, in its namespace: `ipvsadm -S -n` and
 //!   `ipvsadm -L -n` (output to /dev/null), the drop-in's `-S -n`, the library's
 //!   [`Ipvs::table`] and [`Ipvs::for_each_entry`], and a raw dump floor;
-//! - the peak resident memory of a process that does nothing but the full dump.
+//! - the peak resident memory of a process that does nothing but the full dump;
+//! - with `--datagrams`, in the first run: the service dump alone and the destination
+//!   dumps alone, raw, on sockets offering datagrams of `NLMSG_GOODSIZE`, a page and
+//!   32 KiB (why the library uses one size for each).
+//!
+//! Commands are started from a thread that has entered the namespace, without a `pre_exec`
+//! hook (so with `posix_spawn`, not a `fork` of this large process).
 //!
 //! Output: a Markdown table per shape, times in milliseconds, with ratios.
 
@@ -39,12 +45,14 @@ struct Args {
     shapes: Vec<(u32, u32)>,
     runs: usize,
     example: Option<String>,
+    datagrams: bool,
 }
 
 fn parse_args() -> Res<Option<Args>> {
     let mut shapes = Vec::new();
     let mut runs = 3;
     let mut example = None;
+    let mut datagrams = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -55,6 +63,7 @@ fn parse_args() -> Res<Option<Args>> {
             }
             "--runs" => runs = it.next().ok_or("--runs needs a number")?.parse()?,
             "--ipvsadm-example" => example = Some(it.next().ok_or("--ipvsadm-example PATH")?),
+            "--datagrams" => datagrams = true,
             "--dump-child" => {
                 dump_child(&it.next().ok_or("--dump-child NETNS")?)?;
                 return Ok(None);
@@ -71,6 +80,7 @@ fn parse_args() -> Res<Option<Args>> {
         shapes,
         runs,
         example,
+        datagrams,
     }))
 }
 
@@ -360,21 +370,27 @@ fn raw_prepare(ops: &[Op]) -> Res<Raw> {
 /// dumps (offering `NLMSG_GOODSIZE`, 3,776 bytes on 4 KiB pages), as the library does.
 /// Returns the time and the number of messages.
 fn raw_dump(services: &Socket, dests: &Socket, raw: &Raw) -> Res<(Duration, usize)> {
-    const BIG: usize = 32 * 1024;
-    const SMALL: usize = 4096 - 320;
-    let mut big = vec![0u8; BIG * 8];
-    let mut small = vec![0u8; SMALL * 64];
+    let (a, m) = dump_with(services, &raw.dumps[..1], BIG_SLOT)?;
+    let (b, n) = dump_with(dests, &raw.dumps[1..], GOODSIZE)?;
+    Ok((a + b, m + n))
+}
+
+/// The kernel's cap for a dump datagram, rounded up.
+const BIG_SLOT: usize = 32 * 1024;
+/// `NLMSG_GOODSIZE` on a 64-bit kernel with 4 KiB pages.
+const GOODSIZE: usize = 4096 - 320;
+
+/// Send each of `requests` (dumps) on `socket` and receive its replies into slots of `slot`
+/// bytes (the kernel sizes the datagrams of a socket to the largest buffer it was ever
+/// offered); the time and the number of messages.
+fn dump_with(socket: &Socket, requests: &[Vec<u8>], slot: usize) -> Res<(Duration, usize)> {
+    let mut slots = vec![0u8; slot * (256 * 1024 / slot).max(8)];
     let start = Instant::now();
     let mut messages = 0;
-    for (i, request) in raw.dumps.iter().enumerate() {
-        let (socket, slots, slot) = if i == 0 {
-            (services, &mut big, BIG)
-        } else {
-            (dests, &mut small, SMALL)
-        };
+    for request in requests {
         socket.send(request, 0)?;
         'dump: loop {
-            for (i, n) in recv_many(socket, slots, slot)?.into_iter().enumerate() {
+            for (i, n) in recv_many(socket, &mut slots, slot)?.into_iter().enumerate() {
                 let buf = &slots[i * slot..i * slot + n];
                 let mut off = 0;
                 while off + 16 <= n {
@@ -393,6 +409,31 @@ fn raw_dump(services: &Socket, dests: &Socket, raw: &Raw) -> Res<(Duration, usiz
         }
     }
     Ok((start.elapsed(), messages))
+}
+
+/// `--datagrams`: the service dump alone and the destination dumps alone, each on a fresh
+/// socket offering datagrams of `NLMSG_GOODSIZE`, a page and 32 KiB (the measurement behind
+/// the library's choice of one size per kind of dump), as a Markdown table.
+fn datagram_sizes(ns: &Netns, raw: &Raw, services: u32) -> Res<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Datagram size offered, {services} services (first run, raw dumps, not decoded):"
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| offered per datagram | service dump | destination dumps |"
+    )?;
+    writeln!(out, "| --- | ---: | ---: |")?;
+    for slot in [GOODSIZE, 4096, BIG_SLOT] {
+        let (a, _) = dump_with(&raw_socket(ns)?, &raw.dumps[..1], slot)?;
+        let (b, _) = dump_with(&raw_socket(ns)?, &raw.dumps[1..], slot)?;
+        writeln!(out, "| {slot} bytes | {} ms | {} ms |", ms(a), ms(b))?;
+    }
+    Ok(out)
 }
 
 /// Receive what is queued (waiting for the first datagram) with one `recvmmsg` into the
@@ -483,6 +524,7 @@ fn main() -> Res<()> {
         let (mut ip_s, mut ip_l, mut ex_s, mut lib_t, mut lib_w, mut raw_d) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         let mut peak_kib = 0u64;
+        let mut datagram_text = String::new();
         let mut who = vec![Who::Ipvsadm, Who::Library, Who::Raw];
         if args.example.is_some() {
             who.insert(1, Who::Example);
@@ -553,6 +595,9 @@ fn main() -> Res<()> {
                     .ok_or("no output from the dump child")?
                     .parse()?;
                 peak_kib = peak_kib.max(kib);
+                if args.datagrams && run == 0 {
+                    datagram_text = datagram_sizes(&ns, &raw, services)?;
+                }
             }
         }
         let (ip_r, lib_r, raw_r) = (median(ip_r), median(lib_r), median(raw_r));
@@ -617,6 +662,7 @@ fn main() -> Res<()> {
             "| peak RSS of a process doing the full dump | {:.1} MiB | |",
             peak_kib as f64 / 1024.0
         );
+        print!("{datagram_text}");
     }
     Ok(())
 }

@@ -4,7 +4,7 @@
 #
 #   scripts/bench.sh [--kernel 6.1|6.12] [-- BENCH ARGS...]
 #
-# Default bench arguments: --shape 10000x4 --shape 1000x50 --runs 3. Run it on an otherwise
+# Default bench arguments: --shape 10000x4 --shape 1000x50 --runs 3 --datagrams. Run it on an otherwise
 # idle machine: the guest is emulated (TCG), so other load skews the figures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +15,7 @@ if [[ ${1:-} == --kernel ]]; then
 fi
 [[ ${1:-} == -- ]] && shift
 args=("$@")
-((${#args[@]})) || args=(--shape 10000x4 --shape 1000x50 --runs 3)
+((${#args[@]})) || args=(--shape 10000x4 --shape 1000x50 --runs 3 --datagrams)
 
 scripts/guest/setup.sh --quiet
 cargo build --release --example ipvsadm
