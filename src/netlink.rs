@@ -440,6 +440,39 @@ fn frame_at(buf: &[u8], op: Operation) -> Result<(FrameId, usize)> {
     Ok((id, len))
 }
 
+/// One frame of a dump read by a transport's `dump_each`: checks that it is a generic
+/// netlink frame of `family` and hands its command and attributes to `f`. An error from `f`
+/// is kept in `failed`, and the frames after it are skipped: the caller still reads the dump
+/// to its end (a dump left unread would make the kernel refuse the socket's next dump with
+/// `EBUSY`), then returns that error.
+pub(crate) fn dump_frame(
+    frame: &[u8],
+    family: u16,
+    failed: &mut Option<Error>,
+    f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
+) -> Result<()> {
+    if failed.is_some() {
+        return Ok(());
+    }
+    let (Some(&cmd), Some(attrs), Some(ty)) = (frame.get(16), frame.get(20..), frame.get(4..6))
+    else {
+        return Err(Error::Protocol {
+            operation: Operation::Other,
+            reason: format!("reply frame of {} bytes", frame.len()),
+        });
+    };
+    if u16::from_ne_bytes([ty[0], ty[1]]) != family {
+        return Err(Error::Protocol {
+            operation: Operation::Other,
+            reason: "reply of another netlink family".into(),
+        });
+    }
+    if let Err(e) = f(cmd, attrs) {
+        *failed = Some(e);
+    }
+    Ok(())
+}
+
 /// A kernel refusal with its errno, before the client names it.
 pub(crate) fn kernel_error(errno: i32, op: Operation) -> Error {
     Error::Kernel(KernelContext {

@@ -22,7 +22,7 @@ use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use super::kernel::{encode_into, BATCH_BYTES, BATCH_REQUESTS, DAEMON_TIMEOUT, DEFAULT_RCVBUF};
 use super::RequestKind;
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{decode_reply, in_netns, walk_reply, Answer, BatchAcks, RECV_BUF};
+use crate::netlink::{decode_reply, dump_frame, in_netns, walk_reply, Answer, BatchAcks, RECV_BUF};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// Something that carries IPVS requests to a kernel (real or mock) and brings back replies,
@@ -380,32 +380,11 @@ impl AsyncTransport for TokioTransport {
         let seq = self.encode(msg, RequestKind::Dump);
         self.send_out().await?;
         let family = self.family_id;
-        // After an error from `f` the rest of the dump is still read and dropped, or the
-        // kernel would refuse this socket's next dump (EBUSY).
+        // After an error from `f`, the rest of the dump is still read (and dropped).
         let mut failed: Option<Error> = None;
         let timeout = self.timeout;
         self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
-            if failed.is_some() {
-                return Ok(());
-            }
-            let (Some(&cmd), Some(attrs), Some(ty)) =
-                (frame.get(16), frame.get(20..), frame.get(4..6))
-            else {
-                return Err(Error::Protocol {
-                    operation: Operation::Other,
-                    reason: format!("reply frame of {} bytes", frame.len()),
-                });
-            };
-            if u16::from_ne_bytes([ty[0], ty[1]]) != family {
-                return Err(Error::Protocol {
-                    operation: Operation::Other,
-                    reason: "reply of another netlink family".into(),
-                });
-            }
-            if let Err(e) = f(cmd, attrs) {
-                failed = Some(e);
-            }
-            Ok(())
+            dump_frame(frame, family, &mut failed, f)
         })
         .await?;
         failed.map_or(Ok(()), Err)

@@ -30,7 +30,7 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 
 use super::{RequestKind, Transport};
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{goodsize, Answer, BatchAcks, NlSocket, SLOTS};
+use crate::netlink::{dump_frame, goodsize, Answer, BatchAcks, NlSocket, SLOTS};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// How many request bytes a batch puts in one `sendmsg`.
@@ -417,29 +417,10 @@ impl Transport for KernelTransport {
     ) -> Result<()> {
         let family = self.family_id;
         let (seq, sock) = self.send_ipvs(msg, RequestKind::Dump)?;
-        // After an error from `f`, the rest of the dump is still read (and dropped): a dump
-        // left unread would make the kernel refuse this socket's next dump with EBUSY.
+        // After an error from `f`, the rest of the dump is still read (and dropped).
         let mut failed: Option<Error> = None;
         sock.receive_frames(seq, Answer::Dump, Operation::Other, &mut |frame| {
-            if failed.is_some() {
-                return Ok(());
-            }
-            let (Some(&cmd), Some(attrs)) = (frame.get(16), frame.get(20..)) else {
-                return Err(Error::Protocol {
-                    operation: Operation::Other,
-                    reason: format!("reply frame of {} bytes", frame.len()),
-                });
-            };
-            if u16::from_ne_bytes([frame[4], frame[5]]) != family {
-                return Err(Error::Protocol {
-                    operation: Operation::Other,
-                    reason: "reply of another netlink family".into(),
-                });
-            }
-            if let Err(e) = f(cmd, attrs) {
-                failed = Some(e);
-            }
-            Ok(())
+            dump_frame(frame, family, &mut failed, f)
         })?;
         failed.map_or(Ok(()), Err)
     }
