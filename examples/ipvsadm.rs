@@ -91,7 +91,8 @@ fn main() -> ExitCode {
         Some(n) => Ipvs::in_netns(n),
         None => Ipvs::new(),
     };
-    let mut ipvs = match opened.and_then(|mut i| i.info().map(|info| (i, info))) {
+    // Opening resolves the IPVS family: an error here means IPVS cannot be reached.
+    let mut ipvs = match opened {
         Ok(x) => x,
         Err(e) => return fail(format!("cannot reach IPVS: {e}"), NO_IPVS),
     };
@@ -105,14 +106,13 @@ fn main() -> ExitCode {
         }
     };
     let mut out = std::io::stdout().lock();
-    let code = run(&mut ipvs.0, ipvs.1, cmd, &names, &program, &mut out);
+    let code = run(&mut ipvs, cmd, &names, &program, &mut out);
     let _ = out.flush();
     code
 }
 
 fn run(
     ipvs: &mut Ipvs<KernelTransport>,
-    info: lvs::Info,
     cmd: Command,
     names: &(dyn Names + Sync),
     program: &str,
@@ -130,7 +130,7 @@ fn run(
             );
             return ExitCode::SUCCESS;
         }
-        Command::List(req) => return list(ipvs, info, &req, names, out),
+        Command::List(req) => return list(ipvs, &req, names, out),
         Command::Save { numeric } => {
             let opts = ListOptions {
                 numeric,
@@ -146,7 +146,7 @@ fn run(
                 Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
             };
         }
-        Command::Restore => return restore(ipvs, info, names, out),
+        Command::Restore => return restore(ipvs, names, out),
         other => apply_one(ipvs, &other),
     };
     match written {
@@ -183,11 +183,18 @@ fn apply_one(ipvs: &mut Ipvs<KernelTransport>, cmd: &Command) -> Result<(), Stri
 
 fn list(
     ipvs: &mut Ipvs<KernelTransport>,
-    info: lvs::Info,
     req: &ListRequest,
     names: &(dyn Names + Sync),
     out: &mut dyn Write,
 ) -> ExitCode {
+    // The header line of a full listing shows the IPVS version and table size.
+    let info = match req.what {
+        ListWhat::All => match ipvs.info() {
+            Ok(info) => info,
+            Err(e) => return fail(format!("cannot read the IPVS version: {e}"), LIST_FAILED),
+        },
+        _ => ListOptions::new().info,
+    };
     let opts = req.options.with_info(info);
     let text = match &req.what {
         ListWhat::All => table_text(ipvs, TableText::listing(&opts, names), |e| {
@@ -483,7 +490,6 @@ fn errno_text(e: &Error) -> String {
 
 fn restore(
     ipvs: &mut Ipvs<KernelTransport>,
-    info: lvs::Info,
     names: &(dyn Names + Sync),
     out: &mut dyn Write,
 ) -> ExitCode {
@@ -568,7 +574,7 @@ fn restore(
                     break;
                 }
                 // A listing inside restore input prints as ipvsadm would.
-                let code = run(ipvs, info, rule.command.clone(), names, "ipvsadm", out);
+                let code = run(ipvs, rule.command.clone(), names, "ipvsadm", out);
                 if code != ExitCode::SUCCESS {
                     failure = Some(Failure::refused(format!("line {}: failed", rule.line)));
                     break;

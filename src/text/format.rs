@@ -162,36 +162,45 @@ fn cmp_dests(a: &Destination, b: &Destination) -> i32 {
     i32::from(a.port) - i32::from(b.port)
 }
 
-/// The C library's `qsort` (a top-down merge sort), so that a comparator that is not a total
-/// order (ipvsadm's wrap-around subtraction) gives the same order as in ipvsadm.
-fn c_qsort<T: Clone>(items: &[T], cmp: &dyn Fn(&T, &T) -> i32) -> Vec<T> {
-    if items.len() <= 1 {
-        return items.to_vec();
-    }
-    let (left, right) = items.split_at(items.len() / 2);
-    let (l, r) = (c_qsort(left, cmp), c_qsort(right, cmp));
-    let mut out = Vec::with_capacity(items.len());
-    let (mut i, mut j) = (0, 0);
-    while let (Some(x), Some(y)) = (l.get(i), r.get(j)) {
-        if cmp(x, y) <= 0 {
-            out.push(x.clone());
-            i += 1;
-        } else {
-            out.push(y.clone());
-            j += 1;
+/// The C library's `qsort` (a top-down merge sort, the first half `n / 2` elements), so that
+/// a comparator that is not a total order (ipvsadm's wrap-around subtraction) gives the same
+/// order as in ipvsadm. Sorts `items` in place with one scratch buffer.
+fn c_qsort<T: Copy>(items: &mut [T], cmp: &dyn Fn(&T, &T) -> i32) {
+    fn sort<T: Copy>(items: &mut [T], tmp: &mut Vec<T>, cmp: &dyn Fn(&T, &T) -> i32) {
+        if items.len() <= 1 {
+            return;
         }
+        let n1 = items.len() / 2;
+        sort(&mut items[..n1], tmp, cmp);
+        sort(&mut items[n1..], tmp, cmp);
+        tmp.clear();
+        let (l, r) = items.split_at(n1);
+        let (mut i, mut j) = (0, 0);
+        while let (Some(x), Some(y)) = (l.get(i), r.get(j)) {
+            if cmp(x, y) <= 0 {
+                tmp.push(*x);
+                i += 1;
+            } else {
+                tmp.push(*y);
+                j += 1;
+            }
+        }
+        tmp.extend_from_slice(l.get(i..).unwrap_or(&[]));
+        tmp.extend_from_slice(r.get(j..).unwrap_or(&[]));
+        items.copy_from_slice(tmp);
     }
-    out.extend_from_slice(l.get(i..).unwrap_or(&[]));
-    out.extend_from_slice(r.get(j..).unwrap_or(&[]));
-    out
+    let mut tmp = Vec::with_capacity(items.len());
+    sort(items, &mut tmp, cmp);
 }
 
 fn sorted_dests(dests: &[Destination], sort: bool) -> Vec<&Destination> {
-    let refs: Vec<&Destination> = dests.iter().collect();
-    if !sort {
-        return refs;
+    let mut refs: Vec<&Destination> = dests.iter().collect();
+    if sort {
+        c_qsort(&mut refs, &|a: &&Destination, b: &&Destination| {
+            cmp_dests(a, b)
+        });
     }
-    c_qsort(&refs, &|a: &&Destination, b: &&Destination| cmp_dests(a, b))
+    refs
 }
 
 /// `addrport_to_anyname`: `host:port`, `[v6]:port`, with names unless numeric, cut at 59
@@ -745,14 +754,12 @@ impl<'a> TableText<'a> {
             out.reserve(len);
             out
         };
-        let order: Vec<usize> = (0..self.blocks.len()).collect();
-        let order = if self.opts.sort {
-            c_qsort(&order, &|&a: &usize, &b: &usize| {
+        let mut order: Vec<usize> = (0..self.blocks.len()).collect();
+        if self.opts.sort {
+            c_qsort(&mut order, &|&a: &usize, &b: &usize| {
                 cmp_services(&self.blocks[a].id, &self.blocks[b].id)
-            })
-        } else {
-            order
-        };
+            });
+        }
         for i in order {
             out.push_str(&self.blocks[i].text);
         }
