@@ -232,11 +232,13 @@ impl KernelTransport {
             return &mut self.sock;
         }
         if matches!(self.bulk, Bulk::Unopened) {
-            self.bulk = match self.open_socket() {
-                Ok(mut sock) => {
-                    sock.set_slots(BULK_SLOT, BULK_SLOTS);
-                    Bulk::Open(sock)
-                }
+            let family = self.family_id;
+            self.bulk = match self.open_socket().and_then(|mut sock| {
+                sock.set_slots(BULK_SLOT, BULK_SLOTS);
+                prime(&mut sock, family)?;
+                Ok(sock)
+            }) {
+                Ok(sock) => Bulk::Open(sock),
                 Err(_) => Bulk::Unavailable,
             };
         }
@@ -336,6 +338,28 @@ impl KernelTransport {
         sent?;
         Ok((seq, self.socket_for(msg, kind)))
     }
+}
+
+/// Make `sock` a large-datagram socket from its first dump on: the kernel sizes a socket's
+/// dump datagrams to the largest buffer a reply was ever received into, and until then to
+/// `NLMSG_GOODSIZE`. So one small request (`GET_INFO`) is read with the large buffer first.
+/// Without it, the first service dump of every handle would take two datagrams where one
+/// does for up to about 90 services, and a dump read in several datagrams can skip
+/// services when any namespace adds or deletes services between two of them (the kernel
+/// resumes a service dump by position in a table all namespaces share).
+fn prime(sock: &mut NlSocket, family: u16) -> Result<()> {
+    let seq = sock.next_seq();
+    let mut out = Vec::new();
+    encode_into(
+        &mut out,
+        &IpvsMessage::get_info(),
+        family,
+        NLM_F_REQUEST | NLM_F_ACK,
+        seq,
+    );
+    sock.socket.send(&out, 0)?;
+    let _: Vec<GenlMessage<IpvsMessage>> = sock.receive(seq, Answer::Ack, Operation::Other)?;
+    Ok(())
 }
 
 fn no_netns() -> Error {
