@@ -404,7 +404,6 @@ fn flush(
     let rules: &[&text::RuleLine] = pending;
     let (sent, undos) = std::thread::scope(|s| {
         let undos = s.spawn(|| {
-            background();
             rules
                 .iter()
                 .map(|r| shadow.apply(&r.command))
@@ -540,7 +539,6 @@ fn restore(
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<text::RuleLine>>();
         let input = input.as_str();
         s.spawn(move || {
-            background();
             for (offset, chunk) in line_chunks(input, CHUNK_LINES) {
                 done_rx.try_iter().for_each(drop);
                 let parsed = parse_chunk(chunk, offset, names);
@@ -627,17 +625,6 @@ fn restore(
         "rolling back was incomplete: check the table"
     };
     fail(format!("restore: {}; {state}", why.message), why.status)
-}
-
-/// Lower the calling thread's priority a little (nice 5): the threads that parse ahead and
-/// compute undo records must not starve the transport's thread that frames the batch the
-/// kernel is waiting for, which is what the restore's time depends on.
-fn background() {
-    // SAFETY: plain syscalls on the calling thread; a failure leaves the priority as it was.
-    unsafe {
-        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 5);
-    }
 }
 
 /// Why a restore stopped: the message and the exit status.

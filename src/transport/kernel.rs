@@ -17,7 +17,9 @@
 //!   times what 32 KiB datagrams cost, while the many small destination dumps of a table
 //!   read cost twice as much in 32 KiB datagrams as in pages (the kernel allocates a
 //!   datagram's whole buffer for each). So service dumps go to a socket of their own that
-//!   offers 32 KiB, and everything else to the main socket, which offers a page.
+//!   offers 32 KiB, and everything else to the main socket, which offers `NLMSG_GOODSIZE`
+//!   (3,776 bytes on 64-bit systems with 4 KiB pages: a 4 KiB kernel allocation, where a
+//!   whole page offered costs 8 KiB).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
