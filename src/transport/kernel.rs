@@ -331,15 +331,26 @@ impl KernelTransport {
                 RequestKind::Dump => NLM_F_DUMP,
             };
         let (family, mut out) = (self.family_id, std::mem::take(&mut self.out));
-        let sock = self.socket_for(msg, kind);
-        let seq = sock.next_seq();
-        out.clear();
-        encode_into(&mut out, msg, family, flags, seq);
-        let sent = sock.socket.send(&out, 0);
+        let sent = send_on(self.socket_for(msg, kind), &mut out, msg, family, flags);
         self.out = out;
-        sent?;
-        Ok((seq, self.socket_for(msg, kind)))
+        Ok((sent?, self.socket_for(msg, kind)))
     }
+}
+
+/// Frame `msg` with `flags` and the socket's next sequence number in `out`, send it on
+/// `sock`, and return the sequence number.
+fn send_on(
+    sock: &mut NlSocket,
+    out: &mut Vec<u8>,
+    msg: &IpvsMessage,
+    family: u16,
+    flags: u16,
+) -> Result<u32> {
+    let seq = sock.next_seq();
+    out.clear();
+    encode_into(out, msg, family, flags, seq);
+    sock.socket.send(out, 0)?;
+    Ok(seq)
 }
 
 /// Make `sock` a large-datagram socket from its first dump on: the kernel sizes a socket's
@@ -350,16 +361,14 @@ impl KernelTransport {
 /// services when any namespace adds or deletes services between two of them (the kernel
 /// resumes a service dump by position in a table all namespaces share).
 fn prime(sock: &mut NlSocket, family: u16) -> Result<()> {
-    let seq = sock.next_seq();
-    let mut out = Vec::new();
-    encode_into(
-        &mut out,
-        &IpvsMessage::get_info(),
+    let msg = IpvsMessage::get_info();
+    let seq = send_on(
+        sock,
+        &mut Vec::new(),
+        &msg,
         family,
         NLM_F_REQUEST | NLM_F_ACK,
-        seq,
-    );
-    sock.socket.send(&out, 0)?;
+    )?;
     let _: Vec<GenlMessage<IpvsMessage>> = sock.receive(seq, Answer::Ack, Operation::Other)?;
     Ok(())
 }
