@@ -270,10 +270,22 @@ impl ServiceDump {
         Ok(())
     }
 
+    /// Take one reply's attribute bytes and return the service, unless it is a repeat;
+    /// for a caller that keeps the services itself (nothing is kept here but their ids).
+    pub(crate) fn push_new(&mut self, attrs: &[u8]) -> Result<Option<Service>> {
+        let svc = decode_service_reply(attrs)?;
+        Ok(self.seen.insert(svc.id).then_some(svc))
+    }
+
     /// The services, or the dump's error named for the operation.
     pub(crate) fn finish(self, r: Result<()>) -> Result<Vec<Service>> {
-        r.map_err(|e| classify(e, Operation::GetService, String::new, &ErrCtx::NONE))?;
+        Self::finish_stream(r)?;
         Ok(self.out)
+    }
+
+    /// The dump's error named for the operation, for [`push_new`](Self::push_new)'s callers.
+    pub(crate) fn finish_stream(r: Result<()>) -> Result<()> {
+        r.map_err(|e| classify(e, Operation::GetService, String::new, &ErrCtx::NONE))
     }
 }
 

@@ -9,6 +9,7 @@
 mod asynch;
 mod batch;
 mod call;
+mod pipeline;
 mod reconcile;
 mod snapshot;
 
@@ -146,8 +147,9 @@ impl<T: Transport> Ipvs<T> {
     /// Whether large reads and batches may use a second, scoped thread (default: yes).
     ///
     /// - [`table`](Self::table) reads a large table (64 services or more) on two
-    ///   transports at once; the second one ([`Transport::sibling`]) is opened on first
-    ///   use and kept. With a backend that has none, everything is read on this handle's
+    ///   transports at once; the second one ([`Transport::sibling`]) is opened by the first
+    ///   table read, whatever its size (the size is known only as the services come in),
+    ///   and kept. With a backend that has none, everything is read on this handle's
     ///   transport.
     /// - [`apply`](Self::apply) hands a batch to [`Transport::request_batch_with`]: the
     ///   kernel transport builds the requests of a large batch (4,096 operations or more)
@@ -247,10 +249,11 @@ impl<T: Transport> Ipvs<T> {
     /// destination dump per service).
     ///
     /// IPVS answers one destination dump per service, so a large table costs as many
-    /// round trips; from 64 services on, the second half's destinations are read on a
-    /// second transport from a scoped thread while this thread reads the first half's
-    /// (see [`set_parallel`](Self::set_parallel)). The result is the same,
-    /// in the kernel's order.
+    /// round trips. From the 64th service the service dump returns, destinations are read
+    /// on a second transport from a scoped thread while the service dump goes on; once it
+    /// has ended, this thread reads destinations too (see
+    /// [`set_parallel`](Self::set_parallel)). The result is the same, in the kernel's
+    /// order.
     pub fn table(&mut self) -> Result<Vec<ServiceEntry>> {
         self.table_map(|e| e)
     }
@@ -260,11 +263,12 @@ impl<T: Transport> Ipvs<T> {
     ///
     /// [`table`](Self::table) is `table_map(|e| e)`. For callers with work to do per
     /// service (formatting it, converting it to their own types, checking it), this does
-    /// that work while the table is read: from 64 services on, each of the two threads
-    /// that read a half of the table runs `f` on its half, so the work overlaps the
-    /// kernel's (which serialises the reads themselves). `f` runs on two threads at once,
-    /// hence `Sync`; with [`set_parallel(false)`](Self::set_parallel) or a small table,
-    /// only on the calling thread.
+    /// that work while the table is read: from 64 services on, the two threads that read
+    /// destinations (see [`table`](Self::table)) take a few services at a time and run `f`
+    /// on each, so the work overlaps the kernel's (which serialises the dumps themselves).
+    /// `f` runs on two threads at once, hence `Sync`; with
+    /// [`set_parallel(false)`](Self::set_parallel) or a small table, only on the calling
+    /// thread.
     ///
     /// ```no_run
     /// # fn main() -> lvs::Result<()> {
@@ -280,26 +284,23 @@ impl<T: Transport> Ipvs<T> {
         R: Send,
         F: Fn(ServiceEntry) -> R + Sync,
     {
-        let mut services = self.services()?;
-        match self.split(services.len()) {
-            Some((transport, other)) => {
-                let second = services.split_off(services.len() / 2);
-                let f = &f;
-                let (a, b) = std::thread::scope(|s| {
-                    let b = s.spawn(move || map_entries(&mut **other, second, f));
-                    let a = map_entries(transport, services, f);
-                    (a, b.join())
-                });
-                let b = b.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                if b.is_err() {
-                    // A transport that failed may hold unread replies: start afresh.
-                    self.sibling = None;
-                }
-                let mut a = a?;
-                a.extend(b?);
-                Ok(a)
+        if self.parallel && self.sibling.is_none() {
+            self.sibling = self.transport.sibling();
+        }
+        match self.sibling.as_mut().filter(|_| self.parallel) {
+            Some(other) => pipeline::table_map(&mut self.transport, &mut **other, &f).map_err(
+                |(e, other_failed)| {
+                    if other_failed {
+                        // A transport that failed may hold unread replies: start afresh.
+                        self.sibling = None;
+                    }
+                    e
+                },
+            ),
+            None => {
+                let services = self.services()?;
+                map_entries(&mut self.transport, services, &f)
             }
-            None => map_entries(&mut self.transport, services, &f),
         }
     }
 
