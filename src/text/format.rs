@@ -131,26 +131,61 @@ fn cmp_addr(af: AddressFamily, a: Option<IpAddr>, b: Option<IpAddr>) -> i32 {
 /// ipvsadm's service comparator (fwmark, family, protocol, address, port), with its
 /// wrap-around subtraction.
 fn cmp_services(a: &ServiceId, b: &ServiceId) -> i32 {
-    let fw = |s: &ServiceId| s.fwmark_value().unwrap_or(0);
-    let mut r = wrapping_diff(fw(a), fw(b));
-    if r != 0 {
-        return r;
+    ServiceKey::of(a).compare(&ServiceKey::of(b))
+}
+
+/// What ipvsadm's service comparator reads of a service, in the words it compares: worked
+/// out once per service rather than at every comparison of a large sort.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct ServiceKey {
+    fwmark: u32,
+    af: i32,
+    proto: i32,
+    /// The address as `union nf_inet_addr` words, of which the comparison reads `words`
+    /// (1 for IPv4, 4 for IPv6: the first service's family decides).
+    addr: [u32; 4],
+    words: usize,
+    port: i32,
+}
+
+impl ServiceKey {
+    fn of(id: &ServiceId) -> ServiceKey {
+        ServiceKey {
+            fwmark: id.fwmark_value().unwrap_or(0),
+            af: af_number(id.af()),
+            proto: i32::from(id.protocol().map_or(0, |p| p.number())),
+            addr: addr_words(id.addr().map(|x| x.ip())),
+            words: if id.af() == AddressFamily::Inet6 {
+                4
+            } else {
+                1
+            },
+            port: i32::from(id.addr().map_or(0, |x| x.port())),
+        }
     }
-    r = af_number(a.af()) - af_number(b.af());
-    if r != 0 {
-        return r;
+
+    /// The comparator's result: negative, zero or positive, as C's.
+    fn compare(&self, b: &ServiceKey) -> i32 {
+        let mut r = wrapping_diff(self.fwmark, b.fwmark);
+        if r != 0 {
+            return r;
+        }
+        r = self.af - b.af;
+        if r != 0 {
+            return r;
+        }
+        r = self.proto - b.proto;
+        if r != 0 {
+            return r;
+        }
+        for i in 0..self.words {
+            r = wrapping_diff(self.addr[i], b.addr[i]);
+            if r != 0 {
+                return r;
+            }
+        }
+        self.port - b.port
     }
-    let proto = |s: &ServiceId| i32::from(s.protocol().map_or(0, |p| p.number()));
-    r = proto(a) - proto(b);
-    if r != 0 {
-        return r;
-    }
-    r = cmp_addr(a.af(), a.addr().map(|x| x.ip()), b.addr().map(|x| x.ip()));
-    if r != 0 {
-        return r;
-    }
-    let port = |s: &ServiceId| i32::from(s.addr().map_or(0, |x| x.port()));
-    port(a) - port(b)
 }
 
 /// ipvsadm's destination comparator (address in the first one's family, then port).
@@ -203,6 +238,86 @@ fn sorted_dests(dests: &[Destination], sort: bool) -> Vec<&Destination> {
     refs
 }
 
+/// The decimal digits of `n`, appended without the formatting machinery (a listing of a
+/// large table is mostly addresses, ports and small counters).
+fn push_u32(out: &mut String, mut n: u32) {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
+/// `n` as C's `%d` prints it.
+fn push_i32(out: &mut String, n: i32) {
+    if n < 0 {
+        out.push('-');
+    }
+    push_u32(out, n.unsigned_abs());
+}
+
+/// Spaces after what was appended to `out` from `start` on, up to `width` bytes (the
+/// padding of `%-*s`, `%-*d`; what was appended is ASCII).
+fn pad_from(out: &mut String, start: usize, width: usize) {
+    for _ in out.len() - start..width {
+        out.push(' ');
+    }
+}
+
+/// `s` as `%-*s` prints it.
+fn push_left(out: &mut String, s: &str, width: usize) {
+    let start = out.len();
+    out.push_str(s);
+    pad_from(out, start, width);
+}
+
+/// `n` as `%-*d` prints it.
+fn push_i32_left(out: &mut String, n: i32, width: usize) {
+    let start = out.len();
+    push_i32(out, n);
+    pad_from(out, start, width);
+}
+
+/// `n` as `%-*u` prints it.
+fn push_u32_left(out: &mut String, n: u32, width: usize) {
+    let start = out.len();
+    push_u32(out, n);
+    pad_from(out, start, width);
+}
+
+/// `addrport` appended to `out`: straight into it for a numeric IPv4 address (the common
+/// case of a large table), else through [`addrport`].
+fn push_addrport(
+    out: &mut String,
+    addr: &IpAddr,
+    port: u16,
+    proto: Option<Protocol>,
+    numeric: bool,
+    names: &dyn Names,
+) {
+    match addr {
+        IpAddr::V4(a) if numeric => {
+            for (i, o) in a.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                push_u32(out, u32::from(o));
+            }
+            out.push(':');
+            push_u32(out, u32::from(port));
+        }
+        _ => out.push_str(&addrport(addr, port, proto, numeric, names)),
+    }
+}
+
 /// `addrport_to_anyname`: `host:port`, `[v6]:port`, with names unless numeric, cut at 59
 /// bytes like ipvsadm's 60-byte buffer.
 pub(crate) fn addrport(
@@ -213,13 +328,11 @@ pub(crate) fn addrport(
     names: &dyn Names,
 ) -> String {
     let v6 = addr.is_ipv6();
-    if numeric {
-        if let IpAddr::V4(a) = addr {
-            // The common case, in one allocation (an IPv4 address and port fit in 21 bytes).
-            let mut s = String::with_capacity(24);
-            let _ = write!(s, "{a}:{port}");
-            return s;
-        }
+    if numeric && !v6 {
+        // The common case, in one allocation (an IPv4 address and port fit in 21 bytes).
+        let mut s = String::with_capacity(24);
+        push_addrport(&mut s, addr, port, proto, numeric, names);
+        return s;
     }
     let (host, port) = if numeric {
         (ntop(addr), port.to_string())
@@ -417,6 +530,30 @@ pub fn header(info: &Info) -> String {
 
 /// What a service is called in the listing or in a rule.
 fn service_name(svc: &Service, rule: bool, numeric: bool, names: &dyn Names) -> String {
+    let mut s = String::new();
+    push_service_name(&mut s, svc, rule, numeric, names);
+    s
+}
+
+/// [`service_name`] appended to `out`.
+fn push_service_name(
+    out: &mut String,
+    svc: &Service,
+    rule: bool,
+    numeric: bool,
+    names: &dyn Names,
+) {
+    if let (true, ServiceId::Addr { protocol, addr }) = (rule, svc.id) {
+        out.push_str(protocol_switch(Some(protocol)));
+        out.push(' ');
+        let proto = name_proto(&svc.id);
+        push_addrport(out, &addr.ip(), addr.port(), proto, numeric, names);
+        return;
+    }
+    out.push_str(&service_name_text(svc, rule, numeric, names));
+}
+
+fn service_name_text(svc: &Service, rule: bool, numeric: bool, names: &dyn Names) -> String {
     match svc.id {
         ServiceId::Fwmark { af, mark } => {
             // ipvsadm prints the mark as a signed int.
@@ -456,7 +593,10 @@ fn service_entry(
     let svc_name = service_name(svc, rule, opts.numeric, names);
     let stats = svc.stats.unwrap_or_default();
     if rule {
-        let _ = write!(out, "-A {svc_name} -s {}", svc.scheduler);
+        out.push_str("-A ");
+        out.push_str(&svc_name);
+        out.push_str(" -s ");
+        out.push_str(svc.scheduler.name());
         if let Some(p) = &svc.persistence {
             let _ = write!(out, " -p {}", p.timeout);
             if let Some(m) = mask_text(svc) {
@@ -517,16 +657,35 @@ fn service_entry(
 
     let proto = name_proto(&svc.id);
     for d in sorted_dests(&entry.destinations, opts.sort) {
-        let mut dname = addrport(&d.addr, d.port, proto, opts.numeric, names);
-        if !rule && !d.addr.is_ipv6() {
-            truncate_bytes(&mut dname, 28);
-        }
         let c = d.counters.unwrap_or_default();
-        let ds = d.stats.unwrap_or_default();
         let weight = d.weight as i32;
+        if !rule && opts.format == ListFormat::Default && opts.numeric && d.addr.is_ipv4() {
+            // The common line, straight into `out` (a numeric IPv4 address and port never
+            // reach the 28-byte cut).
+            out.push_str("  -> ");
+            let start = out.len();
+            push_addrport(out, &d.addr, d.port, proto, true, names);
+            pad_from(out, start, 28);
+            out.push(' ');
+            push_left(out, fwd_name(&d.forward), 7);
+            out.push(' ');
+            push_i32_left(out, weight, 6);
+            out.push(' ');
+            push_u32_left(out, c.active, 10);
+            out.push(' ');
+            push_u32_left(out, c.inactive, 10);
+            out.push('\n');
+            continue;
+        }
         if rule {
-            let sw = fwd_switch(&d.forward);
-            let _ = write!(out, "-a {svc_name} -r {dname} {sw} -w {weight}");
+            out.push_str("-a ");
+            out.push_str(&svc_name);
+            out.push_str(" -r ");
+            push_addrport(out, &d.addr, d.port, proto, opts.numeric, names);
+            out.push(' ');
+            out.push_str(fwd_switch(&d.forward));
+            out.push_str(" -w ");
+            push_i32(out, weight);
             if let ForwardMethod::Tunnel(t) = &d.forward {
                 match t.kind {
                     TunnelType::Gre => {
@@ -547,6 +706,11 @@ fn service_entry(
             out.push('\n');
             continue;
         }
+        let mut dname = addrport(&d.addr, d.port, proto, opts.numeric, names);
+        if !d.addr.is_ipv6() {
+            truncate_bytes(&mut dname, 28);
+        }
+        let ds = d.stats.unwrap_or_default();
         match opts.format {
             ListFormat::Stats => {
                 let _ = write!(out, "  -> {dname:<28}");
@@ -681,7 +845,7 @@ impl std::fmt::Debug for TableText<'_> {
 /// thread read the service), for [`TableText::push_block`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TextBlock {
-    id: ServiceId,
+    key: ServiceKey,
     text: String,
 }
 
@@ -701,7 +865,7 @@ impl TextBlock {
         let mut text = String::with_capacity(80 * (1 + entry.destinations.len()));
         service_entry(&mut text, entry, opts, rules, names);
         TextBlock {
-            id: entry.service.id,
+            key: ServiceKey::of(&entry.service.id),
             text,
         }
     }
@@ -754,13 +918,12 @@ impl<'a> TableText<'a> {
             out.reserve(len);
             out
         };
-        let mut order: Vec<usize> = (0..self.blocks.len()).collect();
+        let mut order: Vec<(ServiceKey, usize)> =
+            self.blocks.iter().map(|b| b.key).zip(0..).collect();
         if self.opts.sort {
-            c_qsort(&mut order, &|&a: &usize, &b: &usize| {
-                cmp_services(&self.blocks[a].id, &self.blocks[b].id)
-            });
+            c_qsort(&mut order, &|a, b| a.0.compare(&b.0));
         }
-        for i in order {
+        for (_, i) in order {
             out.push_str(&self.blocks[i].text);
         }
         out
