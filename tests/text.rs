@@ -231,3 +231,82 @@ proptest::proptest! {
         }
     }
 }
+
+proptest::proptest! {
+    /// The numeric lines of a listing and of `-S`, which are written without the formatting
+    /// machinery, are what C's `printf` formats make of the same values (`%-28s %-7s %-6d
+    /// %-10u %-10u` and `-a %s -r %s %s -w %d`), for any IPv4 address, port, weight (shown
+    /// as a signed int, as ipvsadm does) and counters.
+    #[test]
+    fn numeric_lines_are_printf(
+        svc in proptest::array::uniform4(proptest::num::u8::ANY),
+        svc_port in proptest::num::u16::ANY,
+        dest in proptest::array::uniform4(proptest::num::u8::ANY),
+        dest_port in proptest::num::u16::ANY,
+        weight in proptest::num::u32::ANY,
+        active in proptest::num::u32::ANY,
+        inactive in proptest::num::u32::ANY,
+        fwd in 0usize..3,
+    ) {
+        use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+        let vip = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(svc)), svc_port);
+        let rip = SocketAddr::new(IpAddr::V4(Ipv4Addr::from(dest)), dest_port);
+        let service = Service::tcp(vip).build().unwrap();
+        let mut d = Destination::builder(rip).build().unwrap();
+        d.forward = [
+            lvs::ForwardMethod::Masquerade,
+            lvs::ForwardMethod::DirectRoute,
+            lvs::ForwardMethod::Tunnel(Tunnel::ipip()),
+        ][fwd];
+        d.weight = weight;
+        d.counters = Some(lvs::DestCounters { active, inactive, persistent: 0 });
+        let e = ServiceEntry { service, destinations: vec![d] };
+        let opts = ListOptions::numeric();
+        let listing = text::service_listing_with(&e, &opts, &NoNames);
+        let (name, sw, extra) = [
+            ("Masq", "-m", ""),
+            ("Route", "-g", ""),
+            ("Tunnel", "-i", " --tun-type ipip"),
+        ][fwd];
+        // Direct routing keeps the service's port in ipvsadm's output only for port 0;
+        // what matters here is the text of the values the destination holds.
+        let dport = e.destinations[0].port;
+        let addr = format!("{}:{dport}", rip.ip());
+        let want = format!(
+            "  -> {addr:<28} {name:<7} {:<6} {active:<10} {inactive:<10}\n",
+            weight as i32
+        );
+        proptest::prop_assert_eq!(listing.lines().last().map(|l| format!("{l}\n")), Some(want));
+        let save = text::save_with(std::slice::from_ref(&e), &opts, &NoNames);
+        let want = format!(
+            "-A -t {vip} -s wlc\n-a -t {vip} -r {addr} {sw} -w {}{extra}\n",
+            weight as i32
+        );
+        proptest::prop_assert_eq!(save, want);
+    }
+}
+
+proptest::proptest! {
+    /// Rule lines are split into words as ipvsadm's restore splits them: on spaces, tabs and
+    /// carriage returns only (not on other white space), with the word `ipvsadm` dropped.
+    #[test]
+    fn rule_words_split_on_space_tab_and_cr(
+        line in "(ipvsadm|-A|-t|10\\.0\\.0\\.1:80|é|\u{a0}|\u{c}|[ \t\r]{1,3}|[a-z]{1,4}){0,12}"
+    ) {
+        let want: Vec<String> = line
+            .split([' ', '\t', '\r'])
+            .filter(|w| !w.is_empty() && *w != "ipvsadm")
+            .map(str::to_owned)
+            .collect();
+        proptest::prop_assert_eq!(text::rules::words(&line), want);
+    }
+
+    /// A text with fewer than two colons is never an IPv6 address, so the parser does not
+    /// try `host:port` as one.
+    #[test]
+    fn fewer_than_two_colons_is_never_ipv6(s in "[0-9a-fA-F:.%]{0,45}") {
+        if s.bytes().filter(|&b| b == b':').count() < 2 {
+            proptest::prop_assert!(s.parse::<std::net::Ipv6Addr>().is_err());
+        }
+    }
+}

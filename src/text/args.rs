@@ -658,7 +658,14 @@ fn parse_service(buf: &str, svc: &mut RawSvc, names: &dyn Names) -> u8 {
         host = h;
         port = Some(p);
     }
-    if let Ok(a6) = host.parse::<Ipv6Addr>() {
+    // An IPv6 address has two colons at least: `host:port` with an IPv4 address or a name
+    // is not tried as one (the parser would read its IPv4 part first).
+    let v6 = if host.bytes().filter(|&b| b == b':').nth(1).is_some() {
+        host.parse::<Ipv6Addr>().ok()
+    } else {
+        None
+    };
+    if let Some(a6) = v6 {
         svc.addr = Some(IpAddr::V6(a6));
         svc.af = Some(AddressFamily::Inet6);
         svc.netmask = RawMask::Len(128);

@@ -97,7 +97,9 @@ pub(crate) fn str_is_digit(s: &str) -> bool {
 /// (`0x` prefix); anything after white space is ignored.
 pub(crate) fn inet_aton(s: &str) -> Option<Ipv4Addr> {
     let b = s.as_bytes();
-    let mut parts: Vec<u32> = Vec::with_capacity(4);
+    // The parts before the last one (at most three), without an allocation.
+    let mut parts = [0u32; 3];
+    let mut n = 0;
     let mut i = 0;
     let mut val: u64;
     loop {
@@ -134,10 +136,11 @@ pub(crate) fn inet_aton(s: &str) -> Option<Ipv4Addr> {
             i += 1;
         }
         if i < b.len() && b[i] == b'.' {
-            if parts.len() >= 3 {
+            if n >= 3 {
                 return None;
             }
-            parts.push(val as u32);
+            parts[n] = val as u32;
+            n += 1;
             i += 1;
         } else {
             break;
@@ -147,7 +150,7 @@ pub(crate) fn inet_aton(s: &str) -> Option<Ipv4Addr> {
         return None;
     }
     let val = val as u32;
-    let addr = match parts.as_slice() {
+    let addr = match &parts[..n] {
         [] => val,
         [a] if *a <= 0xff && val <= 0x00ff_ffff => (a << 24) | val,
         [a, b2] if *a <= 0xff && *b2 <= 0xff && val <= 0xffff => (a << 24) | (b2 << 16) | val,

@@ -49,11 +49,33 @@ pub struct RuleError {
 /// Split a line into words as ipvsadm's restore does (space, tab and CR separate words;
 /// the word `ipvsadm` is dropped).
 pub fn words(line: &str) -> Vec<String> {
-    line.split([' ', '\t', '\r'])
-        .filter(|w| !w.is_empty())
-        .filter(|w| *w != "ipvsadm")
-        .map(str::to_owned)
-        .collect()
+    let mut words = Vec::new();
+    split_words(line, &mut words);
+    words.into_iter().map(str::to_owned).collect()
+}
+
+/// The words of `line`, separated by spaces, tabs and carriage returns, without the word
+/// `ipvsadm` (a rule line may start with the command's name), appended to `words`.
+fn split_words<'a>(line: &'a str, words: &mut Vec<&'a str>) {
+    let sep = |b: u8| matches!(b, b' ' | b'\t' | b'\r');
+    let b = line.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        while i < b.len() && sep(b[i]) {
+            i += 1;
+        }
+        let start = i;
+        while i < b.len() && !sep(b[i]) {
+            i += 1;
+        }
+        // The separators are ASCII, so `start` and `i` are on character boundaries.
+        if let Some(w) = line
+            .get(start..i)
+            .filter(|w| !w.is_empty() && *w != "ipvsadm")
+        {
+            words.push(w);
+        }
+    }
 }
 
 /// Parse rule input; stops at the first line ipvsadm would refuse.
@@ -62,10 +84,7 @@ pub fn parse_rules(text: &str, names: &dyn Names) -> Result<Vec<RuleLine>, RuleE
     let mut words: Vec<&str> = Vec::new();
     for (i, line) in text.split('\n').enumerate() {
         words.clear();
-        words.extend(
-            line.split([' ', '\t', '\r'])
-                .filter(|w| !w.is_empty() && *w != "ipvsadm"),
-        );
+        split_words(line, &mut words);
         if words.is_empty() {
             continue;
         }
