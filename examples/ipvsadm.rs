@@ -3,10 +3,11 @@
 //! Same command line, same standard output and the same exit status as ipvsadm 1.31 for the
 //! same commands on the same table; errors are printed on standard error in our own words.
 //! Differences by design:
-//! - `-R` is all or nothing. It parses and checks its input 8,192 lines at a time, each
-//!   chunk while the one before is being applied (in batches); when a line is bad or the
-//!   kernel refuses one, it names the line and undoes what it had applied, and checks that
-//!   the table is back as it was. A bad line in the first chunk changes nothing at all.
+//! - `-R` is all or nothing. It parses and checks its input 8,192 lines at a time (the
+//!   first 1,024 lines first), each chunk while the one before is being applied (in
+//!   batches); when a line is bad or the kernel refuses one, it names the line and undoes
+//!   what it had applied, and checks that the table is back as it was. A bad line in the
+//!   first 1,024 lines changes nothing at all.
 //! - `--netns NAME` works on the table of that network namespace (`/run/netns/NAME`); `-c`
 //!   always reads the caller's own namespace.
 //!
@@ -539,7 +540,7 @@ fn restore(
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<text::RuleLine>>();
         let input = input.as_str();
         s.spawn(move || {
-            for (offset, chunk) in line_chunks(input, CHUNK_LINES) {
+            for (offset, chunk) in line_chunks(input, FIRST_CHUNK_LINES, CHUNK_LINES) {
                 done_rx.try_iter().for_each(drop);
                 let parsed = parse_chunk(chunk, offset, names);
                 let failed = parsed.is_err();
@@ -646,15 +647,20 @@ impl Failure {
 /// How many lines of `-R` input are parsed at a time (while the chunk before is applied).
 const CHUNK_LINES: usize = 8192;
 
-/// `input` in chunks of `lines` lines (the last one shorter), each with the number of lines
-/// before it.
-fn line_chunks(input: &str, lines: usize) -> impl Iterator<Item = (usize, &str)> {
+/// How many lines the first chunk has: nothing is sent before it is parsed, so it is kept
+/// short (a few milliseconds of parsing), and the rest come in [`CHUNK_LINES`].
+const FIRST_CHUNK_LINES: usize = 1024;
+
+/// `input` in chunks of `first` lines, then of `lines` lines (the last one shorter), each
+/// with the number of lines before it.
+fn line_chunks(input: &str, first: usize, lines: usize) -> impl Iterator<Item = (usize, &str)> {
     let mut rest = input;
     let mut before = 0;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
+        let lines = if before == 0 { first } else { lines };
         let end = rest
             .bytes()
             .enumerate()

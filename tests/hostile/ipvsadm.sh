@@ -59,8 +59,9 @@ long_ok() { # N services from 10.<k>.x.y
 { long_ok 10 200; echo "-a -t 10.0.0.1:80 -r 192.168.1.2:80 -m"; } >"$work/dest-exists"
 { long_ok 11 100; echo "--start-daemon master --mcast-interface nosuchif0"; } >"$work/daemon-refused"
 { echo "-A -t 10.0.0.5:80"; echo "-a -t 10.0.0.5:80 -r 10.0.0.6 -x 5 -y 10"; } >"$work/thresholds"
-# Bad lines must be named by their line numbers in the whole input: late and early in an
-# input of one parse chunk (8,192 lines)...
+# Bad lines must be named by their line numbers in the whole input: early (in the first
+# parse chunk, 1,024 lines, so nothing is applied) and late (in the second, parsed while
+# the first is applied)...
 { long_ok 12 1000; echo "-A -t 10.0.0.9:80 -s rr -p nope"; long_ok 13 100; } >"$work/bad-late"
 { long_ok 14 10; echo "-a -t 10.14.0.1:80 -r 10.200.0.3:80 -w -5"; long_ok 15 1100; } >"$work/bad-early"
 # ... and in the third chunk of a longer one, parsed while the first two are applied
