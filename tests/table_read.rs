@@ -358,3 +358,53 @@ fn a_transport_that_panics_mid_dump_does_not_leave_the_second_reader_waiting() {
     assert!(panicked);
     assert!(sh.sibling_dest_dumps.load(Ordering::SeqCst) > 0);
 }
+
+/// `entries` with every stats value taken out.
+fn without_stats(mut entries: Vec<ServiceEntry>) -> Vec<ServiceEntry> {
+    for e in &mut entries {
+        e.service.stats = None;
+        for d in &mut e.destinations {
+            d.stats = None;
+        }
+    }
+    entries
+}
+
+#[test]
+fn reads_without_stats_leave_only_the_stats_out() {
+    for services in [3, 300] {
+        let sh = Arc::new(shared(kernel(services, |i| i % 4)));
+        let full = plain(&sh.kernel);
+        assert!(full.iter().all(|e| e.service.stats.is_some()
+            && e.destinations
+                .iter()
+                .all(|d| d.stats.is_some() && d.counters.is_some())));
+        let want = without_stats(full.clone());
+        // The pipelined read (a handle with a sibling) and the plain one (the mock alone).
+        let mut ipvs = handle(&sh);
+        ipvs.set_read_stats(false);
+        assert_eq!(ipvs.table().unwrap(), want);
+        let mut walked = Vec::new();
+        ipvs.for_each_entry(|e| {
+            walked.push(e);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(walked, want);
+        let svcs = ipvs.services().unwrap();
+        assert_eq!(
+            svcs,
+            want.iter().map(|e| e.service.clone()).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            ipvs.destinations(&want[1].service.id).unwrap(),
+            want[1].destinations
+        );
+        let mut alone = Ipvs::with_transport(sh.kernel.lock().unwrap().clone());
+        alone.set_read_stats(false);
+        assert_eq!(alone.table().unwrap(), want);
+        // And back on.
+        ipvs.set_read_stats(true);
+        assert_eq!(ipvs.table().unwrap(), full);
+    }
+}

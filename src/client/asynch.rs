@@ -126,7 +126,7 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
 
     /// Every service, in the kernel's order, with stats.
     pub async fn services(&mut self) -> Result<Vec<Service>> {
-        let mut dump = call::ServiceDump::default();
+        let mut dump = call::ServiceDump::new(true);
         let msg = call::ServiceDump::message();
         let r = self
             .transport
@@ -152,7 +152,7 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
 
     /// The destinations of a service, with counters and stats (empty for a missing service).
     pub async fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
-        let mut dump = call::DestDump::new(id);
+        let mut dump = call::DestDump::new(id, true);
         let msg = dump.message();
         let r = self
             .transport

@@ -11,7 +11,7 @@ use super::{classify, ErrCtx};
 use crate::error::{Error, Operation, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::RequestKind;
-use crate::wire::{decode_destination_reply, decode_service_reply, IpvsMessage};
+use crate::wire::{decode_destination_reply_with, decode_service_reply_with, IpvsMessage};
 
 /// What a request is about, as its errors name it; formatted only when an error needs it.
 pub(crate) enum Object {
@@ -250,20 +250,29 @@ pub(crate) fn daemons() -> Call<Vec<Daemon>> {
 
 /// The service dump: decodes each reply straight from its bytes and drops repeats (dumps are
 /// index-based: an entry may repeat if the table changed mid-dump).
-#[derive(Default)]
 pub(crate) struct ServiceDump {
     seen: HashSet<ServiceId>,
     out: Vec<Service>,
+    /// Whether the stats are decoded (else `stats` is `None`).
+    stats: bool,
 }
 
 impl ServiceDump {
+    pub(crate) fn new(stats: bool) -> ServiceDump {
+        ServiceDump {
+            seen: HashSet::new(),
+            out: Vec::new(),
+            stats,
+        }
+    }
+
     pub(crate) fn message() -> IpvsMessage {
         IpvsMessage::dump_services()
     }
 
     /// Take one reply's attribute bytes.
     pub(crate) fn push(&mut self, attrs: &[u8]) -> Result<()> {
-        let svc = decode_service_reply(attrs)?;
+        let svc = decode_service_reply_with(attrs, self.stats)?;
         if self.seen.insert(svc.id) {
             self.out.push(svc);
         }
@@ -273,7 +282,7 @@ impl ServiceDump {
     /// Take one reply's attribute bytes and return the service, unless it is a repeat;
     /// for a caller that keeps the services itself (nothing is kept here but their ids).
     pub(crate) fn push_new(&mut self, attrs: &[u8]) -> Result<Option<Service>> {
-        let svc = decode_service_reply(attrs)?;
+        let svc = decode_service_reply_with(attrs, self.stats)?;
         Ok(self.seen.insert(svc.id).then_some(svc))
     }
 
@@ -295,14 +304,17 @@ pub(crate) struct DestDump {
     out: Vec<Destination>,
     /// Most lists are short, where a linear check costs less than a set.
     seen: Option<HashSet<SocketAddr>>,
+    /// Whether the stats are decoded (else `stats` is `None`).
+    stats: bool,
 }
 
 impl DestDump {
-    pub(crate) fn new(id: &ServiceId) -> DestDump {
+    pub(crate) fn new(id: &ServiceId, stats: bool) -> DestDump {
         DestDump {
             id: *id,
             out: Vec::new(),
             seen: None,
+            stats,
         }
     }
 
@@ -312,7 +324,7 @@ impl DestDump {
 
     /// Take one reply's attribute bytes.
     pub(crate) fn push(&mut self, attrs: &[u8]) -> Result<()> {
-        let d = decode_destination_reply(attrs, self.id.af())?;
+        let d = decode_destination_reply_with(attrs, self.id.af(), self.stats)?;
         let addr = d.socket_addr();
         let new = match &mut self.seen {
             Some(set) => set.insert(addr),

@@ -57,6 +57,8 @@ pub struct Ipvs<T: Transport = KernelTransport> {
     sibling: Option<Box<dyn Transport>>,
     /// Whether large reads and batches may use a second thread.
     parallel: bool,
+    /// Whether reads decode the stats.
+    read_stats: bool,
 }
 
 impl<T: Transport + std::fmt::Debug> std::fmt::Debug for Ipvs<T> {
@@ -65,6 +67,7 @@ impl<T: Transport + std::fmt::Debug> std::fmt::Debug for Ipvs<T> {
             .field("transport", &self.transport)
             .field("sibling", &self.sibling.is_some())
             .field("parallel", &self.parallel)
+            .field("read_stats", &self.read_stats)
             .finish()
     }
 }
@@ -101,8 +104,12 @@ impl Ipvs<KernelTransport> {
 }
 
 /// The destinations of one service, on `t` (a missing service has none).
-fn destinations_on<T: Transport + ?Sized>(t: &mut T, id: &ServiceId) -> Result<Vec<Destination>> {
-    let mut dump = call::DestDump::new(id);
+fn destinations_on<T: Transport + ?Sized>(
+    t: &mut T,
+    id: &ServiceId,
+    stats: bool,
+) -> Result<Vec<Destination>> {
+    let mut dump = call::DestDump::new(id, stats);
     let msg = dump.message();
     let r = t.dump_each(&msg, &mut |_, attrs| dump.push(attrs));
     dump.finish(r)
@@ -113,11 +120,12 @@ fn map_entries<T: Transport + ?Sized, R>(
     t: &mut T,
     services: Vec<Service>,
     f: &impl Fn(ServiceEntry) -> R,
+    stats: bool,
 ) -> Result<Vec<R>> {
     services
         .into_iter()
         .map(|service| {
-            let destinations = destinations_on(t, &service.id)?;
+            let destinations = destinations_on(t, &service.id, stats)?;
             Ok(f(ServiceEntry {
                 service,
                 destinations,
@@ -130,8 +138,9 @@ fn map_entries<T: Transport + ?Sized, R>(
 fn destinations_of_ids<T: Transport + ?Sized>(
     t: &mut T,
     ids: &[ServiceId],
+    stats: bool,
 ) -> Result<Vec<Vec<Destination>>> {
-    ids.iter().map(|id| destinations_on(t, id)).collect()
+    ids.iter().map(|id| destinations_on(t, id, stats)).collect()
 }
 
 impl<T: Transport> Ipvs<T> {
@@ -141,6 +150,7 @@ impl<T: Transport> Ipvs<T> {
             transport,
             sibling: None,
             parallel: true,
+            read_stats: true,
         }
     }
 
@@ -161,6 +171,21 @@ impl<T: Transport> Ipvs<T> {
         if !on {
             self.sibling = None;
         }
+    }
+
+    /// Whether reads of the table decode the traffic statistics (default: yes).
+    ///
+    /// Off, [`services`](Self::services), [`destinations`](Self::destinations),
+    /// [`table`](Self::table), [`table_map`](Self::table_map),
+    /// [`for_each_entry`](Self::for_each_entry) and [`table_settled`](Self::table_settled)
+    /// return every service and destination with `stats: None`, and everything else as
+    /// before, connection counters included. The kernel still sends the statistics; they
+    /// are not decoded, which is a good part of the decoding work of a large table, for
+    /// callers that read only the configuration or the counters (`ipvsadm -S`, a listing
+    /// without `--stats` or `--rate`, a check of what is configured).
+    /// [`get_service`](Self::get_service) always decodes them.
+    pub fn set_read_stats(&mut self, on: bool) {
+        self.read_stats = on;
     }
 
     /// This handle's transport and the second one, for reading `services` services' worth
@@ -215,7 +240,7 @@ impl<T: Transport> Ipvs<T> {
 
     /// Every service, in the kernel's order, with stats.
     pub fn services(&mut self) -> Result<Vec<Service>> {
-        let mut dump = call::ServiceDump::default();
+        let mut dump = call::ServiceDump::new(self.read_stats);
         let r = self
             .transport
             .dump_each(&call::ServiceDump::message(), &mut |_, attrs| {
@@ -242,7 +267,7 @@ impl<T: Transport> Ipvs<T> {
     /// The destinations of a service, with counters and stats. A missing service gives an
     /// empty list, as the kernel answers.
     pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
-        destinations_on(&mut self.transport, id)
+        destinations_on(&mut self.transport, id, self.read_stats)
     }
 
     /// The whole table: every service with its destinations (one service dump, then one
@@ -288,18 +313,20 @@ impl<T: Transport> Ipvs<T> {
             self.sibling = self.transport.sibling();
         }
         match self.sibling.as_mut().filter(|_| self.parallel) {
-            Some(other) => pipeline::table_map(&mut self.transport, &mut **other, &f).map_err(
-                |(e, other_failed)| {
-                    if other_failed {
-                        // A transport that failed may hold unread replies: start afresh.
-                        self.sibling = None;
-                    }
-                    e
-                },
-            ),
+            Some(other) => {
+                pipeline::table_map(&mut self.transport, &mut **other, &f, self.read_stats).map_err(
+                    |(e, other_failed)| {
+                        if other_failed {
+                            // A transport that failed may hold unread replies: start afresh.
+                            self.sibling = None;
+                        }
+                        e
+                    },
+                )
+            }
             None => {
                 let services = self.services()?;
-                map_entries(&mut self.transport, services, &f)
+                map_entries(&mut self.transport, services, &f, self.read_stats)
             }
         }
     }
@@ -342,6 +369,7 @@ impl<T: Transport> Ipvs<T> {
         F: FnMut(ServiceEntry) -> Result<()>,
     {
         let services = self.services()?;
+        let stats = self.read_stats;
         let Some((transport, other)) = self.split(services.len()) else {
             for service in services {
                 let destinations = self.destinations(&service.id)?;
@@ -360,7 +388,7 @@ impl<T: Transport> Ipvs<T> {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<Destination>>>>(1);
             s.spawn(move || {
                 for k in (1..chunks).step_by(2) {
-                    let r = destinations_of_ids(&mut **other, part(k));
+                    let r = destinations_of_ids(&mut **other, part(k), stats);
                     let failed = r.is_err();
                     // A closed channel: the walk stopped.
                     if tx.send(r).is_err() || failed {
@@ -371,7 +399,7 @@ impl<T: Transport> Ipvs<T> {
             let mut services = services.into_iter();
             for k in 0..chunks {
                 let dests = if k % 2 == 0 {
-                    destinations_of_ids(transport, part(k))?
+                    destinations_of_ids(transport, part(k), stats)?
                 } else {
                     // A closed channel here means the reader panicked; the scope re-raises it.
                     rx.recv().map_err(|_| Error::Protocol {

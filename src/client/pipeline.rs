@@ -105,11 +105,12 @@ fn read_feed<T: Transport + ?Sized, R>(
     t: &mut T,
     feed: &Feed,
     f: &impl Fn(ServiceEntry) -> R,
+    stats: bool,
 ) -> Result<Vec<(usize, Vec<R>)>> {
     let _guard = StopOnPanic(feed);
     let mut out = Vec::new();
     while let Some((first, services)) = feed.next() {
-        match map_entries(t, services, f) {
+        match map_entries(t, services, f, stats) {
             Ok(rs) => out.push((first, rs)),
             Err(e) => {
                 feed.stop();
@@ -129,12 +130,14 @@ fn cut_short() -> Error {
     }
 }
 
-/// The whole table through `f` (see the module doc), with `other` for the second reader.
-/// `Err((e, other_failed))`: `other_failed` says that `other` may hold unread replies.
+/// The whole table through `f` (see the module doc), with `other` for the second reader,
+/// the stats decoded if `stats`. `Err((e, other_failed))`: `other_failed` says that `other`
+/// may hold unread replies.
 pub(super) fn table_map<T, R, F>(
     transport: &mut T,
     other: &mut dyn Transport,
     f: &F,
+    stats: bool,
 ) -> std::result::Result<Vec<R>, (Error, bool)>
 where
     T: Transport + ?Sized,
@@ -145,7 +148,7 @@ where
     std::thread::scope(|s| {
         let mut other = Some(other);
         let mut second = None;
-        let mut dump = ServiceDump::default();
+        let mut dump = ServiceDump::new(stats);
         let mut count = 0usize;
         // Services not yet handed to the feed (all of them while there is no second
         // reader) and the kernel-order index of the first one.
@@ -163,7 +166,7 @@ where
                 match other.take() {
                     Some(t) if count >= PARALLEL_TABLE_MIN => {
                         let feed = &feed;
-                        second = Some(s.spawn(move || read_feed(t, feed, f)));
+                        second = Some(s.spawn(move || read_feed(t, feed, f, stats)));
                     }
                     t => {
                         other = t;
@@ -185,7 +188,7 @@ where
             // A small table (or a failed dump before the second reader was needed): the
             // calling thread reads every service's destinations.
             dumped.map_err(|e| (e, false))?;
-            return map_entries(transport, pending, f).map_err(|e| (e, false));
+            return map_entries(transport, pending, f, stats).map_err(|e| (e, false));
         };
         let mine = match dumped {
             Ok(()) => {
@@ -193,7 +196,7 @@ where
                     feed.push(first, pending);
                 }
                 feed.end();
-                read_feed(transport, &feed, f)
+                read_feed(transport, &feed, f, stats)
             }
             Err(e) => {
                 feed.stop();

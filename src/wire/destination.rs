@@ -214,9 +214,12 @@ impl DestAttr {
     /// (the fast path of large dumps: no attribute list is built, the stats nests are read
     /// into their values directly). Same result as parsing the nest and
     /// [`to_destination`](Self::to_destination).
+    ///
+    /// With `stats` false the stats nests are skipped (`stats` is `None`).
     pub(crate) fn decode_nest(
         buf: &[u8],
         service_af: AddressFamily,
+        stats: bool,
     ) -> Result<Destination, DecodeError> {
         let mut fold = DestFold::new(service_af);
         // The 32-bit stats are read only if the 64-bit set is missing (before Linux 4.1).
@@ -224,6 +227,7 @@ impl DestAttr {
         for a in nla::Attrs::new(buf) {
             let (kind, v) = a.map_err(|e| e.context("destination"))?;
             match kind {
+                IPVS_DEST_ATTR_STATS | IPVS_DEST_ATTR_STATS64 if !stats => {}
                 IPVS_DEST_ATTR_STATS => stats32 = Some(v),
                 IPVS_DEST_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(v)?),
                 _ => {

@@ -524,9 +524,14 @@ fn first_nest(attrs: &[u8], kind: u16) -> Result<Option<&[u8]>, DecodeError> {
 /// succeed, this gives the same service; it reads only the first service nest, so it does
 /// not check the other attributes.
 pub fn decode_service_reply(attrs: &[u8]) -> Result<Service, DecodeError> {
+    decode_service_reply_with(attrs, true)
+}
+
+/// [`decode_service_reply`], leaving the stats out (`stats: None`) unless `stats`.
+pub(crate) fn decode_service_reply_with(attrs: &[u8], stats: bool) -> Result<Service, DecodeError> {
     let nest = first_nest(attrs, IPVS_CMD_ATTR_SERVICE)?
         .ok_or_else(|| DecodeError::new("message has no service"))?;
-    ServiceAttr::decode_nest(nest).map_err(|e| e.context("IPVS message"))
+    ServiceAttr::decode_nest(nest, stats).map_err(|e| e.context("IPVS message"))
 }
 
 /// The destination a reply carries, read straight from the message's attribute bytes: the
@@ -536,9 +541,18 @@ pub fn decode_destination_reply(
     attrs: &[u8],
     service_af: crate::model::AddressFamily,
 ) -> Result<Destination, DecodeError> {
+    decode_destination_reply_with(attrs, service_af, true)
+}
+
+/// [`decode_destination_reply`], leaving the stats out (`stats: None`) unless `stats`.
+pub(crate) fn decode_destination_reply_with(
+    attrs: &[u8],
+    service_af: crate::model::AddressFamily,
+    stats: bool,
+) -> Result<Destination, DecodeError> {
     let nest = first_nest(attrs, IPVS_CMD_ATTR_DEST)?
         .ok_or_else(|| DecodeError::new("message has no destination"))?;
-    DestAttr::decode_nest(nest, service_af).map_err(|e| e.context("IPVS message"))
+    DestAttr::decode_nest(nest, service_af, stats).map_err(|e| e.context("IPVS message"))
 }
 
 impl IpvsMessage {

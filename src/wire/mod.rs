@@ -22,6 +22,7 @@ mod stats;
 pub use daemon::DaemonAttr;
 pub use destination::DestAttr;
 pub use message::{decode_destination_reply, decode_service_reply, IpvsAttr, IpvsCmd, IpvsMessage};
+pub(crate) use message::{decode_destination_reply_with, decode_service_reply_with};
 pub use service::ServiceAttr;
 pub use stats::StatsAttr;
 

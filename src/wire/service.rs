@@ -221,8 +221,9 @@ impl ServiceAttr {
     /// The service in the contents of a service nest, read straight from the bytes (the
     /// fast path of large dumps: no attribute list is built, the stats nests are read into
     /// their values directly). Same result as parsing the nest and
-    /// [`to_service`](Self::to_service).
-    pub(crate) fn decode_nest(buf: &[u8]) -> Result<Service, DecodeError> {
+    /// [`to_service`](Self::to_service). With `stats` false the stats nests are skipped
+    /// (`stats` is `None`).
+    pub(crate) fn decode_nest(buf: &[u8], stats: bool) -> Result<Service, DecodeError> {
         let mut fold = ServiceFold::default();
         // The 32-bit stats are read only if the 64-bit set is missing (before Linux 4.1).
         let mut stats32 = None;
@@ -230,6 +231,7 @@ impl ServiceAttr {
         for a in nla::Attrs::new(buf) {
             let (kind, v) = a.map_err(ctx)?;
             match kind {
+                IPVS_SVC_ATTR_STATS | IPVS_SVC_ATTR_STATS64 if !stats => {}
                 IPVS_SVC_ATTR_STATS => stats32 = Some(v),
                 IPVS_SVC_ATTR_STATS64 => fold.stats64 = Some(stats::decode_stats(v)?),
                 // Names are read without a copy (what `apply` does with the owned ones).

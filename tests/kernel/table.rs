@@ -357,4 +357,20 @@ fn large_table_read_in_parallel_is_the_same_table() {
     assert_eq!(seen, 100);
     // Both sockets are usable after the stop.
     assert_eq!(ipvs.table().unwrap(), parallel);
+
+    // Without the stats: the same table with `stats: None` everywhere, counters kept,
+    // pipelined and in the calling thread alone.
+    let mut bare = parallel.clone();
+    for e in &mut bare {
+        assert!(e.service.stats.is_some());
+        e.service.stats = None;
+        for d in &mut e.destinations {
+            assert!(d.stats.is_some() && d.counters.is_some());
+            d.stats = None;
+        }
+    }
+    ipvs.set_read_stats(false);
+    assert_eq!(ipvs.table().unwrap(), bare);
+    ipvs.set_parallel(false);
+    assert_eq!(ipvs.table().unwrap(), bare);
 }
