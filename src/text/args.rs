@@ -422,6 +422,30 @@ const fn o(long: &'static str, short: Option<char>, arg: Arg, tag: Tag) -> OptSp
     }
 }
 
+/// The option whose short name is an ASCII character, by that character: the index in
+/// [`OPTIONS`] of the first one that has it (as a search of the table would find it), or
+/// `u8::MAX` for none.
+const SHORT_INDEX: [u8; 128] = {
+    assert!(OPTIONS.len() < u8::MAX as usize);
+    let mut t = [u8::MAX; 128];
+    let mut i = 0;
+    while i < OPTIONS.len() {
+        if let Some(c) = OPTIONS[i].short {
+            if (c as u32) < 128 && t[c as usize] == u8::MAX {
+                t[c as usize] = i as u8;
+            }
+        }
+        i += 1;
+    }
+    t
+};
+
+/// The option whose short name is `c`.
+fn short_option(c: char) -> Option<&'static OptSpec> {
+    let i = *SHORT_INDEX.get(c as usize)?;
+    OPTIONS.get(usize::from(i))
+}
+
 const OPTIONS: &[OptSpec] = &[
     o("add-service", Some('A'), Arg::None, Tag::Cmd(Cmd::Add)),
     o("edit-service", Some('E'), Arg::None, Tag::Cmd(Cmd::Edit)),
@@ -568,7 +592,7 @@ fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event<'_>> {
             continue;
         }
         for (pos, c) in word.char_indices().skip(1) {
-            let Some(spec) = OPTIONS.iter().find(|s| s.short == Some(c)) else {
+            let Some(spec) = short_option(c) else {
                 out.push(Event::Error(format!("unknown option -{c} (in {word})")));
                 return out;
             };
@@ -1376,6 +1400,14 @@ mod tests {
     fn p(line: &str) -> Result<Command, ArgError> {
         let v: Vec<&str> = line.split_whitespace().collect();
         parse_args(&v, &NoNames, false)
+    }
+
+    #[test]
+    fn short_options_are_found_as_a_search_of_the_table_finds_them() {
+        for c in (0..=0x2ffu32).filter_map(char::from_u32) {
+            let searched = OPTIONS.iter().find(|s| s.short == Some(c)).map(|s| s.long);
+            assert_eq!(short_option(c).map(|s| s.long), searched, "{c:?}");
+        }
     }
 
     #[test]
