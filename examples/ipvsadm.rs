@@ -22,8 +22,8 @@ use std::io::{Read, Write};
 use std::process::ExitCode;
 
 use lvs::text::{
-    self, parse_args, Command, ListOptions, ListRequest, ListWhat, Names, SystemNames, TableText,
-    TextBlock,
+    self, parse_args, Command, ListFormat, ListOptions, ListRequest, ListWhat, Names, SystemNames,
+    TableText, TextBlock,
 };
 use lvs::transport::{KernelTransport, RequestKind, Transport};
 use lvs::wire::IpvsMessage;
@@ -137,11 +137,13 @@ fn run(
                 numeric,
                 ..ListOptions::new()
             };
+            // Rules hold no statistics: they need not be decoded.
+            ipvs.set_read_stats(false);
             return match table_text(ipvs, TableText::save(&opts, names), |e| {
                 TextBlock::save(e, &opts, names)
             }) {
                 Ok(t) => {
-                    let _ = out.write_all(t.as_bytes());
+                    let _ = t.write_to(out);
                     ExitCode::SUCCESS
                 }
                 Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
@@ -157,16 +159,16 @@ fn run(
 }
 
 /// The whole table as `text` formats it, each service formatted by `block` on the thread
-/// that read it (the table is read on two threads), then put in order.
-fn table_text(
+/// that read it (the table is read on two threads), to be put in order when written.
+fn table_text<'a>(
     ipvs: &mut Ipvs<KernelTransport>,
-    mut text: TableText<'_>,
+    mut text: TableText<'a>,
     block: impl Fn(&ServiceEntry) -> TextBlock + Sync,
-) -> lvs::Result<String> {
+) -> lvs::Result<TableText<'a>> {
     for b in ipvs.table_map(|e| block(&e))? {
         text.push_block(b);
     }
-    Ok(text.finish())
+    Ok(text)
 }
 
 /// Send one change to the kernel as ipvsadm would: the parser has already applied ipvsadm's
@@ -197,11 +199,20 @@ fn list(
         _ => ListOptions::new().info,
     };
     let opts = req.options.with_info(info);
-    let text = match &req.what {
-        ListWhat::All => table_text(ipvs, TableText::listing(&opts, names), |e| {
+    // Only `--stats` and `--rate` show statistics; the other listings need not decode them.
+    ipvs.set_read_stats(matches!(opts.format, ListFormat::Stats | ListFormat::Rate));
+    if let ListWhat::All = req.what {
+        return match table_text(ipvs, TableText::listing(&opts, names), |e| {
             TextBlock::listing(e, &opts, names)
-        })
-        .map_err(|e| format!("cannot read the table: {e}")),
+        }) {
+            Ok(t) => {
+                let _ = t.write_to(out);
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
+        };
+    }
+    let text = match &req.what {
         ListWhat::Service(id) => ipvs
             .get_service(id)
             .and_then(|service| {
@@ -499,6 +510,8 @@ fn restore(
     }
     // Daemon commands are long options only: without the word, there is none.
     let has_daemons = input.contains("-daemon");
+    // The restore compares configurations only (a listing in the input sets its own).
+    ipvs.set_read_stats(false);
     let snapshot = (|| -> Result<Shadow, Error> {
         let services = ipvs
             .table()?

@@ -210,10 +210,19 @@ proptest::proptest! {
             } else {
                 text::TableText::save(&opts, &NoNames)
             };
+            let mut again = if numeric_listing {
+                text::TableText::listing(&opts, &NoNames)
+            } else {
+                text::TableText::save(&opts, &NoNames)
+            };
             for e in &table {
                 text.push(e);
+                again.push(e);
             }
             let got = text.finish();
+            let mut written = Vec::new();
+            again.write_to(&mut written).unwrap();
+            proptest::prop_assert_eq!(&written, got.as_bytes());
             let mut want = if numeric_listing {
                 text::header(&opts.info) + &text::title(opts.format)
             } else {
@@ -309,4 +318,41 @@ proptest::proptest! {
             proptest::prop_assert!(s.parse::<std::net::Ipv6Addr>().is_err());
         }
     }
+}
+
+/// A writer that records each `write` call's size.
+struct Writes(Vec<u8>, Vec<usize>);
+
+impl std::io::Write for Writes {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        self.1.push(buf.len());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_large_table_is_written_in_64_kib_pieces() {
+    let table: Vec<ServiceEntry> = (0..5000u16)
+        .map(|n| {
+            let line = prop_service_line(0, n, 80);
+            let target = format!("-t 10.0.{}.{}:80", n / 256, n % 256);
+            let d = format!("-a {target} -r 192.168.0.1:80 -m -w 1");
+            entry(&line, &[d.as_str()])
+        })
+        .collect();
+    let opts = ListOptions::numeric();
+    let text = text::listing_with(&table, &opts, &NoNames);
+    let mut t = text::TableText::listing(&opts, &NoNames);
+    table.iter().for_each(|e| t.push(e));
+    let mut w = Writes(Vec::new(), Vec::new());
+    t.write_to(&mut w).unwrap();
+    assert_eq!(w.0, text.as_bytes());
+    assert!(text.len() > 4 * 65536);
+    // Every piece but the last is full to within one service's block (under 200 bytes here).
+    assert!(w.1.len() <= text.len() / (65536 - 200) + 1, "{:?}", w.1);
+    assert!(w.1.iter().all(|&n| n <= 65536));
 }

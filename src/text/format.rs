@@ -910,23 +910,55 @@ impl<'a> TableText<'a> {
     /// The whole text, services in ipvsadm's order (or as pushed, with `opts.sort` false).
     pub fn finish(self) -> String {
         let len: usize = self.blocks.iter().map(|b| b.text.len()).sum();
-        let mut out = if self.rules {
-            String::with_capacity(len)
+        let mut out = self.head();
+        out.reserve(len);
+        for i in self.order() {
+            out.push_str(&self.blocks[i].text);
+        }
+        out
+    }
+
+    /// Write the whole text to `w`, as [`finish`](Self::finish) returns it, without
+    /// building it in one string first (for a large table on standard output); then flush
+    /// `w`. It is written 64 KiB at a time: a line-buffered writer such as `Stdout` would
+    /// otherwise write every service's block on its own.
+    pub fn write_to(self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        const STAGE: usize = 64 * 1024;
+        let mut stage = Vec::with_capacity(STAGE);
+        stage.extend_from_slice(self.head().as_bytes());
+        for i in self.order() {
+            let block = self.blocks[i].text.as_bytes();
+            if stage.len() + block.len() > STAGE {
+                w.write_all(&stage)?;
+                stage.clear();
+            }
+            if block.len() > STAGE {
+                w.write_all(block)?;
+            } else {
+                stage.extend_from_slice(block);
+            }
+        }
+        w.write_all(&stage)?;
+        w.flush()
+    }
+
+    /// What comes before the services: a listing's header and title (nothing for rules).
+    fn head(&self) -> String {
+        if self.rules {
+            String::new()
         } else {
-            let mut out = header(&self.opts.info);
-            out.push_str(&title(self.opts.format));
-            out.reserve(len);
-            out
-        };
+            header(&self.opts.info) + &title(self.opts.format)
+        }
+    }
+
+    /// The blocks' indices in ipvsadm's order (or as pushed, with `opts.sort` false).
+    fn order(&self) -> Vec<usize> {
         let mut order: Vec<(ServiceKey, usize)> =
             self.blocks.iter().map(|b| b.key).zip(0..).collect();
         if self.opts.sort {
             c_qsort(&mut order, &|a, b| a.0.compare(&b.0));
         }
-        for (_, i) in order {
-            out.push_str(&self.blocks[i].text);
-        }
-        out
+        order.into_iter().map(|(_, i)| i).collect()
     }
 }
 
