@@ -173,18 +173,17 @@ impl DestAttr {
     /// The identity attributes of a destination (`ADDR_FAMILY`, `ADDR`, `PORT`): what
     /// `DEL_DEST` needs.
     pub fn from_dest_id(addr: &std::net::SocketAddr) -> Vec<DestAttr> {
-        vec![
-            DestAttr::AddrFamily(family_to_wire(AddressFamily::of(&addr.ip()))),
-            DestAttr::Addr(ip_to_wire(&addr.ip())),
-            DestAttr::Port(addr.port()),
-        ]
+        let mut attrs = Vec::with_capacity(3);
+        push_dest_id(&mut attrs, addr);
+        attrs
     }
 
     /// Every attribute `NEW_DEST` and `SET_DEST` need: identity, forwarding method, weight,
     /// thresholds, and for tunnels the tunnel type, port and flags.
     pub fn from_destination(d: &Destination) -> Vec<DestAttr> {
-        let mut attrs = DestAttr::from_dest_id(&d.socket_addr());
-        attrs.reserve(8);
+        // The identity, four values and up to three tunnel options, in one allocation.
+        let mut attrs = Vec::with_capacity(10);
+        push_dest_id(&mut attrs, &d.socket_addr());
         attrs.push(DestAttr::FwdMethod(d.forward.code()));
         attrs.push(DestAttr::Weight(d.weight));
         attrs.push(DestAttr::UpperThreshold(d.upper_threshold));
@@ -244,6 +243,14 @@ impl DestAttr {
         }
         fold.finish()
     }
+}
+
+/// A destination's identity attributes (family, address, port).
+fn push_dest_id(attrs: &mut Vec<DestAttr>, addr: &std::net::SocketAddr) {
+    let ip = addr.ip();
+    attrs.push(DestAttr::AddrFamily(family_to_wire(AddressFamily::of(&ip))));
+    attrs.push(DestAttr::Addr(ip_to_wire(&ip)));
+    attrs.push(DestAttr::Port(addr.port()));
 }
 
 /// The one place where destination attributes become a [`Destination`], one attribute at a
