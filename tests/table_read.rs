@@ -408,3 +408,33 @@ fn reads_without_stats_leave_only_the_stats_out() {
         assert_eq!(ipvs.table().unwrap(), full);
     }
 }
+
+#[test]
+fn a_stats_snapshot_reads_the_stats_and_reconcile_works_without_them() {
+    let sh = Arc::new(shared(kernel(100, |_| 2)));
+    let full = plain(&sh.kernel);
+    let mut ipvs = handle(&sh);
+    ipvs.set_read_stats(false);
+    let snap = ipvs.stats_snapshot().unwrap();
+    assert_eq!(snap.services().len(), 100);
+    assert_eq!(snap.destinations().len(), 200);
+    // The setting is kept.
+    assert!(ipvs
+        .table()
+        .unwrap()
+        .iter()
+        .all(|e| e.service.stats.is_none()));
+    // An unchanged table plans nothing, with the stats read or not.
+    let opts = lvs::client::ReconcileOptions::exact();
+    for read_stats in [true, false] {
+        ipvs.set_read_stats(read_stats);
+        assert!(ipvs.reconcile(&full, &opts).unwrap().ops.is_empty());
+        assert_eq!(
+            ipvs.table()
+                .unwrap()
+                .iter()
+                .all(|e| e.service.stats.is_some()),
+            read_stats
+        );
+    }
+}

@@ -179,7 +179,8 @@ impl<T: Transport> Ipvs<T> {
     /// [`table`](Self::table), [`table_map`](Self::table_map),
     /// [`for_each_entry`](Self::for_each_entry) and [`table_settled`](Self::table_settled)
     /// return every service and destination with `stats: None`, and everything else as
-    /// before, connection counters included. The kernel still sends the statistics; they
+    /// before, connection counters included ([`stats_snapshot`](Self::stats_snapshot)
+    /// still reads them). The kernel still sends the statistics; they
     /// are not decoded, which is a good part of the decoding work of a large table, for
     /// callers that read only the configuration or the counters (`ipvsadm -S`, a listing
     /// without `--stats` or `--rate`, a check of what is configured).
@@ -238,7 +239,8 @@ impl<T: Transport> Ipvs<T> {
         self.run(call::get_service(id))
     }
 
-    /// Every service, in the kernel's order, with stats.
+    /// Every service, in the kernel's order, with stats (unless
+    /// [`set_read_stats(false)`](Self::set_read_stats)).
     pub fn services(&mut self) -> Result<Vec<Service>> {
         let mut dump = call::ServiceDump::new(self.read_stats);
         let r = self
@@ -264,8 +266,9 @@ impl<T: Transport> Ipvs<T> {
         self.run(call::delete_destination(id, addr))
     }
 
-    /// The destinations of a service, with counters and stats. A missing service gives an
-    /// empty list, as the kernel answers.
+    /// The destinations of a service, with counters and stats (unless
+    /// [`set_read_stats(false)`](Self::set_read_stats)). A missing service gives an empty
+    /// list, as the kernel answers.
     pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
         destinations_on(&mut self.transport, id, self.read_stats)
     }
@@ -425,10 +428,13 @@ impl<T: Transport> Ipvs<T> {
     }
 
     /// The stats of every service and destination, read now (one table walk); see
-    /// [`StatsSnapshot`] for rates between two snapshots.
+    /// [`StatsSnapshot`] for rates between two snapshots. The stats are read whatever
+    /// [`set_read_stats`](Self::set_read_stats) says.
     pub fn stats_snapshot(&mut self) -> Result<StatsSnapshot> {
-        let table = self.table()?;
-        Ok(StatsSnapshot::of(&table, std::time::Instant::now()))
+        let stats = std::mem::replace(&mut self.read_stats, true);
+        let table = self.table();
+        self.read_stats = stats;
+        Ok(StatsSnapshot::of(&table?, std::time::Instant::now()))
     }
 
     /// Delete every service (`ipvsadm -C`).
