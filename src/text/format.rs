@@ -530,30 +530,6 @@ pub fn header(info: &Info) -> String {
 
 /// What a service is called in the listing or in a rule.
 fn service_name(svc: &Service, rule: bool, numeric: bool, names: &dyn Names) -> String {
-    let mut s = String::new();
-    push_service_name(&mut s, svc, rule, numeric, names);
-    s
-}
-
-/// [`service_name`] appended to `out`.
-fn push_service_name(
-    out: &mut String,
-    svc: &Service,
-    rule: bool,
-    numeric: bool,
-    names: &dyn Names,
-) {
-    if let (true, ServiceId::Addr { protocol, addr }) = (rule, svc.id) {
-        out.push_str(protocol_switch(Some(protocol)));
-        out.push(' ');
-        let proto = name_proto(&svc.id);
-        push_addrport(out, &addr.ip(), addr.port(), proto, numeric, names);
-        return;
-    }
-    out.push_str(&service_name_text(svc, rule, numeric, names));
-}
-
-fn service_name_text(svc: &Service, rule: bool, numeric: bool, names: &dyn Names) -> String {
     match svc.id {
         ServiceId::Fwmark { af, mark } => {
             // ipvsadm prints the mark as a signed int.
@@ -578,6 +554,36 @@ fn service_name_text(svc: &Service, rule: bool, numeric: bool, names: &dyn Names
                 s
             }
         }
+    }
+}
+
+/// A destination's name in a listing: [`addrport`], cut at 28 bytes unless IPv6.
+fn listing_dname(
+    d: &Destination,
+    proto: Option<Protocol>,
+    numeric: bool,
+    names: &dyn Names,
+) -> String {
+    let mut dname = addrport(&d.addr, d.port, proto, numeric, names);
+    if !d.addr.is_ipv6() {
+        truncate_bytes(&mut dname, 28);
+    }
+    dname
+}
+
+/// [`listing_dname`] appended to `out`: a numeric IPv4 address and port go straight in
+/// (they never reach the cut).
+fn push_listing_dname(
+    out: &mut String,
+    d: &Destination,
+    proto: Option<Protocol>,
+    numeric: bool,
+    names: &dyn Names,
+) {
+    if numeric && d.addr.is_ipv4() {
+        push_addrport(out, &d.addr, d.port, proto, numeric, names);
+    } else {
+        out.push_str(&listing_dname(d, proto, numeric, names));
     }
 }
 
@@ -659,24 +665,6 @@ fn service_entry(
     for d in sorted_dests(&entry.destinations, opts.sort) {
         let c = d.counters.unwrap_or_default();
         let weight = d.weight as i32;
-        if !rule && opts.format == ListFormat::Default && opts.numeric && d.addr.is_ipv4() {
-            // The common line, straight into `out` (a numeric IPv4 address and port never
-            // reach the 28-byte cut).
-            out.push_str("  -> ");
-            let start = out.len();
-            push_addrport(out, &d.addr, d.port, proto, true, names);
-            pad_from(out, start, 28);
-            out.push(' ');
-            push_left(out, fwd_name(&d.forward), 7);
-            out.push(' ');
-            push_i32_left(out, weight, 6);
-            out.push(' ');
-            push_u32_left(out, c.active, 10);
-            out.push(' ');
-            push_u32_left(out, c.inactive, 10);
-            out.push('\n');
-            continue;
-        }
         if rule {
             out.push_str("-a ");
             out.push_str(&svc_name);
@@ -706,13 +694,11 @@ fn service_entry(
             out.push('\n');
             continue;
         }
-        let mut dname = addrport(&d.addr, d.port, proto, opts.numeric, names);
-        if !d.addr.is_ipv6() {
-            truncate_bytes(&mut dname, 28);
-        }
+        let dname = || listing_dname(d, proto, opts.numeric, names);
         let ds = d.stats.unwrap_or_default();
         match opts.format {
             ListFormat::Stats => {
+                let dname = dname();
                 let _ = write!(out, "  -> {dname:<28}");
                 for n in [
                     ds.conns,
@@ -726,6 +712,7 @@ fn service_entry(
                 out.push('\n');
             }
             ListFormat::Rate => {
+                let dname = dname();
                 let _ = write!(
                     out,
                     "  -> {dname:<28} {:>8} {:>8} {:>8}",
@@ -736,6 +723,7 @@ fn service_entry(
                 out.push('\n');
             }
             ListFormat::Thresholds => {
+                let dname = dname();
                 let _ = writeln!(
                     out,
                     "  -> {dname:<28} {:<10} {:<10} {:<10} {:<10}",
@@ -743,6 +731,7 @@ fn service_entry(
                 );
             }
             ListFormat::PersistentConn => {
+                let dname = dname();
                 let _ = writeln!(
                     out,
                     "  -> {dname:<28} {:<9} {:<11} {:<10} {:<10}",
@@ -750,6 +739,7 @@ fn service_entry(
                 );
             }
             ListFormat::TunInfo => {
+                let dname = dname();
                 let ti = tun_info(&d.forward).unwrap_or_else(|| "n/a".to_owned());
                 let _ = writeln!(
                     out,
@@ -760,13 +750,20 @@ fn service_entry(
                 );
             }
             ListFormat::Default => {
-                let _ = writeln!(
-                    out,
-                    "  -> {dname:<28} {:<7} {weight:<6} {:<10} {:<10}",
-                    fwd_name(&d.forward),
-                    c.active,
-                    c.inactive
-                );
+                // The common line, written without the formatting machinery.
+                out.push_str("  -> ");
+                let start = out.len();
+                push_listing_dname(out, d, proto, opts.numeric, names);
+                pad_from(out, start, 28);
+                out.push(' ');
+                push_left(out, fwd_name(&d.forward), 7);
+                out.push(' ');
+                push_i32_left(out, weight, 6);
+                out.push(' ');
+                push_u32_left(out, c.active, 10);
+                out.push(' ');
+                push_u32_left(out, c.inactive, 10);
+                out.push('\n');
             }
         }
     }
