@@ -139,15 +139,9 @@ fn run(
             };
             // Rules hold no statistics: they need not be decoded.
             ipvs.set_read_stats(false);
-            return match table_text(ipvs, TableText::save(&opts, names), |e| {
+            return write_table(ipvs, TableText::save(&opts, names), out, |e| {
                 TextBlock::save(e, &opts, names)
-            }) {
-                Ok(t) => {
-                    let _ = t.write_to(out);
-                    ExitCode::SUCCESS
-                }
-                Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
-            };
+            });
         }
         Command::Restore => return restore(ipvs, names, out),
         other => apply_one(ipvs, &other),
@@ -158,17 +152,22 @@ fn run(
     }
 }
 
-/// The whole table as `text` formats it, each service formatted by `block` on the thread
-/// that read it (the table is read on two threads), to be put in order when written.
-fn table_text<'a>(
+/// Write the whole table to `out` as `text` formats it, each service formatted by `block`
+/// on the thread that read it (the table is read on two threads), put in order as written.
+fn write_table(
     ipvs: &mut Ipvs<KernelTransport>,
-    mut text: TableText<'a>,
+    mut text: TableText<'_>,
+    out: &mut dyn Write,
     block: impl Fn(&ServiceEntry) -> TextBlock + Sync,
-) -> lvs::Result<TableText<'a>> {
-    for b in ipvs.table_map(|e| block(&e))? {
-        text.push_block(b);
+) -> ExitCode {
+    match ipvs.table_map(|e| block(&e)) {
+        Ok(blocks) => {
+            blocks.into_iter().for_each(|b| text.push_block(b));
+            let _ = text.write_to(out);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
     }
-    Ok(text)
 }
 
 /// Send one change to the kernel as ipvsadm would: the parser has already applied ipvsadm's
@@ -202,15 +201,9 @@ fn list(
     // Only `--stats` and `--rate` show statistics; the other listings need not decode them.
     ipvs.set_read_stats(matches!(opts.format, ListFormat::Stats | ListFormat::Rate));
     if let ListWhat::All = req.what {
-        return match table_text(ipvs, TableText::listing(&opts, names), |e| {
+        return write_table(ipvs, TableText::listing(&opts, names), out, |e| {
             TextBlock::listing(e, &opts, names)
-        }) {
-            Ok(t) => {
-                let _ = t.write_to(out);
-                ExitCode::SUCCESS
-            }
-            Err(e) => fail(format!("cannot read the table: {e}"), LIST_FAILED),
-        };
+        });
     }
     let text = match &req.what {
         ListWhat::Service(id) => ipvs

@@ -312,26 +312,23 @@ impl<T: Transport> Ipvs<T> {
         R: Send,
         F: Fn(ServiceEntry) -> R + Sync,
     {
-        if self.parallel && self.sibling.is_none() {
-            self.sibling = self.transport.sibling();
-        }
-        match self.sibling.as_mut().filter(|_| self.parallel) {
-            Some(other) => {
-                pipeline::table_map(&mut self.transport, &mut **other, &f, self.read_stats).map_err(
-                    |(e, other_failed)| {
-                        if other_failed {
-                            // A transport that failed may hold unread replies: start afresh.
-                            self.sibling = None;
-                        }
-                        e
-                    },
-                )
-            }
+        let stats = self.read_stats;
+        // The table's size is known only as the services come in: the second transport is
+        // made ready whatever it is (the pipeline starts it from the 64th service).
+        let read = match self.split(PARALLEL_TABLE_MIN) {
+            Some((transport, other)) => pipeline::table_map(transport, &mut **other, &f, stats),
             None => {
                 let services = self.services()?;
-                map_entries(&mut self.transport, services, &f, self.read_stats)
+                return map_entries(&mut self.transport, services, &f, stats);
             }
-        }
+        };
+        read.map_err(|(e, other_failed)| {
+            if other_failed {
+                // A transport that failed may hold unread replies: start afresh.
+                self.sibling = None;
+            }
+            e
+        })
     }
 
     /// The whole table, read until two reads in a row agree, for callers that need a
