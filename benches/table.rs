@@ -152,6 +152,14 @@ fn text(c: &mut Criterion) {
     c.bench_function("text: parse_rules (-R) 10k x 4", |b| {
         b.iter(|| lvs::text::parse_rules(black_box(&rules), &lvs::text::NoNames).unwrap())
     });
+    c.bench_function("text: rules (-R, streamed, counted) 10k x 4", |b| {
+        b.iter(|| {
+            lvs::text::rules(black_box(&rules), &lvs::text::NoNames)
+                .map(|r| r.map(|r| black_box(r.command)))
+                .filter(Result::is_ok)
+                .count()
+        })
+    });
 }
 
 criterion_group! {

@@ -398,7 +398,7 @@ impl Shadow {
 /// [`send_rules`] while their undo records are computed on a thread of their own; the undo
 /// records of the rules applied go to `undo`. The first refusal, if any.
 fn flush(
-    pending: &mut Vec<&text::RuleLine>,
+    pending: &mut Vec<&text::Rule<'_>>,
     ipvs: &mut Ipvs<KernelTransport>,
     shadow: &mut Shadow,
     undo: &mut Vec<Undo>,
@@ -406,7 +406,7 @@ fn flush(
     if pending.is_empty() {
         return None;
     }
-    let rules: &[&text::RuleLine] = pending;
+    let rules: &[&text::Rule<'_>] = pending;
     let (sent, undos) = std::thread::scope(|s| {
         let undos = s.spawn(|| {
             rules
@@ -426,7 +426,7 @@ fn flush(
                     "line {}: the kernel refused it: {} (in: {})",
                     rule.line,
                     errno_text(&e),
-                    rule.text
+                    rule.text()
                 ));
             }
             Err(_) => {}
@@ -441,7 +441,7 @@ fn flush(
 /// none), and what stopped the sending if the connection failed.
 fn send_rules(
     ipvs: &mut Ipvs<KernelTransport>,
-    rules: &[&text::RuleLine],
+    rules: &[&text::Rule<'_>],
 ) -> (Vec<Result<(), Error>>, Option<String>) {
     let mut results = Vec::with_capacity(rules.len());
     for chunk in rules.chunks(BATCH) {
@@ -540,15 +540,15 @@ fn restore(
     // before is applied: a bad line after the first chunk is found when earlier chunks are
     // applied already, and they are rolled back like a refusal.
     std::thread::scope(|s| {
-        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<text::RuleLine>, Failure>>(1);
-        // Chunks applied come back to be freed here, so that the next chunks reuse their
-        // memory (fresh pages cost a fault each, which is dear in a virtual machine).
-        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<text::RuleLine>>();
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<text::Rule<'_>>, Failure>>(1);
+        // Chunks applied come back here, to be parsed into again (fresh pages cost a fault
+        // each, which is dear in a virtual machine).
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Vec<text::Rule<'_>>>();
         let input = input.as_str();
         s.spawn(move || {
             for (offset, chunk) in line_chunks(input, FIRST_CHUNK_LINES, CHUNK_LINES) {
-                done_rx.try_iter().for_each(drop);
-                let parsed = parse_chunk(chunk, offset, names);
+                let spare = done_rx.try_iter().last().unwrap_or_default();
+                let parsed = parse_chunk(chunk, offset, names, spare);
                 let failed = parsed.is_err();
                 // A closed channel: the restore stopped.
                 if tx.send(parsed).is_err() || failed {
@@ -567,7 +567,7 @@ fn restore(
             // The rules waiting to be sent. Their requests are built when sent (for a
             // large batch, by the transport's framing thread), and their undo records
             // meanwhile, on a thread of their own.
-            let mut pending: Vec<&text::RuleLine> = Vec::new();
+            let mut pending: Vec<&text::Rule<'_>> = Vec::new();
             for rule in &rules {
                 if rule.command.is_write() {
                     pending.push(rule);
@@ -589,7 +589,7 @@ fn restore(
                 sent_any |= !pending.is_empty();
                 failure = flush(&mut pending, ipvs, &mut shadow, &mut undo);
             }
-            // Freed by the parsing thread (or at exit, once it has stopped).
+            // Reused by the parsing thread (or freed at exit, once it has stopped).
             let _ = done_tx.send(rules);
             if failure.is_some() {
                 break;
@@ -683,27 +683,33 @@ fn line_chunks(input: &str, first: usize, lines: usize) -> impl Iterator<Item = 
 
 /// Parse and check one chunk of `-R` input whose first line is line `offset + 1`: ipvsadm's
 /// parser (its exit status on a bad line), then the library's checks on the values
-/// ([`Command::validate`]).
-fn parse_chunk(
-    chunk: &str,
+/// ([`Command::validate`]). The rules go into `into`, emptied first (a chunk applied
+/// already, whose memory is reused).
+fn parse_chunk<'a>(
+    chunk: &'a str,
     offset: usize,
-    names: &dyn Names,
-) -> Result<Vec<text::RuleLine>, Failure> {
-    let mut rules = text::parse_rules(chunk, names).map_err(|mut e| {
-        e.line += offset;
-        Failure {
-            message: e.to_string(),
-            status: e.error.status.clamp(0, 255) as u8,
-        }
-    })?;
-    for r in &mut rules {
+    names: &'a dyn Names,
+    mut into: Vec<text::Rule<'a>>,
+) -> Result<Vec<text::Rule<'a>>, Failure> {
+    into.clear();
+    into.reserve(chunk.bytes().filter(|&b| b == b'\n').count() + 1);
+    for rule in text::rules(chunk, names) {
+        let mut r = rule.map_err(|mut e| {
+            e.line += offset;
+            Failure {
+                message: e.to_string(),
+                status: e.error.status.clamp(0, 255) as u8,
+            }
+        })?;
         r.line += offset;
         if let Err(e) = r.command.validate() {
             return Err(Failure::refused(format!(
                 "line {}: {e} (in: {})",
-                r.line, r.text
+                r.line,
+                r.text()
             )));
         }
+        into.push(r);
     }
-    Ok(rules)
+    Ok(into)
 }

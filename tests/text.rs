@@ -131,6 +131,49 @@ fn rule_errors_name_the_line() {
 }
 
 #[test]
+fn streamed_rules_are_the_collected_rules() {
+    let input = "ipvsadm -A -t 10.0.0.1:80 -s rr\r\n\n\t\n-a\t-t 10.0.0.1:80  -r 10.0.0.2 -m\n\
+-A -u [fd00::1]:53 ipvsadm -s sh -b sh-port\n-a -t 10.0.0.1:80 -r 10.0.0.3 -w x\n-C\n";
+    let streamed: Vec<_> = text::rules(input, &NoNames).collect();
+    assert_eq!(
+        streamed.len(),
+        4,
+        "three rules, then the error, then nothing"
+    );
+    let sources: Vec<(usize, &str)> = streamed
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| (r.line, r.source))
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            (1, "ipvsadm -A -t 10.0.0.1:80 -s rr\r"),
+            (4, "-a\t-t 10.0.0.1:80  -r 10.0.0.2 -m"),
+            (5, "-A -u [fd00::1]:53 ipvsadm -s sh -b sh-port"),
+        ]
+    );
+    let err = streamed[3].clone().unwrap_err();
+    assert_eq!(
+        Err(err.clone()),
+        parse_rules(input, &NoNames),
+        "the same error as parse_rules"
+    );
+    assert_eq!(
+        (err.line, err.text.as_str()),
+        (6, "-a -t 10.0.0.1:80 -r 10.0.0.3 -w x")
+    );
+    // Up to the bad line, the streamed rules are parse_rules' lines.
+    let good = input.split_inclusive('\n').take(5).collect::<String>();
+    let lines: Vec<text::RuleLine> = text::rules(&good, &NoNames)
+        .map(|r| r.unwrap().into())
+        .collect();
+    assert_eq!(lines, parse_rules(&good, &NoNames).unwrap());
+    assert_eq!(lines[1].text, "-a -t 10.0.0.1:80 -r 10.0.0.2 -m");
+    assert_eq!(lines[2].text, "-A -u [fd00::1]:53 -s sh -b sh-port");
+}
+
+#[test]
 fn timeouts_daemons_connections() {
     let t = lvs::Timeouts {
         tcp: 900,

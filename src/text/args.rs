@@ -536,104 +536,145 @@ impl std::fmt::Display for OptName<'_> {
     }
 }
 
-/// Split the arguments into options (with their arguments) and leftovers, as popt does:
-/// bundled short options (`-Ln`), attached arguments (`-t10.0.0.1:80`, `--weight=3`), an
-/// optional argument taken only if the next word does not start with `-`, and `--`.
-fn tokenize<S: AsRef<str>>(args: &[S]) -> Vec<Event<'_>> {
-    let mut out = Vec::with_capacity(args.len());
-    let mut i = 0;
-    let mut rest_leftover = false;
-    let next_arg = |i: &mut usize, spec: &OptSpec| -> Result<Option<&str>, String> {
-        match args.get(*i).map(|a| a.as_ref()) {
-            None if spec.arg == Arg::Required => Err("missing argument".to_owned()),
+/// The arguments split into options (with their arguments) and leftovers, as popt reads
+/// them: bundled short options (`-Ln`), attached arguments (`-t10.0.0.1:80`, `--weight=3`),
+/// an optional argument taken only if the next word does not start with `-`, and `--`.
+/// Read one event at a time; nothing follows an [`Event::Error`].
+struct Tokens<'a, S> {
+    args: &'a [S],
+    /// The index of the next word.
+    next: usize,
+    /// A bundle of short options being read: the word, and where its next option is.
+    bundle: Option<(&'a str, usize)>,
+    /// Whether `--` was seen: every word after it is a leftover.
+    rest_leftover: bool,
+    done: bool,
+}
+
+impl<'a, S: AsRef<str>> Tokens<'a, S> {
+    fn new(args: &'a [S]) -> Self {
+        Tokens {
+            args,
+            next: 0,
+            bundle: None,
+            rest_leftover: false,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, message: String) -> Option<Event<'a>> {
+        self.done = true;
+        Some(Event::Error(message))
+    }
+
+    /// The argument of `spec` when it is not attached: the next word, if `spec` takes it.
+    fn next_arg(&mut self, spec: &OptSpec) -> Result<Option<&'a str>, &'static str> {
+        match self.args.get(self.next).map(AsRef::as_ref) {
+            None if spec.arg == Arg::Required => Err("missing argument"),
             None => Ok(None),
             Some(a) if spec.arg == Arg::Optional && a.starts_with('-') => Ok(None),
             Some(a) => {
-                *i += 1;
+                self.next += 1;
                 Ok(Some(a))
             }
         }
-    };
-    while let Some(word) = args.get(i).map(|a| a.as_ref()) {
-        i += 1;
-        if rest_leftover || !word.starts_with('-') || word == "-" {
-            out.push(Event::Leftover(word));
-            continue;
-        }
-        if word == "--" {
-            rest_leftover = true;
-            continue;
-        }
-        if let Some(long) = word.strip_prefix("--") {
-            let (name, attached) = match long.split_once('=') {
-                Some((n, v)) => (n, Some(v)),
-                None => (long, None),
-            };
-            let Some(spec) = OPTIONS.iter().find(|s| s.long == name) else {
-                out.push(Event::Error(format!("unknown option {word}")));
-                return out;
-            };
-            let arg = match (spec.arg, attached) {
-                (Arg::None, Some(_)) => {
-                    out.push(Event::Error(format!("option --{name} takes no argument")));
-                    return out;
-                }
-                (_, Some(v)) => Some(v),
-                (Arg::None, None) => None,
-                (_, None) => match next_arg(&mut i, spec) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        out.push(Event::Error(format!("{e} for --{name}")));
-                        return out;
-                    }
-                },
-            };
-            out.push(Event::Opt(spec.tag, OptName::Long(name), arg));
-            continue;
-        }
-        for (pos, c) in word.char_indices().skip(1) {
-            let Some(spec) = short_option(c) else {
-                out.push(Event::Error(format!("unknown option -{c} (in {word})")));
-                return out;
-            };
-            if spec.arg == Arg::None {
-                out.push(Event::Opt(spec.tag, OptName::Short(c), None));
-                continue;
-            }
-            let rest = word.get(pos + c.len_utf8()..).unwrap_or("");
-            let rest = rest.strip_prefix('=').unwrap_or(rest);
-            let arg = if !rest.is_empty() {
-                Some(rest)
-            } else {
-                match next_arg(&mut i, spec) {
-                    Ok(a) => a,
-                    Err(e) => {
-                        out.push(Event::Error(format!("{e} for -{c}")));
-                        return out;
-                    }
-                }
-            };
-            out.push(Event::Opt(spec.tag, OptName::Short(c), arg));
-            break;
-        }
     }
-    out
+
+    /// The long option `--name[=value]` of `word`.
+    fn long(&mut self, word: &'a str, long: &'a str) -> Option<Event<'a>> {
+        let (name, attached) = match long.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (long, None),
+        };
+        let Some(spec) = OPTIONS.iter().find(|s| s.long == name) else {
+            return self.fail(format!("unknown option {word}"));
+        };
+        let arg = match (spec.arg, attached) {
+            (Arg::None, Some(_)) => {
+                return self.fail(format!("option --{name} takes no argument"));
+            }
+            (_, Some(v)) => Some(v),
+            (Arg::None, None) => None,
+            (_, None) => match self.next_arg(spec) {
+                Ok(a) => a,
+                Err(e) => return self.fail(format!("{e} for --{name}")),
+            },
+        };
+        Some(Event::Opt(spec.tag, OptName::Long(name), arg))
+    }
+
+    /// The short option at byte `pos` of `word` (a bundle such as `-Ln`), or the next
+    /// event after the bundle when `pos` is its end.
+    fn short(&mut self, word: &'a str, pos: usize) -> Option<Event<'a>> {
+        let Some(c) = word.get(pos..).and_then(|rest| rest.chars().next()) else {
+            return self.next();
+        };
+        let Some(spec) = short_option(c) else {
+            return self.fail(format!("unknown option -{c} (in {word})"));
+        };
+        let after = pos + c.len_utf8();
+        if spec.arg == Arg::None {
+            self.bundle = Some((word, after));
+            return Some(Event::Opt(spec.tag, OptName::Short(c), None));
+        }
+        // An option with an argument ends the bundle: the rest of the word is its argument.
+        let rest = word.get(after..).unwrap_or("");
+        let rest = rest.strip_prefix('=').unwrap_or(rest);
+        let arg = if !rest.is_empty() {
+            Some(rest)
+        } else {
+            match self.next_arg(spec) {
+                Ok(a) => a,
+                Err(e) => return self.fail(format!("{e} for -{c}")),
+            }
+        };
+        Some(Event::Opt(spec.tag, OptName::Short(c), arg))
+    }
 }
 
-/// A virtual service as ipvsadm accumulates it while reading options.
-#[derive(Debug, Clone)]
-struct RawSvc {
+impl<'a, S: AsRef<str>> Iterator for Tokens<'a, S> {
+    type Item = Event<'a>;
+
+    fn next(&mut self) -> Option<Event<'a>> {
+        if self.done {
+            return None;
+        }
+        if let Some((word, pos)) = self.bundle.take() {
+            return self.short(word, pos);
+        }
+        loop {
+            let word = self.args.get(self.next)?.as_ref();
+            self.next += 1;
+            if self.rest_leftover || !word.starts_with('-') || word == "-" {
+                return Some(Event::Leftover(word));
+            }
+            if word == "--" {
+                self.rest_leftover = true;
+                continue;
+            }
+            return match word.strip_prefix("--") {
+                Some(long) => self.long(word, long),
+                None => self.short(word, 1),
+            };
+        }
+    }
+}
+
+/// A virtual service as ipvsadm accumulates it while reading options (the names borrowed
+/// from the arguments, already cut to the kernel's length).
+#[derive(Debug, Clone, Copy)]
+struct RawSvc<'a> {
     af: Option<AddressFamily>,
     protocol: Option<Protocol>,
     addr: Option<IpAddr>,
     port: u16,
     fwmark: u32,
-    sched: String,
+    sched: &'a str,
     flags: u32,
     timeout: u32,
     /// The netmask word: an IPv4 mask (as its address) or an IPv6 prefix length.
     netmask: RawMask,
-    pe: String,
+    pe: &'a str,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -666,7 +707,7 @@ const SERVICE_PORT: u8 = 2;
 
 /// ipvsadm's `parse_service`: `host[:port]`, `[v6]:port`, a bare IPv6 address; names through
 /// `names`. Returns which parts were set.
-fn parse_service(buf: &str, svc: &mut RawSvc, names: &dyn Names) -> u8 {
+fn parse_service(buf: &str, svc: &mut RawSvc<'_>, names: &dyn Names) -> u8 {
     if str_is_digit(buf) {
         return 0;
     }
@@ -735,10 +776,107 @@ fn parse_timeout(arg: Option<&str>, min: i64, max: i64, what: &str) -> Result<u3
         })
 }
 
-fn truncated(s: &str, max: usize) -> String {
-    let mut s = s.to_owned();
-    super::cnum::truncate_bytes(&mut s, max);
-    s
+/// `s` cut to at most `max` bytes, on a character boundary (as ipvsadm's fixed buffers cut
+/// it, but never inside a character).
+fn truncated(s: &str, max: usize) -> &str {
+    let mut cut = max.min(s.len());
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.get(..cut).unwrap_or(s)
+}
+
+/// The options given on a command line, as a set of ipvsadm's option indices (`O_*`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Given(u64);
+
+impl Given {
+    /// Record option `o`; ipvsadm refuses an option given twice.
+    fn set(&mut self, o: usize) -> Result<(), ArgError> {
+        let bit = 1u64 << o;
+        if self.0 & bit != 0 {
+            return Err(bad(format!(
+                "{} given more than once",
+                OPT_NAMES.get(o).copied().unwrap_or("an option")
+            )));
+        }
+        self.0 |= bit;
+        Ok(())
+    }
+
+    fn has(self, o: usize) -> bool {
+        self.0 & (1u64 << o) != 0
+    }
+}
+
+/// The option table of each command ([`CMD_OPTS`]) as sets of option indices: the options
+/// it needs ('+'), those it refuses ('x'), and those of which it takes at most one ('1').
+const CMD_MASKS: [[u64; 3]; CMD_OPTS.len()] = {
+    let mut masks = [[0u64; 3]; CMD_OPTS.len()];
+    let mut c = 0;
+    while c < CMD_OPTS.len() {
+        let table = CMD_OPTS[c].as_bytes();
+        assert!(table.len() == OPT_NAMES.len() && table.len() <= 64);
+        let mut j = 0;
+        while j < table.len() {
+            let k = match table[j] {
+                b'+' => 0,
+                b'x' => 1,
+                b'1' => 2,
+                _ => 3,
+            };
+            if k < 3 {
+                masks[c][k] |= 1u64 << j;
+            }
+            j += 1;
+        }
+        c += 1;
+    }
+    masks
+};
+
+/// Check the options given against the option table of `cmd`, as ipvsadm does: the first
+/// option (in ipvsadm's order) that is missing, refused or exclusive of an earlier one.
+fn check_options(cmd: Cmd, given: Given) -> Result<(), ArgError> {
+    let [needed, refused, one_of] = CMD_MASKS.get(cmd as usize).copied().unwrap_or_default();
+    if needed & !given.0 == 0 && refused & given.0 == 0 && (one_of & given.0).count_ones() <= 1 {
+        return Ok(());
+    }
+    // Something is wrong: find what to say, in the table's order.
+    let table = cmd.table();
+    let mut exclusive: Option<usize> = None;
+    for j in 0..OPT_NAMES.len() {
+        let rule = table.get(j).copied().unwrap_or(b'x');
+        let oname = || OPT_NAMES.get(j).copied().unwrap_or("an option");
+        if !given.has(j) {
+            if rule == b'+' {
+                return Err(bad(format!("{} needs {}", cmd.name(), oname())));
+            }
+            continue;
+        }
+        match rule {
+            b'x' => {
+                return Err(bad(format!(
+                    "{} cannot be used with {}",
+                    oname(),
+                    cmd.name()
+                )))
+            }
+            b'1' => {
+                if let Some(prev) = exclusive {
+                    return Err(bad(format!(
+                        "{} and {} cannot be used together with {}",
+                        oname(),
+                        OPT_NAMES.get(prev).copied().unwrap_or("another option"),
+                        cmd.name()
+                    )));
+                }
+                exclusive = Some(j);
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// Parse one ipvsadm command line (without the program name). Host and port names are
@@ -756,8 +894,7 @@ pub fn parse_args<S: AsRef<str>>(
             persistent_conn: false,
         }));
     }
-    let events = tokenize(args);
-    let mut iter = events.into_iter();
+    let mut iter = Tokens::new(args);
     let mut leftovers: Vec<&str> = Vec::new();
 
     // The first option must be the command.
@@ -812,11 +949,11 @@ pub fn parse_args<S: AsRef<str>>(
         addr: None,
         port: 0,
         fwmark: 0,
-        sched: String::new(),
+        sched: "",
         flags: 0,
         timeout: 0,
         netmask: RawMask::V4(Ipv4Addr::BROADCAST),
-        pe: String::new(),
+        pe: "",
     };
     let mut dest = RawDest {
         af: None,
@@ -839,24 +976,10 @@ pub fn parse_args<S: AsRef<str>>(
         port: None,
         ttl: None,
     };
-    let mut options = [false; 34];
-    let mut sched_flags_arg: Option<String> = None;
+    let mut given = Given::default();
+    let mut sched_flags_arg: Option<&str> = None;
     let mut list = ListOptions::new();
     let mut fmt = [false; 5]; // stats, rate, thresholds, persistent-conn, tun-info
-
-    let set = |options: &mut [bool; 34], o: usize| -> Result<(), ArgError> {
-        match options.get_mut(o) {
-            Some(true) => Err(bad(format!(
-                "{} given more than once",
-                OPT_NAMES.get(o).copied().unwrap_or("an option")
-            ))),
-            Some(slot) => {
-                *slot = true;
-                Ok(())
-            }
-            None => Ok(()),
-        }
-    };
 
     for ev in iter {
         let (tag, name, arg) = match ev {
@@ -870,7 +993,7 @@ pub fn parse_args<S: AsRef<str>>(
         let a = arg.unwrap_or_default();
         match tag {
             Tag::Tcp | Tag::Udp | Tag::Sctp => {
-                set(&mut options, O_SERVICE)?;
+                given.set(O_SERVICE)?;
                 svc.protocol = Some(match tag {
                     Tag::Tcp => Protocol::Tcp,
                     Tag::Udp => Protocol::Udp,
@@ -883,7 +1006,7 @@ pub fn parse_args<S: AsRef<str>>(
                 }
             }
             Tag::Fwmark => {
-                set(&mut options, O_SERVICE)?;
+                given.set(O_SERVICE)?;
                 svc.af = Some(AddressFamily::Inet);
                 svc.protocol = Some(Protocol::Tcp);
                 svc.fwmark = parse_fwmark(a).ok_or_else(|| {
@@ -893,11 +1016,11 @@ pub fn parse_args<S: AsRef<str>>(
                 })?;
             }
             Tag::Scheduler => {
-                set(&mut options, O_SCHEDULER)?;
+                given.set(O_SCHEDULER)?;
                 svc.sched = truncated(a, 15);
             }
             Tag::Persistent => {
-                set(&mut options, O_PERSISTENT)?;
+                given.set(O_PERSISTENT)?;
                 svc.flags |= F_PERSISTENT;
                 svc.timeout = parse_timeout(
                     arg,
@@ -907,7 +1030,7 @@ pub fn parse_args<S: AsRef<str>>(
                 )?;
             }
             Tag::Netmask => {
-                set(&mut options, O_NETMASK)?;
+                given.set(O_NETMASK)?;
                 if svc.af != Some(AddressFamily::Inet6) {
                     let m = inet_aton(a)
                         .or_else(|| names.host_v4(a))
@@ -924,8 +1047,8 @@ pub fn parse_args<S: AsRef<str>>(
                 }
             }
             Tag::Server => {
-                set(&mut options, O_SERVER)?;
-                let mut t = svc.clone();
+                given.set(O_SERVER)?;
+                let mut t = svc;
                 let parsed = parse_service(a, &mut t, names);
                 dest.af = t.af;
                 dest.addr = t.addr;
@@ -940,7 +1063,7 @@ pub fn parse_args<S: AsRef<str>>(
                 }
             }
             Tag::Ipip | Tag::Gate | Tag::Masq => {
-                set(&mut options, O_FORWARD)?;
+                given.set(O_FORWARD)?;
                 dest.fwd = match tag {
                     Tag::Ipip => FWD_TUNNEL,
                     Tag::Gate => FWD_DROUTE,
@@ -948,7 +1071,7 @@ pub fn parse_args<S: AsRef<str>>(
                 };
             }
             Tag::Weight => {
-                set(&mut options, O_WEIGHT)?;
+                given.set(O_WEIGHT)?;
                 // ipvsadm takes any int here; the kernel keeps it.
                 dest.weight = string_to_number(a, 0, i64::from(i32::MAX))
                     .ok_or_else(|| bad(format!("{name}: '{a}' is not a weight (0..2147483647)")))?
@@ -956,10 +1079,7 @@ pub fn parse_args<S: AsRef<str>>(
             }
             Tag::UThreshold | Tag::LThreshold => {
                 let upper = tag == Tag::UThreshold;
-                set(
-                    &mut options,
-                    if upper { O_UTHRESHOLD } else { O_LTHRESHOLD },
-                )?;
+                given.set(if upper { O_UTHRESHOLD } else { O_LTHRESHOLD })?;
                 let v = string_to_number(a, 0, i64::from(i32::MAX)).ok_or_else(|| {
                     bad(format!(
                         "{name}: '{a}' is not a connection threshold (0..2147483647)"
@@ -971,46 +1091,46 @@ pub fn parse_args<S: AsRef<str>>(
                     dest.l_threshold = v;
                 }
             }
-            Tag::Connection => set(&mut options, O_CONNECTION)?,
+            Tag::Connection => given.set(O_CONNECTION)?,
             Tag::Numeric => {
-                set(&mut options, O_NUMERIC)?;
+                given.set(O_NUMERIC)?;
                 list.numeric = true;
             }
             Tag::McastIfn => {
-                set(&mut options, O_MCAST)?;
-                daemon.interface = truncated(a, 15);
+                given.set(O_MCAST)?;
+                daemon.interface = truncated(a, 15).to_owned();
             }
             Tag::SyncId => {
-                set(&mut options, O_SYNCID)?;
+                given.set(O_SYNCID)?;
                 daemon.sync_id = string_to_number(a, 0, 255)
                     .ok_or_else(|| bad(format!("{name}: '{a}' is not a sync id (0..255)")))?
                     as u32;
             }
-            Tag::Timeout => set(&mut options, O_TIMEOUT)?,
-            Tag::Daemon => set(&mut options, O_DAEMON)?,
+            Tag::Timeout => given.set(O_TIMEOUT)?,
+            Tag::Daemon => given.set(O_DAEMON)?,
             Tag::Stats => {
-                set(&mut options, O_STATS)?;
+                given.set(O_STATS)?;
                 fmt[0] = true;
             }
             Tag::Rate => {
-                set(&mut options, O_RATE)?;
+                given.set(O_RATE)?;
                 fmt[1] = true;
             }
             Tag::Thresholds => {
-                set(&mut options, O_THRESHOLDS)?;
+                given.set(O_THRESHOLDS)?;
                 fmt[2] = true;
             }
             Tag::PersistentConn => {
-                set(&mut options, O_PERSISTENTCONN)?;
+                given.set(O_PERSISTENTCONN)?;
                 fmt[3] = true;
             }
             Tag::NoSort => {
-                set(&mut options, O_NOSORT)?;
+                given.set(O_NOSORT)?;
                 list.sort = false;
             }
             Tag::Sort => {}
             Tag::Exact => {
-                set(&mut options, O_EXACT)?;
+                given.set(O_EXACT)?;
                 list.exact = true;
             }
             Tag::Ipv6 => {
@@ -1021,19 +1141,19 @@ pub fn parse_args<S: AsRef<str>>(
                 svc.netmask = RawMask::Len(128);
             }
             Tag::Ops => {
-                set(&mut options, O_ONEPACKET)?;
+                given.set(O_ONEPACKET)?;
                 svc.flags |= F_ONEPACKET;
             }
             Tag::Pe => {
-                set(&mut options, O_PE)?;
+                given.set(O_PE)?;
                 svc.pe = truncated(a, 15);
             }
             Tag::SchedFlags => {
-                set(&mut options, O_SCHED_FLAGS)?;
+                given.set(O_SCHED_FLAGS)?;
                 sched_flags_arg = Some(truncated(a, 127));
             }
             Tag::McastGroup => {
-                set(&mut options, O_MCAST_GROUP)?;
+                given.set(O_MCAST_GROUP)?;
                 let g: Option<IpAddr> = if a.contains(':') {
                     a.parse::<Ipv6Addr>()
                         .ok()
@@ -1050,7 +1170,7 @@ pub fn parse_args<S: AsRef<str>>(
                 })?);
             }
             Tag::McastPort => {
-                set(&mut options, O_MCAST_PORT)?;
+                given.set(O_MCAST_PORT)?;
                 daemon.port = Some(
                     string_to_number(a, 1, 65535)
                         .ok_or_else(|| bad(format!("{name}: '{a}' is not a port (1..65535)")))?
@@ -1058,7 +1178,7 @@ pub fn parse_args<S: AsRef<str>>(
                 );
             }
             Tag::McastTtl => {
-                set(&mut options, O_MCAST_TTL)?;
+                given.set(O_MCAST_TTL)?;
                 daemon.ttl = Some(
                     string_to_number(a, 1, 255)
                         .ok_or_else(|| bad(format!("{name}: '{a}' is not a TTL (1..255)")))?
@@ -1066,17 +1186,17 @@ pub fn parse_args<S: AsRef<str>>(
                 );
             }
             Tag::SyncMaxlen => {
-                set(&mut options, O_SYNC_MAXLEN)?;
+                given.set(O_SYNC_MAXLEN)?;
                 daemon.max_len = Some(string_to_number(a, 1, 65535 - 20 - 8).ok_or_else(|| {
                     bad(format!("{name}: '{a}' is not a message length (1..65507)"))
                 })? as u16);
             }
             Tag::TunInfo => {
-                set(&mut options, O_TUN_INFO)?;
+                given.set(O_TUN_INFO)?;
                 fmt[4] = true;
             }
             Tag::TunType => {
-                set(&mut options, O_TUN_TYPE)?;
+                given.set(O_TUN_TYPE)?;
                 dest.tun_type = match a {
                     "ipip" => 0,
                     "gue" => 1,
@@ -1089,18 +1209,18 @@ pub fn parse_args<S: AsRef<str>>(
                 };
             }
             Tag::TunPort => {
-                set(&mut options, O_TUN_PORT)?;
+                given.set(O_TUN_PORT)?;
                 dest.tun_port = string_to_number(a, 1, 65535)
                     .ok_or_else(|| bad(format!("{name}: '{a}' is not a port (1..65535)")))?
                     as u16;
             }
-            Tag::TunNocsum => set(&mut options, O_TUN_NOCSUM)?,
+            Tag::TunNocsum => given.set(O_TUN_NOCSUM)?,
             Tag::TunCsum => {
-                set(&mut options, O_TUN_CSUM)?;
+                given.set(O_TUN_CSUM)?;
                 dest.tun_flags |= 1;
             }
             Tag::TunRemcsum => {
-                set(&mut options, O_TUN_REMCSUM)?;
+                given.set(O_TUN_REMCSUM)?;
                 dest.tun_flags |= 2;
             }
             Tag::Cmd(_) | Tag::Help | Tag::Version | Tag::StartDaemon | Tag::StopDaemon => {
@@ -1127,13 +1247,17 @@ pub fn parse_args<S: AsRef<str>>(
         return Err(bad(format!("unexpected argument '{extra}'")));
     }
 
-    let scheduler = Scheduler::from_name(if svc.sched.is_empty() {
-        "wlc"
-    } else {
-        &svc.sched
-    });
+    // Only a service command needs the scheduler (ipvsadm's default is wlc).
+    let scheduler = || {
+        Scheduler::from_name(if svc.sched.is_empty() {
+            "wlc"
+        } else {
+            svc.sched
+        })
+    };
     let mut sched_flags = SchedFlags::empty();
     if let Some(list_arg) = sched_flags_arg.filter(|s| !s.is_empty()) {
+        let scheduler = scheduler();
         for flag in list_arg.split(',').filter(|f| !f.is_empty()) {
             sched_flags |= SchedFlags::from_ipvsadm_name(flag, &scheduler).map_err(|_| {
                 bad(format!(
@@ -1143,42 +1267,9 @@ pub fn parse_args<S: AsRef<str>>(
         }
     }
 
-    // The option table of the command.
-    let table = cmd.table();
-    let mut exclusive: Option<usize> = None;
-    for (j, given) in options.iter().enumerate() {
-        let rule = table.get(j).copied().unwrap_or(b'x');
-        let oname = || OPT_NAMES.get(j).copied().unwrap_or("an option");
-        if !given {
-            if rule == b'+' {
-                return Err(bad(format!("{} needs {}", cmd.name(), oname())));
-            }
-            continue;
-        }
-        match rule {
-            b'x' => {
-                return Err(bad(format!(
-                    "{} cannot be used with {}",
-                    oname(),
-                    cmd.name()
-                )))
-            }
-            b'1' => {
-                if let Some(prev) = exclusive {
-                    return Err(bad(format!(
-                        "{} and {} cannot be used together with {}",
-                        oname(),
-                        OPT_NAMES.get(prev).copied().unwrap_or("another option"),
-                        cmd.name()
-                    )));
-                }
-                exclusive = Some(j);
-            }
-            _ => {}
-        }
-    }
+    check_options(cmd, given)?;
 
-    let has = |o: usize| options.get(o).copied().unwrap_or(false);
+    let has = |o: usize| given.has(o);
     let id = || -> Result<ServiceId, ArgError> {
         if svc.fwmark != 0 {
             return Ok(ServiceId::Fwmark {
@@ -1221,11 +1312,11 @@ pub fn parse_args<S: AsRef<str>>(
             let full = Netmask::full(af);
             let service = Service {
                 id,
-                scheduler,
+                scheduler: scheduler(),
                 sched_flags,
                 persistence,
                 one_packet: svc.flags & F_ONEPACKET != 0,
-                pe: (!svc.pe.is_empty()).then(|| PersistenceEngine::from_name(&svc.pe)),
+                pe: (!svc.pe.is_empty()).then(|| PersistenceEngine::from_name(svc.pe)),
                 other_flags: ServiceFlags::empty(),
                 raw_netmask: (persistence.is_none() && netmask != full).then_some(netmask),
                 raw_timeout: 0,
@@ -1407,6 +1498,90 @@ mod tests {
         for c in (0..=0x2ffu32).filter_map(char::from_u32) {
             let searched = OPTIONS.iter().find(|s| s.short == Some(c)).map(|s| s.long);
             assert_eq!(short_option(c).map(|s| s.long), searched, "{c:?}");
+        }
+    }
+
+    /// Each event as a word: `Opt(tag,name,arg)`, `Left(word)` or `Err(message)`.
+    fn events(line: &str) -> Vec<String> {
+        let v: Vec<&str> = line.split(' ').collect();
+        Tokens::new(&v)
+            .map(|e| match e {
+                Event::Opt(t, n, a) => format!("{t:?},{n},{}", a.unwrap_or("-")),
+                Event::Leftover(w) => format!("Left({w})"),
+                Event::Error(m) => format!("Err({m})"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tokens_read_bundles_attached_arguments_and_the_end_of_options() {
+        assert_eq!(
+            events("-Ln -t10.0.0.1:80 --weight=3 -w 4 -p -x 5 x -- -a"),
+            [
+                "Cmd(List),-L,-",
+                "Numeric,-n,-",
+                "Tcp,-t,10.0.0.1:80",
+                "Weight,--weight,3",
+                "Weight,-w,4",
+                // An optional argument is not taken from a word that starts with '-'.
+                "Persistent,-p,-",
+                "UThreshold,-x,5",
+                "Left(x)",
+                "Left(-a)",
+            ]
+        );
+        // An option with an argument ends its bundle; `=` after a short option is skipped.
+        assert_eq!(
+            events("-nt=a:1 -Lp - -p 60"),
+            [
+                "Numeric,-n,-",
+                "Tcp,-t,a:1",
+                "Cmd(List),-L,-",
+                "Persistent,-p,-",
+                "Left(-)",
+                "Persistent,-p,60",
+            ]
+        );
+        // Nothing follows an error.
+        assert_eq!(
+            events("-nq -L"),
+            ["Numeric,-n,-", "Err(unknown option -q (in -nq))"]
+        );
+        assert_eq!(
+            events("-A --ipip=1 -L"),
+            ["Cmd(Add),-A,-", "Err(option --ipip takes no argument)"]
+        );
+        assert_eq!(
+            events("-A -t"),
+            ["Cmd(Add),-A,-", "Err(missing argument for -t)"]
+        );
+        assert_eq!(events("--weight"), ["Err(missing argument for --weight)"]);
+        assert_eq!(events("--nope -A"), ["Err(unknown option --nope)"]);
+    }
+
+    proptest::proptest! {
+        /// The option-table check of each command agrees with the table read one option at
+        /// a time: every '+' given, no 'x' given, at most one '1' given.
+        #[test]
+        fn option_table_masks_agree_with_the_table(c in 0usize..CMD_OPTS.len(), bits in 0u64..(1 << 34)) {
+            let cmds = [
+                Cmd::Add, Cmd::Edit, Cmd::Del, Cmd::Flush, Cmd::List, Cmd::AddDest, Cmd::DelDest,
+                Cmd::EditDest, Cmd::Timeout, Cmd::StartDaemon, Cmd::StopDaemon, Cmd::Restore,
+                Cmd::Save, Cmd::Zero,
+            ];
+            let cmd = cmds[c];
+            proptest::prop_assert_eq!(cmd as usize, c);
+            // Mostly sets the command takes, so that the good case is not rare.
+            let table = CMD_OPTS[c].as_bytes();
+            let allowed: u64 = (0..34).filter(|&j| table[j] != b'x').map(|j| 1u64 << j).sum();
+            for given in [bits, bits & allowed] {
+                let ok = (0..34).all(|j| {
+                    let has = given & (1 << j) != 0;
+                    (table[j] != b'+' || has) && (table[j] != b'x' || !has)
+                }) && (0..34).filter(|&j| table[j] == b'1' && given & (1 << j) != 0).count() <= 1;
+                let res = check_options(cmd, Given(given));
+                proptest::prop_assert_eq!(res.is_ok(), ok, "{:?} {:#x}: {:?}", cmd, given, res);
+            }
         }
     }
 

@@ -24,7 +24,7 @@ pub use format::{
     service_order, timeouts, title, ListFormat, ListOptions, TableText, TextBlock,
 };
 pub use names::{Names, NoNames, SystemNames};
-pub use rules::{parse_rules, RuleError, RuleLine};
+pub use rules::{parse_rules, rules, Rule, RuleError, RuleLine, Rules};
 
 use crate::client::ServiceEntry;
 use crate::conn::ConnEntry;

@@ -78,30 +78,127 @@ fn split_words<'a>(line: &'a str, words: &mut Vec<&'a str>) {
     }
 }
 
+/// One rule of input, borrowing its line: what [`rules`] yields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule<'a> {
+    /// 1-based line number in the input.
+    pub line: usize,
+    /// The line as written, without its newline.
+    pub source: &'a str,
+    /// The command.
+    pub command: Command,
+}
+
+impl Rule<'_> {
+    /// The line's words joined by single spaces, as [`RuleLine::text`] has them.
+    pub fn text(&self) -> String {
+        let mut words = Vec::new();
+        split_words(self.source, &mut words);
+        words.join(" ")
+    }
+}
+
+impl From<Rule<'_>> for RuleLine {
+    fn from(rule: Rule<'_>) -> RuleLine {
+        RuleLine {
+            line: rule.line,
+            text: rule.text(),
+            command: rule.command,
+        }
+    }
+}
+
+/// The rules of `input`, read one line at a time as they are asked for, without copying
+/// the lines: each item is the next line that is not empty, parsed, or the error of the
+/// first line ipvsadm would refuse (after which there are none). [`parse_rules`] collects
+/// them; this is for inputs too large to hold parsed all at once, or to act on each rule
+/// as it is read.
+///
+/// ```
+/// use lvs::text::{rules, Command, NoNames};
+/// let input = "-A -t 10.0.0.1:80 -s rr\n\n-a  -t 10.0.0.1:80 -r 10.0.0.2:80 -m\n-x\n-C\n";
+/// let mut it = rules(input, &NoNames);
+/// let first = it.next().unwrap()?;
+/// assert!(matches!(first.command, Command::AddService(_)));
+/// let second = it.next().unwrap()?;
+/// assert_eq!((second.line, second.source), (3, "-a  -t 10.0.0.1:80 -r 10.0.0.2:80 -m"));
+/// assert_eq!(second.text(), "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m");
+/// assert_eq!(it.next().unwrap().unwrap_err().line, 4);
+/// assert!(it.next().is_none());
+/// # Ok::<(), lvs::text::RuleError>(())
+/// ```
+pub fn rules<'a>(input: &'a str, names: &'a dyn Names) -> Rules<'a> {
+    Rules {
+        lines: input.split('\n').enumerate(),
+        names,
+        words: Vec::new(),
+        done: false,
+    }
+}
+
+/// The iterator of [`rules`].
+pub struct Rules<'a> {
+    lines: std::iter::Enumerate<std::str::Split<'a, char>>,
+    names: &'a dyn Names,
+    /// The words of the line being parsed (kept to reuse its memory).
+    words: Vec<&'a str>,
+    done: bool,
+}
+
+impl std::fmt::Debug for Rules<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rules")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Iterator for Rules<'a> {
+    type Item = Result<Rule<'a>, RuleError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        for (i, source) in self.lines.by_ref() {
+            self.words.clear();
+            split_words(source, &mut self.words);
+            if self.words.is_empty() {
+                continue;
+            }
+            return Some(match parse_args(&self.words, self.names, true) {
+                Ok(command) => Ok(Rule {
+                    line: i + 1,
+                    source,
+                    command,
+                }),
+                Err(error) => {
+                    self.done = true;
+                    Err(RuleError {
+                        line: i + 1,
+                        text: self.words.join(" "),
+                        error,
+                    })
+                }
+            });
+        }
+        self.done = true;
+        None
+    }
+}
+
 /// Parse rule input; stops at the first line ipvsadm would refuse.
 pub fn parse_rules(text: &str, names: &dyn Names) -> Result<Vec<RuleLine>, RuleError> {
     let mut out = Vec::with_capacity(text.bytes().filter(|&b| b == b'\n').count() + 1);
-    let mut words: Vec<&str> = Vec::new();
-    for (i, line) in text.split('\n').enumerate() {
-        words.clear();
-        split_words(line, &mut words);
-        if words.is_empty() {
-            continue;
-        }
-        match parse_args(&words, names, true) {
-            Ok(command) => out.push(RuleLine {
-                line: i + 1,
-                text: words.join(" "),
-                command,
-            }),
-            Err(error) => {
-                return Err(RuleError {
-                    line: i + 1,
-                    text: words.join(" "),
-                    error,
-                })
-            }
-        }
+    let mut rules = rules(text, names);
+    while let Some(rule) = rules.next() {
+        let rule = rule?;
+        out.push(RuleLine {
+            line: rule.line,
+            // The words of the line just read (`Rule::text` would split it again).
+            text: rules.words.join(" "),
+            command: rule.command,
+        });
     }
     Ok(out)
 }
