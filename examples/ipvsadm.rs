@@ -251,19 +251,40 @@ struct Shadow {
     track_adds: bool,
 }
 
-/// Whether rule input may hold an edit, a delete or a flush (`-E`, `-e`, `-D`, `-d`, `-C`,
-/// alone or bundled, or their long names): false only when none of those can be there.
-fn may_edit_or_delete(input: &str) -> bool {
-    input.split_ascii_whitespace().any(|w| {
-        (w.starts_with('-')
-            && !w.starts_with("--")
-            && w[1..]
-                .bytes()
-                .any(|b| matches!(b, b'E' | b'e' | b'D' | b'd' | b'C')))
-            || w.starts_with("--edit")
-            || w.starts_with("--delete")
-            || w.starts_with("--clear")
-    })
+/// What a restore must know of its input before it parses it, from the command of each
+/// line: its first word after any `ipvsadm` words (a line's first option must be its
+/// command, and the first of a bundle), so only that word is looked at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Commands {
+    /// Whether some line may be an edit, a delete or a flush: `-E`, `-e`, `-D`, `-d` or
+    /// `-C`, alone or first of a bundle, or a long name for one of them.
+    may_edit_or_delete: bool,
+    /// Whether some line may start or stop a sync daemon (long options only).
+    may_change_daemons: bool,
+}
+
+impl Commands {
+    fn of(input: &str) -> Commands {
+        let mut found = Commands::default();
+        for line in input.split('\n') {
+            let first = line
+                .split([' ', '\t', '\r'])
+                .find(|w| !w.is_empty() && *w != "ipvsadm")
+                .unwrap_or("");
+            let long = |names: &[&str]| names.iter().any(|name| first.starts_with(name));
+            match first.as_bytes() {
+                [b'-', b'-', ..] => {
+                    found.may_edit_or_delete |= long(&["--edit", "--delete", "--clear"]);
+                    found.may_change_daemons |= long(&["--start-daemon", "--stop-daemon"]);
+                }
+                [b'-', c, ..] => {
+                    found.may_edit_or_delete |= matches!(c, b'E' | b'e' | b'D' | b'd' | b'C');
+                }
+                _ => {}
+            }
+        }
+        found
+    }
 }
 
 /// How to undo one applied command: the two commands a restore is mostly made of are
@@ -497,33 +518,40 @@ fn restore(
     names: &(dyn Names + Sync),
     out: &mut dyn Write,
 ) -> ExitCode {
-    let mut input = String::new();
-    if let Err(e) = std::io::stdin().read_to_string(&mut input) {
-        return fail(format!("cannot read the rules from standard input: {e}"), 2);
-    }
-    // Daemon commands are long options only: without the word, there is none.
-    let has_daemons = input.contains("-daemon");
     // The restore compares configurations only (a listing in the input sets its own).
     ipvs.set_read_stats(false);
-    let snapshot = (|| -> Result<Shadow, Error> {
-        let services = ipvs
-            .table()?
-            .into_iter()
-            .map(|e| (e.service.id, (e.service, e.destinations)))
-            .collect();
-        let timeouts = ipvs.timeouts()?;
-        let daemons = if has_daemons {
+    // The input is read, and looked at, while the table is.
+    let (read, table) = std::thread::scope(|s| {
+        let reader = s.spawn(Input::read);
+        let table = (|| -> Result<_, Error> { Ok((ipvs.table()?, ipvs.timeouts()?)) })();
+        let read = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (read, table)
+    });
+    let Input {
+        text: input,
+        commands,
+    } = match read {
+        Ok(input) => input,
+        Err(e) => return fail(format!("cannot read the rules from standard input: {e}"), 2),
+    };
+    let snapshot = table.and_then(|(table, timeouts)| {
+        let daemons = if commands.may_change_daemons {
             ipvs.daemons()?
         } else {
             Vec::new()
         };
         Ok(Shadow {
-            services,
+            services: table
+                .into_iter()
+                .map(|e| (e.service.id, (e.service, e.destinations)))
+                .collect(),
             timeouts,
             daemons,
-            track_adds: may_edit_or_delete(&input),
+            track_adds: commands.may_edit_or_delete,
         })
-    })();
+    });
     let mut shadow = match snapshot {
         Ok(s) => s,
         Err(e) => return fail(format!("restore: cannot read the table first: {e}"), 1),
@@ -634,6 +662,36 @@ fn restore(
     fail(format!("restore: {}; {state}", why.message), why.status)
 }
 
+/// The input of `-R`, and what the restore needs to know of it before parsing it.
+struct Input {
+    text: String,
+    /// The commands it may hold.
+    commands: Commands,
+}
+
+impl Input {
+    /// Read standard input to its end (into a buffer of the file's size when it is a file,
+    /// up to 256 MiB).
+    fn read() -> std::io::Result<Input> {
+        use std::os::fd::AsFd;
+        let stdin = std::io::stdin();
+        let size = stdin
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|f| f.metadata())
+            .map_or(0, |m| if m.is_file() { m.len() } else { 0 });
+        // A hint only: the input is read to its end whatever its size.
+        let hint = usize::try_from(size.min(1 << 28)).unwrap_or(0);
+        let mut text = String::with_capacity(hint + 1);
+        stdin.lock().read_to_string(&mut text)?;
+        Ok(Input {
+            commands: Commands::of(&text),
+            text,
+        })
+    }
+}
+
 /// Why a restore stopped: the message and the exit status.
 struct Failure {
     message: String,
@@ -712,4 +770,107 @@ fn parse_chunk<'a>(
         into.push(r);
     }
     Ok(into)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lvs::text::NoNames;
+
+    #[test]
+    fn edits_deletes_flushes_and_daemons_are_seen() {
+        let adds = "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2 -m -w 1\n\
+                    --set 1 2 3\n-Ln\n--start-daemon master\n-Z\n";
+        assert_eq!(
+            Commands::of(adds),
+            Commands {
+                may_edit_or_delete: false,
+                may_change_daemons: true
+            }
+        );
+        let no_daemons = "-A -t 10.0.0.1:80 -s rr\n-L --daemon\n-a -t 10.0.0.1:80 -r 10.0.0.2\n";
+        assert_eq!(Commands::of(no_daemons), Commands::default());
+        assert!(Commands::of("--stop-daemon backup\n").may_change_daemons);
+        assert!(Commands::of("ipvsadm\t--start-daemon=master\n").may_change_daemons);
+        for line in [
+            "-E -t 10.0.0.1:80 -s wlc",
+            "\t ipvsadm  -e -t 10.0.0.1:80 -r 10.0.0.2 -w 3",
+            "-Dt10.0.0.1:80",
+            "ipvsadm ipvsadm -d -t 10.0.0.1:80 -r 10.0.0.2",
+            "-C",
+            "--clear",
+            "--delete-server -t 10.0.0.1:80 -r 10.0.0.2",
+            "--edit-service -t 10.0.0.1:80",
+        ] {
+            let input = format!("{adds}{line}\n{adds}");
+            assert!(Commands::of(&input).may_edit_or_delete, "{line}");
+        }
+    }
+
+    /// Every line the parser reads as an edit, a delete, a flush or a daemon command is
+    /// seen, for every
+    /// command word with every set of these options, after 0 to 2 `ipvsadm` words, with
+    /// each kind of separator.
+    #[test]
+    fn every_parsed_change_or_daemon_command_is_seen() {
+        const COMMANDS: [&str; 16] = [
+            "-E",
+            "-e",
+            "-D",
+            "-d",
+            "-C",
+            "-A",
+            "-a",
+            "-Dt10.0.0.1:80",
+            "-dt 10.0.0.1:80",
+            "--delete-server",
+            "--edit-service",
+            "--clear",
+            "-Z",
+            "--delete-service",
+            "--start-daemon master",
+            "--stop-daemon=backup",
+        ];
+        const OPTIONS: [&str; 6] = ["-t 10.0.0.1:80", "-r 10.0.0.2", "-w 3", "-s rr", "-m", "x"];
+        let (mut changes, mut daemons) = (0, 0);
+        for (command, lead, sep) in COMMANDS
+            .iter()
+            .flat_map(|c| (0..3).flat_map(move |l| [" ", "\t", " \r "].map(|s| (c, l, s))))
+        {
+            for set in 0..1u32 << OPTIONS.len() {
+                let words: Vec<&str> = std::iter::repeat_n("ipvsadm", lead)
+                    .chain([*command])
+                    .chain(
+                        (0..OPTIONS.len())
+                            .filter(|i| set & 1 << i != 0)
+                            .map(|i| OPTIONS[i]),
+                    )
+                    .collect();
+                let line = format!("{sep}{}\n", words.join(sep));
+                if let Some(Ok(rule)) = text::rules(&line, &NoNames).next() {
+                    if matches!(
+                        rule.command,
+                        Command::StartDaemon(_) | Command::StopDaemon(_)
+                    ) {
+                        daemons += 1;
+                        assert!(Commands::of(&line).may_change_daemons, "{line:?}");
+                    }
+                    if matches!(
+                        rule.command,
+                        Command::EditService(_)
+                            | Command::EditDestination(..)
+                            | Command::DeleteService(_)
+                            | Command::DeleteDestination(..)
+                            | Command::Flush
+                    ) {
+                        changes += 1;
+                        assert!(Commands::of(&line).may_edit_or_delete, "{line:?}");
+                    }
+                }
+            }
+        }
+        // Each of the 12 edit, delete and flush words, in each of the 9 layouts, with
+        // several option sets.
+        assert!(changes > 12 * 9 && daemons >= 2 * 9, "{changes} {daemons}");
+    }
 }
