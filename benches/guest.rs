@@ -495,6 +495,11 @@ fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
 }
 
+/// Each run's time, in the order they ran, for the spread.
+fn each(runs: &[Duration]) -> String {
+    runs.iter().map(|&d| ms(d)).collect::<Vec<_>>().join(" / ")
+}
+
 fn check_loaded(ipvs: &mut Ipvs, services: u32, dests: u32) -> Res<()> {
     let t = ipvs.table()?;
     let n: usize = t.iter().map(|e| e.destinations.len()).sum();
@@ -600,6 +605,10 @@ fn main() -> Res<()> {
                 }
             }
         }
+        let (ip_r_each, lib_r_each, raw_r_each, ex_r_each) =
+            (each(&ip_r), each(&lib_r), each(&raw_r), each(&ex_r));
+        let (ip_s_each, ip_l_each, ex_s_each) = (each(&ip_s), each(&ip_l), each(&ex_s));
+        let (lib_t_each, lib_w_each, raw_d_each) = (each(&lib_t), each(&lib_w), each(&raw_d));
         let (ip_r, lib_r, raw_r) = (median(ip_r), median(lib_r), median(raw_r));
         let (ip_s, ip_l, lib_t, lib_w) = (median(ip_s), median(ip_l), median(lib_t), median(lib_w));
         let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
@@ -610,15 +619,15 @@ fn main() -> Res<()> {
             args.runs
         );
         println!();
-        println!("| measure | ms | ratio |");
-        println!("| --- | ---: | --- |");
-        println!("| apply: `ipvsadm -R` | {} | |", ms(ip_r));
+        println!("| measure | ms (median) | each run, ms | ratio |");
+        println!("| --- | ---: | --- | --- |");
+        println!("| apply: `ipvsadm -R` | {} | {ip_r_each} | |", ms(ip_r));
         println!(
-            "| apply: raw floor (pre-encoded, send + ack) | {} | |",
+            "| apply: raw floor (pre-encoded, send + ack) | {} | {raw_r_each} | |",
             ms(raw_r)
         );
         println!(
-            "| apply: library `Ipvs::apply` | {} | {}x faster than ipvsadm -R; {} of the raw floor |",
+            "| apply: library `Ipvs::apply` | {} | {lib_r_each} | {}x faster than ipvsadm -R; {} of the raw floor |",
             ms(lib_r),
             ratio(ip_r, lib_r),
             ratio(lib_r, raw_r)
@@ -626,40 +635,40 @@ fn main() -> Res<()> {
         if !ex_r.is_empty() {
             let ex_r = median(ex_r);
             println!(
-                "| apply: `examples/ipvsadm -R` | {} | {}x faster than ipvsadm -R; {} of the raw floor |",
+                "| apply: `examples/ipvsadm -R` | {} | {ex_r_each} | {}x faster than ipvsadm -R; {} of the raw floor |",
                 ms(ex_r),
                 ratio(ip_r, ex_r),
                 ratio(ex_r, raw_r)
             );
         }
-        println!("| dump: `ipvsadm -S -n` | {} | |", ms(ip_s));
-        println!("| dump: `ipvsadm -L -n` | {} | |", ms(ip_l));
+        println!("| dump: `ipvsadm -S -n` | {} | {ip_s_each} | |", ms(ip_s));
+        println!("| dump: `ipvsadm -L -n` | {} | {ip_l_each} | |", ms(ip_l));
         let raw_d = median(raw_d);
         println!(
-            "| dump: raw floor (pre-encoded, replies received, not decoded) | {} | {}x faster than ipvsadm -S -n |",
+            "| dump: raw floor (pre-encoded, replies received, not decoded) | {} | {raw_d_each} | {}x faster than ipvsadm -S -n |",
             ms(raw_d),
             ratio(ip_s, raw_d)
         );
         println!(
-            "| dump: library `Ipvs::table` | {} | {}x faster than ipvsadm -S -n |",
+            "| dump: library `Ipvs::table` | {} | {lib_t_each} | {}x faster than ipvsadm -S -n |",
             ms(lib_t),
             ratio(ip_s, lib_t)
         );
         println!(
-            "| dump: library `Ipvs::for_each_entry` | {} | {}x faster than ipvsadm -S -n |",
+            "| dump: library `Ipvs::for_each_entry` | {} | {lib_w_each} | {}x faster than ipvsadm -S -n |",
             ms(lib_w),
             ratio(ip_s, lib_w)
         );
         if !ex_s.is_empty() {
             let ex_s = median(ex_s);
             println!(
-                "| dump: `examples/ipvsadm -S -n` | {} | {}x faster than ipvsadm -S -n |",
+                "| dump: `examples/ipvsadm -S -n` | {} | {ex_s_each} | {}x faster than ipvsadm -S -n |",
                 ms(ex_s),
                 ratio(ip_s, ex_s)
             );
         }
         println!(
-            "| peak RSS of a process doing the full dump | {:.1} MiB | |",
+            "| peak RSS of a process doing the full dump | {:.1} MiB | | |",
             peak_kib as f64 / 1024.0
         );
         print!("{datagram_text}");
