@@ -7,7 +7,8 @@
 //! no comment syntax: a `#` is an ordinary word (and so an error).
 //!
 //! [`parse_rules`] reads a whole input before anything is applied and names the first bad
-//! line; [`super::save`] writes a table in this format.
+//! line; [`rules`] reads it a line at a time, borrowing the lines, for large inputs or for
+//! acting on each rule as it is read; [`super::save`] writes a table in this format.
 //!
 //! ```
 //! use lvs::text::{parse_rules, Command, NoNames};
