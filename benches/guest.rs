@@ -305,7 +305,7 @@ fn time_command(mut cmd: Command, input: Option<&str>) -> Res<Duration> {
 /// The raw floor: pre-encoded requests in datagrams of at most 32 KiB, sent and
 /// acknowledged.
 struct Raw {
-    datagrams: Vec<(Vec<u8>, usize)>,
+    datagrams: Vec<Vec<u8>>,
     /// The dump requests of the raw dump floor: all services, then each one's destinations.
     dumps: Vec<Vec<u8>>,
 }
@@ -334,21 +334,24 @@ fn raw_socket(ns: &Netns) -> Res<Socket> {
 fn raw_prepare(ops: &[Op]) -> Res<Raw> {
     let family = KernelTransport::open()?.family_id();
     let mut datagrams = Vec::new();
-    let mut cur = Vec::new();
-    let mut count = 0;
+    let (mut cur, mut count, mut last) = (Vec::new(), 0, 0);
     for (i, op) in ops.iter().enumerate() {
         let seq = u32::try_from(i)?.wrapping_add(1);
-        let frame = frame_request(op.message(), family, seq, false);
+        let mut frame = frame_request(op.message(), family, seq, false);
+        // As the library frames a batch: only the last request of a datagram asks for an
+        // acknowledgement (`ack_last`).
+        frame[6..8].copy_from_slice(&netlink_packet_core::NLM_F_REQUEST.to_ne_bytes());
+        last = cur.len();
         cur.extend_from_slice(&frame);
         count += 1;
         // The library's own limits per datagram (32 KiB, 128 requests).
         if cur.len() >= 32 * 1024 || count == 128 {
-            datagrams.push((std::mem::take(&mut cur), count));
+            datagrams.push(ack_last(std::mem::take(&mut cur), last));
             count = 0;
         }
     }
     if count > 0 {
-        datagrams.push((cur, count));
+        datagrams.push(ack_last(cur, last));
     }
     let mut dumps = vec![frame_request(IpvsMessage::dump_services(), family, 1, true)];
     for op in ops {
@@ -457,14 +460,23 @@ fn recv_many(socket: &Socket, slots: &mut [u8], size: usize) -> Res<Vec<usize>> 
     Ok(res.map(|r| r.bytes).collect())
 }
 
+/// `datagram` with its last request, at byte `at`, asking for an acknowledgement.
+fn ack_last(mut datagram: Vec<u8>, at: usize) -> Vec<u8> {
+    let flags = netlink_packet_core::NLM_F_REQUEST | netlink_packet_core::NLM_F_ACK;
+    datagram[at + 6..at + 8].copy_from_slice(&flags.to_ne_bytes());
+    datagram
+}
+
+/// The raw apply floor: each datagram sent, and its one acknowledgement read (any refusal
+/// is an error).
 fn raw_send(socket: &Socket, raw: &Raw) -> Res<Duration> {
     const SLOT: usize = 4096;
     let mut slots = vec![0u8; SLOT * 64];
     let start = Instant::now();
-    for (datagram, count) in &raw.datagrams {
+    for datagram in &raw.datagrams {
         socket.send(datagram, 0)?;
         let mut acked = 0;
-        while acked < *count {
+        while acked < 1 {
             for (i, n) in recv_many(socket, &mut slots, SLOT)?.into_iter().enumerate() {
                 let buf = &slots[i * SLOT..i * SLOT + n];
                 let mut off = 0;

@@ -22,7 +22,9 @@ use netlink_sys::{AsyncSocket, AsyncSocketExt, SocketAddr, TokioSocket};
 use super::kernel::{encode_into, BATCH_BYTES, BATCH_REQUESTS, DAEMON_TIMEOUT, DEFAULT_RCVBUF};
 use super::RequestKind;
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{decode_reply, dump_frame, in_netns, walk_reply, Answer, BatchAcks, RECV_BUF};
+use crate::netlink::{
+    decode_reply, dump_frame, in_netns, walk_reply, Acks, Answer, BatchAcks, RECV_BUF,
+};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// Something that carries IPVS requests to a kernel (real or mock) and brings back replies,
@@ -419,7 +421,13 @@ impl AsyncTransport for TokioTransport {
             }
             self.send_out().await?;
             // One ack (or error) per request, in order; replies before an ack belong to it.
-            let mut acks = BatchAcks::new(first_seq, end - start, self.port_id, &mut results);
+            let mut acks = BatchAcks::new(
+                first_seq,
+                end - start,
+                self.port_id,
+                Acks::Each,
+                &mut results,
+            );
             while !acks.complete() {
                 self.recv(timeout, Operation::Other).await?;
                 acks.datagram(&self.buf)?;

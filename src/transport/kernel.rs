@@ -8,8 +8,12 @@
 //!   `NLMSG_DONE` across as many datagrams as it takes.
 //! - A truncated datagram or `ENOBUFS` (the kernel dropped replies) is an error, never a
 //!   silent loss; a receive timeout bounds every call.
-//! - Batches pipeline many requests per `sendmsg`, each with its own sequence number, and
-//!   read one acknowledgement per request.
+//! - Batches pipeline many requests per `sendmsg`, each with its own sequence number. Only
+//!   the last request of each datagram asks for an acknowledgement: the kernel answers any
+//!   refused request anyway, and handles a datagram's requests in order, so the one
+//!   acknowledgement tells that every request before it was handled, and each that no
+//!   refusal names was applied (and the kernel builds one acknowledgement per datagram, not
+//!   one per request).
 //! - Dump datagrams are sized for what is dumped. The kernel fills a dump datagram up to the
 //!   largest buffer its socket ever offered (at least about a page, at most 32 KiB), and
 //!   resumes a service dump by walking the service table from its start again, once per
@@ -32,7 +36,7 @@ use netlink_sys::protocols::NETLINK_GENERIC;
 
 use super::{RequestKind, Transport};
 use crate::error::{Error, Operation, Result};
-use crate::netlink::{dump_frame, goodsize, Answer, BatchAcks, NlSocket, SLOTS};
+use crate::netlink::{dump_frame, goodsize, Acks, Answer, BatchAcks, NlSocket, SLOTS};
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
 /// How many request bytes a batch puts in one `sendmsg`.
@@ -308,12 +312,11 @@ impl KernelTransport {
     fn send_and_ack(
         &mut self,
         datagram: &[u8],
-        first_seq: u32,
-        count: usize,
+        (first_seq, count, acks): (u32, usize, Acks),
         results: &mut Vec<Result<Vec<IpvsMessage>>>,
     ) -> Result<()> {
         self.sock.socket.send(datagram, 0)?;
-        let mut acks = BatchAcks::new(first_seq, count, self.sock.port_id, results);
+        let mut acks = BatchAcks::new(first_seq, count, self.sock.port_id, acks, results);
         while !acks.complete() {
             self.sock.recv_many(Operation::Other)?;
             for i in 0..self.sock.mlens.len() {
@@ -379,19 +382,29 @@ fn no_netns() -> Error {
     ))
 }
 
-/// Pack requests `start..` (of `count`) into one datagram in `out` with `encode`: at least
-/// one, then as many as fit in [`BATCH_BYTES`] and `per_datagram`; returns where it stopped.
+/// Pack requests `start..` (of `count`) into one datagram in `out` with `encode`, which
+/// frames request `i` with the flags it is given: at least one, then as many as fit in
+/// [`BATCH_BYTES`] and `per_datagram`, asking for acknowledgements as `acks` says
+/// ([`crate::netlink::ack_last`]); returns where it stopped.
 fn pack(
     out: &mut Vec<u8>,
-    start: usize,
-    count: usize,
+    (start, count): (usize, usize),
     per_datagram: usize,
-    mut encode: impl FnMut(&mut Vec<u8>, usize),
+    acks: Acks,
+    mut encode: impl FnMut(&mut Vec<u8>, usize, u16),
 ) -> usize {
-    let mut end = start;
+    let flags = match acks {
+        Acks::Each => NLM_F_REQUEST | NLM_F_ACK,
+        Acks::Last => NLM_F_REQUEST,
+    };
+    let (mut end, mut last) = (start, out.len());
     while end < count && (end == start || (out.len() < BATCH_BYTES && end - start < per_datagram)) {
-        encode(out, end);
+        last = out.len();
+        encode(out, end, flags);
         end += 1;
+    }
+    if acks == Acks::Last {
+        crate::netlink::ack_last(out, last);
     }
     end
 }
@@ -463,27 +476,25 @@ impl Transport for KernelTransport {
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {
         let mut results: Vec<Result<Vec<IpvsMessage>>> = Vec::with_capacity(msgs.len());
         let per_datagram = self.per_datagram();
+        let acks = self.sock.batch_acks();
         let first_seq = self.sock.reserve_seqs(msgs.len());
         let mut out = std::mem::take(&mut self.out);
         let mut start = 0;
         let r = (|| {
             while start < msgs.len() {
                 out.clear();
-                let end = pack(&mut out, start, msgs.len(), per_datagram, |out, i| {
-                    encode_into(
-                        out,
-                        &msgs[i],
-                        self.family_id,
-                        NLM_F_REQUEST | NLM_F_ACK,
-                        first_seq.wrapping_add(i as u32),
-                    )
-                });
-                self.send_and_ack(
-                    &out,
-                    first_seq.wrapping_add(start as u32),
-                    end - start,
-                    &mut results,
-                )?;
+                let end = pack(
+                    &mut out,
+                    (start, msgs.len()),
+                    per_datagram,
+                    acks,
+                    |out, i, flags| {
+                        let seq = first_seq.wrapping_add(i as u32);
+                        encode_into(out, &msgs[i], self.family_id, flags, seq)
+                    },
+                );
+                let first = first_seq.wrapping_add(start as u32);
+                self.send_and_ack(&out, (first, end - start, acks), &mut results)?;
                 start = end;
             }
             Ok(())
@@ -507,6 +518,7 @@ impl Transport for KernelTransport {
         }
         let mut results: Vec<Result<Vec<IpvsMessage>>> = Vec::with_capacity(count);
         let per_datagram = self.per_datagram();
+        let acks = self.sock.batch_acks();
         let first_seq = self.sock.reserve_seqs(count);
         let family = self.family_id;
         std::thread::scope(|s| -> Result<()> {
@@ -515,15 +527,16 @@ impl Transport for KernelTransport {
                 let mut start = 0;
                 while start < count {
                     let mut out = Vec::with_capacity(BATCH_BYTES + 1024);
-                    let end = pack(&mut out, start, count, per_datagram, |out, i| {
-                        encode_into(
-                            out,
-                            &build(i),
-                            family,
-                            NLM_F_REQUEST | NLM_F_ACK,
-                            first_seq.wrapping_add(i as u32),
-                        )
-                    });
+                    let end = pack(
+                        &mut out,
+                        (start, count),
+                        per_datagram,
+                        acks,
+                        |out, i, flags| {
+                            let seq = first_seq.wrapping_add(i as u32);
+                            encode_into(out, &build(i), family, flags, seq)
+                        },
+                    );
                     // A closed channel: the sender stopped (a transport failure).
                     if tx.send((out, start, end - start)).is_err() {
                         break;
@@ -532,7 +545,8 @@ impl Transport for KernelTransport {
                 }
             });
             for (out, start, n) in rx {
-                self.send_and_ack(&out, first_seq.wrapping_add(start as u32), n, &mut results)?;
+                let first = first_seq.wrapping_add(start as u32);
+                self.send_and_ack(&out, (first, n, acks), &mut results)?;
             }
             Ok(())
         })?;
