@@ -808,9 +808,8 @@ mod tests {
     }
 
     /// Every line the parser reads as an edit, a delete, a flush or a daemon command is
-    /// seen, for every
-    /// command word with every set of these options, after 0 to 2 `ipvsadm` words, with
-    /// each kind of separator.
+    /// seen, for every command word with every set of these options, after 0 to 2
+    /// `ipvsadm` words, with each kind of separator.
     #[test]
     fn every_parsed_change_or_daemon_command_is_seen() {
         const COMMANDS: [&str; 16] = [

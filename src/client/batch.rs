@@ -5,8 +5,9 @@
 //! each `sendmsg`, asks for an acknowledgement of the last one only, and matches every
 //! refusal to its request by sequence number, so a refusal in the middle of a batch is
 //! attributed to exactly the operation that got it, and the operations after it are still
-//! applied (the kernel processes every request of a datagram, in order). [`Ipvs::apply_or_roll_back`] adds all-or-nothing semantics on top: it
-//! snapshots the table, applies, and on any refusal puts the table back as it was.
+//! applied (the kernel processes every request of a datagram, in order).
+//! [`Ipvs::apply_or_roll_back`] adds all-or-nothing semantics on top: it snapshots the
+//! table, applies, and on any refusal puts the table back as it was.
 
 use std::fmt;
 use std::net::SocketAddr;
