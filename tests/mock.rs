@@ -954,18 +954,143 @@ fn quirk_kernel_accepts_weight_above_65535() {
     ));
 }
 
+/// The four kernel generations the crate is tested on, as the mock's profiles.
+fn profiles() -> [(&'static str, MockKernel); 4] {
+    [
+        ("5.10", MockKernel::builder().linux_5_10().build()),
+        ("6.1", MockKernel::builder().linux_6_1().build()),
+        ("6.12", MockKernel::builder().linux_6_12().build()),
+        ("7", MockKernel::builder().linux_7().build()),
+    ]
+}
+
+/// `with_service` on the given mock.
+fn with_service_on(mock: MockKernel) -> (Ipvs<MockKernel>, ServiceId) {
+    let mut ipvs = Ipvs::with_transport(mock);
+    let id = tcp("10.0.0.1:80");
+    ipvs.add_service(
+        &Service::builder(id)
+            .scheduler(Scheduler::Rr)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    (ipvs, id)
+}
+
+/// An upper threshold above i32::MAX: stored on 5.10, on 6.1 before 6.1.183 and on 6.12;
+/// refused (EINVAL) on add and edit from 6.1.183 and on 7.x, after the service lookup
+/// (ESRCH) and the `lower > upper` check (ERANGE). As `tests/kernel/quirks.rs` checks on
+/// each kernel.
 #[test]
 fn quirk_upper_threshold_above_i32_max() {
-    let (mut ipvs, id) = with_service();
-    let mut d = masq("10.0.0.2:80");
-    d.upper_threshold = u32::MAX;
-    d.lower_threshold = 0x8000_0000;
-    raw(&mut ipvs, &IpvsMessage::new_dest(&id, &d)).unwrap();
-    let back = ipvs.destinations(&id).unwrap();
-    assert_eq!(
-        (back[0].upper_threshold, back[0].lower_threshold),
-        (u32::MAX, 0x8000_0000)
-    );
+    let k = lvs::KernelVersion::new;
+    let versions = [
+        (k(5, 10, 223), false),
+        (k(6, 1, 182), false),
+        (k(6, 1, 183), true),
+        (k(6, 1, 192), true),
+        (k(6, 12, 95), false),
+        (k(7, 2, 13), true),
+    ];
+    for (v, refused) in versions {
+        let (mut ipvs, id) = with_service_on(MockKernel::builder().kernel(v).build());
+        let mut d = masq("10.0.0.2:80");
+        d.upper_threshold = u32::MAX;
+        d.lower_threshold = 0x8000_0000;
+        let missing = tcp("10.0.0.9:80");
+        assert_eq!(
+            raw_errno(raw(&mut ipvs, &IpvsMessage::new_dest(&missing, &d))),
+            libc::ESRCH
+        );
+        let mut inverted = masq("10.0.0.2:80");
+        (inverted.upper_threshold, inverted.lower_threshold) = (0x8000_0000, 0x9000_0000);
+        assert_eq!(
+            raw_errno(raw(&mut ipvs, &IpvsMessage::new_dest(&id, &inverted))),
+            libc::ERANGE,
+            "{v}"
+        );
+        let add = raw(&mut ipvs, &IpvsMessage::new_dest(&id, &d));
+        assert_eq!(
+            ipvs.capabilities().unwrap().max_upper_threshold,
+            if refused { i32::MAX as u32 } else { u32::MAX }
+        );
+        if refused {
+            assert_eq!(raw_errno(add), libc::EINVAL, "{v}");
+            let mut top = masq("10.0.0.2:80");
+            top.upper_threshold = i32::MAX as u32;
+            raw(&mut ipvs, &IpvsMessage::new_dest(&id, &top)).unwrap();
+            assert_eq!(
+                raw_errno(raw(&mut ipvs, &IpvsMessage::set_dest(&id, &d))),
+                libc::EINVAL
+            );
+            assert_eq!(
+                ipvs.destinations(&id).unwrap()[0].upper_threshold,
+                i32::MAX as u32
+            );
+        } else {
+            add.unwrap();
+            let back = ipvs.destinations(&id).unwrap();
+            assert_eq!(
+                (back[0].upper_threshold, back[0].lower_threshold),
+                (u32::MAX, 0x8000_0000),
+                "{v}"
+            );
+        }
+    }
+}
+
+/// The connection table `GET_INFO` reports: 4096 from the start up to 6.x; on 7.x 0 until
+/// the namespace's first service or sync daemon (refused ones and timeouts do not count),
+/// then 256, kept after a flush. As `tests/kernel/quirks.rs` checks on each kernel.
+#[test]
+fn quirk_conn_table_per_namespace() {
+    for (name, mock) in profiles() {
+        let want = mock.capabilities().conn_table;
+        let before = if name == "7" { 0 } else { 4096 };
+        assert_eq!(want.size, if name == "7" { 256 } else { 4096 });
+        let mut ipvs = Ipvs::with_transport(mock.clone());
+        assert_eq!(ipvs.info().unwrap().conn_table_size, before, "{name}");
+        let nosuch = Service::tcp(sa("10.0.0.1:80"))
+            .scheduler(Scheduler::Other("nosuch".into()))
+            .build()
+            .unwrap();
+        assert!(ipvs.add_service(&nosuch).is_err());
+        ipvs.set_timeouts(&Timeouts {
+            tcp: 100,
+            tcp_fin: 0,
+            udp: 0,
+        })
+        .unwrap();
+        assert_eq!(ipvs.info().unwrap().conn_table_size, before, "{name}");
+        ipvs.add_service(&Service::tcp(sa("10.0.0.1:80")).build().unwrap())
+            .unwrap();
+        assert_eq!(ipvs.info().unwrap().conn_table_size, want.size, "{name}");
+        ipvs.flush().unwrap();
+        assert_eq!(ipvs.transport().info().conn_table_size, want.size, "{name}");
+
+        let mut ipvs = Ipvs::with_transport(mock);
+        ipvs.start_daemon(&Daemon::builder(DaemonState::Backup, "lo").build().unwrap())
+            .unwrap();
+        assert_eq!(ipvs.info().unwrap().conn_table_size, want.size, "{name}");
+    }
+}
+
+/// Each profile's capabilities are the table of kernel facts for its version.
+#[test]
+fn profiles_follow_the_table_of_kernel_facts() {
+    for (name, mock) in profiles() {
+        let caps = mock.capabilities();
+        let v = caps.kernel.expect("a profile names its kernel");
+        assert_eq!(caps, lvs::Capabilities::expected(v), "{name}");
+        assert!(v.to_string().starts_with(name), "{name}: {v}");
+    }
+    // The default mock: 6.12's behaviour, no version named.
+    let default = MockKernel::new().capabilities();
+    assert_eq!(default.kernel, None);
+    let mut as_612 = lvs::Capabilities::expected(lvs::KernelVersion::new(6, 12, 95));
+    as_612.kernel = None;
+    assert_eq!(default, as_612);
 }
 
 #[test]
@@ -1563,11 +1688,20 @@ proptest! {
 /// Which IPv4 real server addresses the kernel takes in a namespace with only `lo` (up):
 /// 0.0.0.0, 255.255.255.255, multicast and `lo`'s broadcast 127.255.255.255 are refused
 /// (EINVAL); the rest of 0.0.0.0/8 (unicast since Linux 5.3), 127.0.0.0 (no network
-/// broadcast route), class E and 255.255.255.254 are taken. (Found by the differential
-/// suite: 0.1.2.3 is accepted.)
+/// broadcast route from 6.0 on), class E and 255.255.255.254 are taken. (Found by the
+/// differential suite: 0.1.2.3 is accepted.)
 #[test]
 fn quirk_ipv4_destination_address_classes() {
     let (mut ipvs, id) = with_service();
+    // 5.10 has a broadcast route for lo's network address: 127.0.0.0 is refused there.
+    let (mut old, old_id) = with_service_on(MockKernel::builder().linux_5_10().build());
+    assert_refused!(
+        old.add_destination(&old_id, &masq("127.0.0.0:80")),
+        InvalidRequest,
+        libc::EINVAL,
+        AddDestination
+    );
+    old.add_destination(&old_id, &masq("127.0.0.1:80")).unwrap();
     for bad in ["0.0.0.0", "127.255.255.255", "255.255.255.255", "224.0.0.1"] {
         assert_refused!(
             ipvs.add_destination(&id, &masq(&format!("{bad}:80"))),

@@ -2,10 +2,10 @@
 # The health checker (examples/health_check.rs) in the qemu guest: a NAT director and three
 # real servers; a stopped httpd is quiesced and its traffic moves to the others, a restarted
 # one gets its weight and traffic back, and --remove-after deletes and re-adds
-# (tests/health/run.sh). Linux 6.12 only, to stay lean (the example uses no kernel-specific
-# feature; the library's calls are covered on both kernels by 10-kernel.sh).
+# (tests/health/run.sh). On the oldest and the newest guest kernels.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source scripts/ci/kernels.sh
 cargo build --example health_check
 bin=target/health/health_check
 mkdir -p target/health
@@ -14,5 +14,4 @@ if command -v strip >/dev/null; then
 else
     cp target/debug/examples/health_check "$bin"
 fi
-echo "-- health checks on Linux 6.12 (qemu guest)"
-scripts/guest/run.sh --kernel 6.12 -- tests/health/run.sh --health-check "$bin"
+on_kernels "health checks" "${OLDEST_NEWEST[@]}" -- tests/health/run.sh --health-check "$bin"

@@ -39,14 +39,13 @@ for i in "${!GUEST_SHARES[@]}"; do
 done
 
 # Kernel modules; setup.sh wrote the lists for this kernel into the
-# initramfs. libcrc32c (needed by ip_vs) only soft-depends on crc32c, so load
-# crc32c_generic explicitly before ip_vs.
+# initramfs, in load order (crc32c_generic before ip_vs where the kernel has
+# that module: libcrc32c only soft-depends on it).
 read_list() { grep -v '^#' "/etc/lvs-guest/$1" 2>/dev/null; }
 mapfile -t net_modules < <(read_list modules-net)
 modprobe -a "${net_modules[@]}" || fail "cannot load modules: ${net_modules[*]}"
 if [[ $GUEST_NO_IPVS != 1 ]]; then
     mapfile -t ipvs_modules < <(read_list modules-ipvs)
-    modprobe crc32c_generic || fail "cannot load crc32c_generic"
     modprobe -a "${ipvs_modules[@]}" || fail "cannot load modules: ${ipvs_modules[*]}"
     [[ -e /proc/net/ip_vs ]] || fail "ip_vs loaded but /proc/net/ip_vs is missing"
 else

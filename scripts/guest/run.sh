@@ -6,7 +6,8 @@
 #   scripts/guest/run.sh [OPTIONS] -- COMMAND [ARGS...]
 #
 # Options (defaults can also come from the environment):
-#   --kernel 6.1|6.12  guest kernel generation    (LVS_GUEST_KERNEL, 6.1)
+#   --kernel K         guest kernel generation: 5.10, 6.1, 6.12 or 7
+#                      (the newest 7.x)           (LVS_GUEST_KERNEL, 6.1)
 #   --no-ipvs          do not load the IPVS modules; nothing loads them
 #                      implicitly (neither the kernel, for a netlink request
 #                      to the IPVS family, nor ipvsadm), but an explicit
@@ -99,7 +100,7 @@ while (($#)); do
     shift
 done
 (($#)) || die "no command given (usage: run.sh [OPTIONS] -- COMMAND [ARGS...])"
-case $KERNEL in 6.1 | 6.12) ;; *) die "unknown kernel '$KERNEL' (6.1 or 6.12)" ;; esac
+case $KERNEL in 5.10 | 6.1 | 6.12 | 7) ;; *) die "unknown kernel '$KERNEL' (5.10, 6.1, 6.12 or 7)" ;; esac
 [[ $MEM =~ ^[0-9]+$ && $SMP =~ ^[0-9]+$ && $TIMEOUT =~ ^[0-9]+$ ]] ||
     die "--mem, --smp and --timeout take whole numbers"
 

@@ -4,7 +4,18 @@
 #
 #   scripts/guest/setup.sh [--quiet] [--force] [KERNEL...]
 #
-# KERNEL is 6.1 (bookworm) or 6.12 (bookworm-backports); default: both.
+# KERNEL is a generation: 5.10 (Debian bullseye), 6.1 (bookworm), 6.12
+# (bookworm-backports) or 7 (the newest 7.x, from Debian's unstable suite);
+# default: all four.
+#
+# Kernel packages are not pinned: each generation resolves, by name, to the
+# newest package Debian has for it when the guest is first built (Debian drops
+# superseded packages from its archive, so a pin would stop working within
+# months). The resolved package and kernel release are printed and kept in
+# $LVS_GUEST_DIR/<KERNEL>/{package,kernel-release}; the tests read the running
+# kernel's version, and each kernel behaviour they check is stated for a
+# version range, so a stable update that changes one shows up as that named
+# quirk failing on that release. --force (or a new machine) re-resolves.
 #
 # Idempotent. It
 #   1. installs the host packages it needs (apt-get update only when apt does
@@ -26,7 +37,7 @@ set -Eeuo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 REPO=$(cd "$SCRIPT_DIR/../.." && pwd -P)
 GUEST_DIR=${LVS_GUEST_DIR:-$REPO/.guest}
-ALL_KERNELS=(6.1 6.12)
+ALL_KERNELS=(5.10 6.1 6.12 7)
 
 # Host packages, and a command each one must provide.
 HOST_PACKAGES=(qemu-system-x86 busybox-static ipvsadm cpio kmod xz-utils zstd
@@ -147,29 +158,32 @@ debian_mirror() {
     echo "$uri"
 }
 
-# apt options for a private view of bookworm-backports (the machine's apt
-# configuration is left alone). Sets the global array BPO_OPTS.
-BPO_OPTS=()
-backports_apt() {
-    local d=$GUEST_DIR/apt-backports
-    if ((${#BPO_OPTS[@]} == 0)); then
-        mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-        echo "deb $(debian_mirror) bookworm-backports main" >"$d/sources.list"
-        BPO_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
-            -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache")
-        log "apt-get update (bookworm-backports)"
-        run_logged apt-get -q "${BPO_OPTS[@]}" update || die "apt-get update of bookworm-backports failed"
+# apt options for a private view of suite $1 (bullseye, bookworm-backports,
+# sid) of the machine's Debian archive; the machine's apt configuration is
+# left alone. Updated once per run of this script. Sets the global array
+# SUITE_OPTS.
+SUITE_OPTS=()
+declare -A SUITE_UPDATED=()
+suite_apt() {
+    local suite=$1 d=$GUEST_DIR/apt-$1
+    mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
+    SUITE_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o Dir::Etc::SourceParts=/dev/null
+        -o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache")
+    if [[ -z ${SUITE_UPDATED[$suite]:-} ]]; then
+        echo "deb $(debian_mirror) $suite main" >"$d/sources.list"
+        log "apt-get update ($suite)"
+        run_logged apt-get -q "${SUITE_OPTS[@]}" update || die "apt-get update of $suite failed"
+        SUITE_UPDATED[$suite]=1
     fi
 }
 
-# apt-get/apt-cache arguments for kernel generation $1.
+# apt-get/apt-cache arguments for kernel generation $1 (into apt_opts).
 kernel_apt_opts() {
     case $1 in
     6.1) apt_opts=() ;;
-    6.12)
-        backports_apt
-        apt_opts=("${BPO_OPTS[@]}")
-        ;;
+    5.10) suite_apt bullseye && apt_opts=("${SUITE_OPTS[@]}") ;;
+    6.12) suite_apt bookworm-backports && apt_opts=("${SUITE_OPTS[@]}") ;;
+    7) suite_apt sid && apt_opts=("${SUITE_OPTS[@]}") ;;
     esac
 }
 
@@ -179,8 +193,10 @@ resolve_kernel_package() {
     local -a apt_opts
     kernel_apt_opts "$gen"
     case $gen in
+    5.10) re='^linux-image-5\.10\.0-[0-9]+-amd64-unsigned$' ;;
     6.1) re='^linux-image-6\.1\.0-[0-9]+-amd64$' ;;
     6.12) re='^linux-image-6\.12\.[0-9]+(\+[a-z0-9.]+)?-amd64$' ;;
+    7) re='^linux-image-7\.[0-9]+\.[0-9]+(\+[a-z0-9.]+)?-amd64$' ;;
     esac
     # The meta package names the current image. For 6.1 make sure apt's lists
     # are there (a fresh machine has none).
@@ -199,30 +215,49 @@ resolve_kernel_package() {
     echo "$pkg"
 }
 
-# Downloads the kernel package for $1 into $GUEST_DIR/$1 unless present;
-# prints the .deb path.
+# The packages that make up image package $1 (apt options in apt_opts): the
+# package itself and, for the split packaging of Debian's 7.x kernels, the
+# linux-binary-* (the kernel image) and linux-modules-* packages it depends on.
+kernel_package_set() {
+    echo "$1"
+    apt-cache "${apt_opts[@]}" depends "$1" 2>/dev/null |
+        awk '$1 == "Depends:" && $2 ~ /^linux-(binary|modules)-/ { print $2 }' | sort -u
+}
+
+# Downloads the kernel packages for generation $1 into $GUEST_DIR/$1 unless
+# present; prints the .deb paths, one a line (the image package first).
 fetch_kernel() {
-    local gen=$1 dir=$GUEST_DIR/$1 pkg deb
-    local -a apt_opts
+    local gen=$1 dir=$GUEST_DIR/$1 pkg p deb
+    local -a apt_opts pkgs debs
     if [[ $FORCE == 0 && -r $dir/package ]]; then
-        pkg=$(<"$dir/package")
-        deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
-        if [[ -n $deb ]]; then
-            echo "$deb"
+        mapfile -t pkgs <"$dir/package-set" 2>/dev/null || pkgs=("$(<"$dir/package")")
+        debs=()
+        for p in "${pkgs[@]}"; do
+            deb=$(find "$dir" -maxdepth 1 -name "${p}_*.deb" | head -n1)
+            [[ -n $deb ]] && debs+=("$deb")
+        done
+        if ((${#debs[@]} == ${#pkgs[@]} && ${#debs[@]} > 0)); then
+            printf '%s\n' "${debs[@]}"
             return
         fi
     fi
     kernel_apt_opts "$gen" # before the subshell below, so apt update runs once
     pkg=$(resolve_kernel_package "$gen")
+    mapfile -t pkgs < <(kernel_package_set "$pkg")
     mkdir -p "$dir"
     rm -f "$dir"/*.deb
-    log "downloading $pkg"
-    (cd "$dir" && run_logged apt-get -q -o APT::Sandbox::User=root "${apt_opts[@]}" download "$pkg") ||
-        die "apt-get download $pkg failed"
-    deb=$(find "$dir" -maxdepth 1 -name "${pkg}_*.deb" | head -n1)
-    [[ -n $deb ]] || die "apt-get download $pkg produced no .deb in $dir"
+    log "kernel $gen: downloading ${pkgs[*]}"
+    (cd "$dir" && run_logged apt-get -q -o APT::Sandbox::User=root "${apt_opts[@]}" download "${pkgs[@]}") ||
+        die "apt-get download ${pkgs[*]} failed"
+    debs=()
+    for p in "${pkgs[@]}"; do
+        deb=$(find "$dir" -maxdepth 1 -name "${p}_*.deb" | head -n1)
+        [[ -n $deb ]] || die "apt-get download $p produced no .deb in $dir"
+        debs+=("$deb")
+    done
     echo "$pkg" >"$dir/package"
-    echo "$deb"
+    printf '%s\n' "${pkgs[@]}" >"$dir/package-set"
+    printf '%s\n' "${debs[@]}"
 }
 
 # ---------------------------------------------------------------------------
@@ -263,7 +298,9 @@ build_inputs_hash() {
 }
 
 build_initramfs() {
-    local gen=$1 deb=$2 dir=$GUEST_DIR/$1 build kroot root kver mdir m f p ko
+    local gen=$1 dir=$GUEST_DIR/$1 build kroot root kver kimage mdir m f p ko deb
+    shift
+    local -a debs=("$@")
     local -a sched=() wanted=() ipvs_list=() net_list=()
     build=$(mktemp -d "$dir/build.XXXXXX")
     # shellcheck disable=SC2064 # expand now: $build is local
@@ -271,12 +308,37 @@ build_initramfs() {
     kroot=$build/kernel
     root=$build/root
 
-    log "unpacking $(basename "$deb")"
-    dpkg -x "$deb" "$kroot" || die "dpkg -x $deb failed"
-    kver=$(find "$kroot/lib/modules" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n1)
-    [[ -n $kver && -f $kroot/boot/vmlinuz-$kver ]] ||
-        die "$deb has no vmlinuz and modules (is it the image package?)"
-    depmod -b "$kroot" "$kver" || die "depmod for $kver failed"
+    for deb in "${debs[@]}"; do
+        log "unpacking $(basename "$deb")"
+        dpkg -x "$deb" "$kroot" || die "dpkg -x $deb failed"
+    done
+    # Modules under /lib/modules (5.10 to 6.12) or, merged-/usr, under
+    # /usr/lib/modules (7.x, whose image is /usr/lib/modules/<kver>/vmlinuz).
+    # Work on one view: /lib -> usr/lib when the package has only /usr/lib.
+    if [[ ! -e $kroot/lib && -d $kroot/usr/lib/modules ]]; then
+        ln -s usr/lib "$kroot/lib"
+    fi
+    kver=$(find "$kroot/lib/modules/" -mindepth 1 -maxdepth 1 -printf '%f\n' | head -n1)
+    kimage=""
+    for f in "$kroot/boot/vmlinuz-$kver" "$kroot/lib/modules/$kver/vmlinuz"; do
+        if [[ -n $kver && -f $f ]]; then
+            kimage=$f
+            break
+        fi
+    done
+    [[ -n $kimage ]] || die "${debs[*]}: no kernel image and modules (are they the image packages?)"
+    # Debian's split 7.x packages ship no modules.builtin (nor .builtin.modinfo,
+    # .order): modprobe then cannot tell a builtin module from a missing one.
+    # Without that list, a wanted module with no .ko file is taken as builtin
+    # (af_packet and virtio_pci are, there) and listed in a modules.builtin
+    # made here, so that modprobe accepts it on the host and in the guest. A
+    # module really missing then fails the test boot, or the suites that use it.
+    local no_builtin_list=0
+    if [[ ! -e $kroot/lib/modules/$kver/modules.builtin ]]; then
+        no_builtin_list=1
+        : >"$kroot/lib/modules/$kver/modules.builtin"
+    fi
+    depmod -b "$kroot" "$kver" 2>/dev/null || die "depmod for $kver failed"
 
     # Filesystem skeleton, merged-/usr like the host so that host-built
     # binaries find their loader (/lib64/ld-linux-x86-64.so.2) and libraries.
@@ -346,7 +408,22 @@ EOF
         sed -E 's/\.ko(\.xz|\.zst|\.gz)?$//' | grep -vE '^ip_vs_(ftp|pe_sip)$' | sort)
     ((${#sched[@]})) || die "kernel $kver has no IPVS schedulers"
     ipvs_list=(ip_vs "${sched[@]}" "${IPVS_TAIL_MODULES[@]}")
-    wanted=(crc32c_generic "${ipvs_list[@]}" "${NET_MODULES[@]}" "${BOOT_MODULES[@]}")
+    # Up to 6.x, libcrc32c (needed by ip_vs) only soft-depends on crc32c: the
+    # crc32c_generic module must be loaded first or ip_vs fails with "unknown
+    # symbol". Newer kernels (7.x) have crc32c in the core library and no such
+    # module.
+    if module_files crc32c_generic "$kroot" "$kver" >/dev/null; then
+        ipvs_list=(crc32c_generic "${ipvs_list[@]}")
+    fi
+    wanted=("${ipvs_list[@]}" "${NET_MODULES[@]}" "${BOOT_MODULES[@]}")
+    if ((no_builtin_list)); then
+        for m in "${wanted[@]}"; do
+            module_files "$m" "$kroot" "$kver" >/dev/null && continue
+            log "kernel $kver: no module $m and no modules.builtin: taking $m as builtin"
+            echo "kernel/builtin/$m.ko" >>"$kroot/$mdir/modules.builtin"
+        done
+        depmod -b "$kroot" "$kver" 2>/dev/null || die "depmod for $kver failed"
+    fi
     for m in "${wanted[@]}" "${OPTIONAL_MODULES[@]}"; do
         if ! module_files "$m" "$kroot" "$kver" >"$build/files"; then
             if [[ " ${OPTIONAL_MODULES[*]} " == *" $m "* ]]; then
@@ -373,7 +450,7 @@ EOF
     done
     depmod -b "$root" "$kver" || die "depmod in the initramfs failed"
     # Module lists for guest.sh (af_packet etc. may be builtin: modprobe copes).
-    printf '%s\n' "# IPVS modules, in load order (after crc32c_generic)" "${ipvs_list[@]}" \
+    printf '%s\n' "# IPVS modules, in load order (crc32c_generic first where the kernel has it)" "${ipvs_list[@]}" \
         >"$root/etc/lvs-guest/modules-ipvs"
     printf '%s\n' "# other modules loaded at boot" "${net_list[@]}" >"$root/etc/lvs-guest/modules-net"
     echo "$kver" >"$root/etc/lvs-guest/kernel-release"
@@ -383,7 +460,7 @@ EOF
     (cd "$root" && find . -print0 | LC_ALL=C sort -z |
         cpio --null -o -H newc -R 0:0 --quiet) >"$dir/initrd.cpio.tmp" ||
         die "building the initramfs archive failed"
-    cp "$kroot/boot/vmlinuz-$kver" "$dir/vmlinuz.tmp"
+    cp "$kimage" "$dir/vmlinuz.tmp"
     rm -f "$dir/vmlinux"
     if extract_vmlinux "$dir/vmlinuz.tmp" "$dir/vmlinux.tmp"; then
         mv "$dir/vmlinux.tmp" "$dir/vmlinux"
@@ -463,13 +540,15 @@ setup_kernel() {
         return
     fi
     rm -f "$dir/stamp"
-    deb=$(fetch_kernel "$gen")
-    build_initramfs "$gen" "$deb"
+    local -a debs
+    mapfile -t debs < <(fetch_kernel "$gen")
+    ((${#debs[@]})) || die "kernel $gen: no packages"
+    build_initramfs "$gen" "${debs[@]}"
     smoke_test "$gen"
     echo "$(build_inputs_hash) $(<"$dir/package")" >"$dir/stamp"
     local boots=vmlinuz
     if [[ -e $dir/vmlinux ]]; then boots=vmlinux; fi
-    log "kernel $gen: ready ($(<"$dir/kernel-release"), boots $boots)"
+    log "kernel $gen: ready ($(<"$dir/package"), release $(<"$dir/kernel-release"), boots $boots)"
 }
 
 main() {
@@ -482,7 +561,7 @@ main() {
             usage
             exit 0
             ;;
-        6.1 | 6.12) kernels+=("$1") ;;
+        5.10 | 6.1 | 6.12 | 7) kernels+=("$1") ;;
         *) die "unknown argument '$1' (kernels: ${ALL_KERNELS[*]})" ;;
         esac
         shift

@@ -243,6 +243,17 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         self.run(call::info()).await
     }
 
+    /// What the running kernel supports ([`Capabilities`](crate::Capabilities)), probed as
+    /// [`Ipvs::capabilities`](super::Ipvs::capabilities) does on the kernel backend (the
+    /// blocking part of the probe runs on tokio's blocking pool); the connection table is
+    /// this handle's.
+    pub async fn capabilities(&mut self) -> Result<crate::Capabilities> {
+        let size = self.info().await?.conn_table_size;
+        tokio::task::spawn_blocking(move || crate::transport::probe::running_kernel(Some(size)))
+            .await
+            .map_err(|e| crate::Error::Io(std::io::Error::other(e)))
+    }
+
     /// Start a connection sync daemon (`ipvsadm --start-daemon`).
     pub async fn start_daemon(&mut self, d: &Daemon) -> Result<()> {
         self.run(call::start_daemon(d)?).await

@@ -464,6 +464,26 @@ impl<T: Transport> Ipvs<T> {
         self.run(call::info())
     }
 
+    /// What the kernel supports, so that a control plane can adapt to it without parsing
+    /// `uname`: schedulers, tunnel encapsulations, mixed-family destinations, the upper
+    /// threshold range, the connection table, ... ([`Capabilities`](crate::Capabilities)).
+    /// On the kernel backend it is probed (without touching this handle's table); on the
+    /// mock it is the mock's profile.
+    ///
+    /// ```
+    /// # #[cfg(feature = "mock")] {
+    /// use lvs::{transport::MockKernel, Ipvs, Scheduler};
+    /// let mut ipvs = Ipvs::with_transport(MockKernel::builder().linux_6_1().build());
+    /// let caps = ipvs.capabilities()?;
+    /// let scheduler = if caps.has_scheduler(&Scheduler::Twos) { Scheduler::Twos } else { Scheduler::Wlc };
+    /// assert_eq!(scheduler, Scheduler::Wlc);
+    /// # }
+    /// # Ok::<(), lvs::Error>(())
+    /// ```
+    pub fn capabilities(&mut self) -> Result<crate::Capabilities> {
+        self.transport.capabilities()
+    }
+
     /// Start a connection sync daemon (`ipvsadm --start-daemon`).
     pub fn start_daemon(&mut self, d: &Daemon) -> Result<()> {
         self.run(call::start_daemon(d)?)

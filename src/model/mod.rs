@@ -4,6 +4,7 @@
 mod daemon;
 mod destination;
 mod info;
+mod kernel;
 mod persistence;
 mod scheduler;
 #[cfg(feature = "serde")]
@@ -16,6 +17,7 @@ pub use destination::{
     DestCounters, Destination, DestinationBuilder, ForwardMethod, Tunnel, TunnelFlags, TunnelType,
 };
 pub use info::{Info, Timeouts, Version};
+pub use kernel::{Capabilities, ConnTable, KernelVersion, ServiceOrder};
 pub use persistence::{Netmask, Persistence, PersistenceEngine};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};

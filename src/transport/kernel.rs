@@ -446,6 +446,14 @@ impl Transport for KernelTransport {
         Some(Box::new(self.open_sibling().ok()?))
     }
 
+    /// Probes the running kernel without touching this transport's table: see
+    /// [`Capabilities`] and the crate's `transport::probe` notes (a scratch network
+    /// namespace, which needs `CAP_SYS_ADMIN`, for what must be tried; files for the
+    /// modules; the version's expected values where neither can tell).
+    fn capabilities(&mut self) -> Result<crate::model::Capabilities> {
+        super::probe::capabilities(self)
+    }
+
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
         if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon)
             && self.timeout < DAEMON_TIMEOUT

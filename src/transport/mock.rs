@@ -17,7 +17,9 @@ use netlink_packet_core::{Emitable, NetlinkPayload, NLM_F_DUMP};
 use super::{RequestKind, Transport};
 use crate::client::ServiceEntry;
 use crate::error::{DecodeError, Error, KernelContext, Operation, Result};
-use crate::model::{Daemon, Info, ServiceId, Timeouts, Version};
+use crate::model::{
+    Capabilities, ConnTable, Daemon, Info, KernelVersion, Scheduler, ServiceId, Timeouts, Version,
+};
 use crate::wire::{self, DestAttr, IpvsAttr, IpvsCmd, IpvsMessage, ServiceAttr};
 
 use table::Table;
@@ -70,13 +72,37 @@ struct Config {
     hash_seed: u8,
     loopback_up: bool,
     ipv6: bool,
+    /// The kernel version the profile is for, if one was chosen.
+    kernel: Option<KernelVersion>,
+    /// The largest upper threshold taken (above it: EINVAL).
+    max_upper_threshold: u32,
+    /// Whether 127.0.0.0 (`lo`'s network address) has a broadcast route (refused).
+    network_broadcast_routes: bool,
+    /// Whether the connection table is resizable (7.x).
+    conn_tab_resizable: bool,
+    /// Whether the connection table is allocated only when IPVS is first used in the
+    /// namespace (7.x): `GET_INFO` reports 0 before.
+    conn_tab_lazy: bool,
 }
 
 /// Options for a [`MockKernel`]: which kernel it imitates.
 ///
-/// The default is a mainline kernel (all 14 schedulers, the `sip` persistence engine,
-/// `HZ` 250, a 4096-entry connection table, IPv6, and a namespace whose only interface is
-/// `lo`, up, MTU 65536).
+/// The default behaves as Linux 6.12 (all 14 schedulers, the `sip` persistence engine,
+/// `HZ` 250, a 4096-entry connection table, upper thresholds up to `u32::MAX`, IPv6, and a
+/// namespace whose only interface is `lo`, up, MTU 65536).
+///
+/// A profile for a kernel version sets every behaviour that differs between kernels from
+/// the same table of kernel facts as [`Capabilities::expected`] (each documented there with
+/// its version range): [`kernel`](Self::kernel) for any version, or the shortcuts for the
+/// kernels the crate is tested on, [`linux_5_10`](Self::linux_5_10),
+/// [`linux_6_1`](Self::linux_6_1), [`linux_6_12`](Self::linux_6_12) and
+/// [`linux_7`](Self::linux_7). To imitate the machine's own kernel:
+///
+/// ```no_run
+/// use lvs::transport::MockKernel;
+/// let mock = MockKernel::builder().kernel(lvs::KernelVersion::running()?).build();
+/// # Ok::<(), lvs::Error>(())
+/// ```
 ///
 /// ```
 /// use lvs::transport::MockKernel;
@@ -112,6 +138,11 @@ impl Default for MockKernelBuilder {
                 hash_seed: 0,
                 loopback_up: true,
                 ipv6: true,
+                kernel: None,
+                max_upper_threshold: u32::MAX,
+                network_broadcast_routes: false,
+                conn_tab_resizable: false,
+                conn_tab_lazy: false,
             },
         }
     }
@@ -139,21 +170,68 @@ impl MockKernelBuilder {
         self
     }
 
-    /// Linux 6.1: the mainline schedulers except `twos` (which came with 6.7).
-    pub fn linux_6_1(self) -> Self {
-        self.schedulers(
-            MAINLINE_SCHEDULERS
-                .iter()
-                .filter(|s| **s != "twos")
-                .copied(),
-        )
-        .persistence_engines(MAINLINE_PERSISTENCE_ENGINES)
+    /// The profile of kernel version `v`: its schedulers (`twos` from 6.7), the `sip`
+    /// engine, its connection table size (4096, or 256 and resizable from 7.0), its largest
+    /// upper threshold (`i32::MAX` from 6.1.183 in the 6.1 series and from 7.0, `u32::MAX`
+    /// otherwise) and whether `lo`'s network address 127.0.0.0 is refused as a real server
+    /// (before 6.0): [`Capabilities::expected`] documents each range. Options set after it
+    /// override it.
+    pub fn kernel(mut self, v: KernelVersion) -> Self {
+        let caps = Capabilities::expected(v);
+        self.config.schedulers = caps
+            .schedulers
+            .iter()
+            .map(|s| s.name().to_owned())
+            .collect();
+        self.config.persistence_engines = caps.persistence_engines;
+        self.config.conn_tab_size = caps.conn_table.size;
+        self.config.conn_tab_resizable = caps.conn_table.resizable;
+        self.config.conn_tab_lazy = caps.conn_table.allocated_on_first_use;
+        self.config.max_upper_threshold = caps.max_upper_threshold;
+        self.config.network_broadcast_routes = caps.network_broadcast_routes;
+        self.config.kernel = Some(v);
+        self
     }
 
-    /// Linux 6.12: every mainline scheduler, `twos` included.
+    /// Linux 5.10 as Debian bullseye ships it (5.10.223): no `twos`, and `lo`'s network
+    /// address 127.0.0.0 refused as a real server.
+    pub fn linux_5_10(self) -> Self {
+        self.kernel(KernelVersion::new(5, 10, 223))
+    }
+
+    /// Linux 6.1 as Debian bookworm ships it (6.1.192): no `twos` (it came with 6.7), and
+    /// an upper threshold above `i32::MAX` refused (from 6.1.183; for an earlier 6.1, use
+    /// [`kernel`](Self::kernel) with its version).
+    pub fn linux_6_1(self) -> Self {
+        self.kernel(KernelVersion::new(6, 1, 192))
+    }
+
+    /// Linux 6.12 as Debian's bookworm-backports ships it (6.12.95): every mainline
+    /// scheduler, `twos` included.
     pub fn linux_6_12(self) -> Self {
-        self.schedulers(MAINLINE_SCHEDULERS)
-            .persistence_engines(MAINLINE_PERSISTENCE_ENGINES)
+        self.kernel(KernelVersion::new(6, 12, 95))
+    }
+
+    /// Linux 7.x as Debian's unstable suite ships it (7.2.13): a resizable connection table
+    /// that `GET_INFO` reports as 256 entries, and an upper threshold above `i32::MAX`
+    /// refused.
+    pub fn linux_7(self) -> Self {
+        self.kernel(KernelVersion::new(7, 2, 13))
+    }
+
+    /// The largest upper connection threshold the kernel takes: above it, adding or editing
+    /// a destination is refused with EINVAL (see [`Capabilities::max_upper_threshold`]).
+    pub fn max_upper_threshold(mut self, max: u32) -> Self {
+        self.config.max_upper_threshold = max;
+        self
+    }
+
+    /// Whether the local routing table has a broadcast route for `lo`'s network address
+    /// 127.0.0.0, which the kernel then refuses as a real server (EINVAL; see
+    /// [`Capabilities::network_broadcast_routes`]).
+    pub fn network_broadcast_routes(mut self, yes: bool) -> Self {
+        self.config.network_broadcast_routes = yes;
+        self
     }
 
     /// The kernel's `HZ` (default 250, as Debian's and mainline's default configuration):
@@ -165,7 +243,7 @@ impl MockKernelBuilder {
     }
 
     /// The connection table size `GET_INFO` reports (default 4096, the `ip_vs` module's
-    /// `conn_tab_bits=12`).
+    /// `conn_tab_bits=12`; 256 on 7.x, whose table is resizable).
     pub fn conn_table_size(mut self, size: u32) -> Self {
         self.config.conn_tab_size = size;
         self
@@ -404,8 +482,42 @@ impl MockKernel {
     pub fn info(&self) -> Info {
         Info {
             version: Version(self.config.version),
-            conn_table_size: self.config.conn_tab_size,
+            conn_table_size: self.conn_table_size(),
         }
+    }
+
+    /// The connection table size `GET_INFO` reports: 0 on 7.x before the namespace's first
+    /// service or sync daemon, which allocate the table.
+    fn conn_table_size(&self) -> u32 {
+        if self.config.conn_tab_lazy && !self.table.enabled {
+            0
+        } else {
+            self.config.conn_tab_size
+        }
+    }
+
+    /// What the modelled kernel supports: its profile (see [`MockKernelBuilder::kernel`]) with
+    /// the options given to the builder. This is what
+    /// [`Ipvs::capabilities`](crate::Ipvs::capabilities) returns on the mock.
+    pub fn capabilities(&self) -> Capabilities {
+        let cfg = &self.config;
+        let mut caps = Capabilities::expected(cfg.kernel.unwrap_or(KernelVersion::new(6, 12, 95)));
+        caps.kernel = cfg.kernel;
+        caps.schedulers = cfg
+            .schedulers
+            .iter()
+            .filter_map(|name| name.parse::<Scheduler>().ok())
+            .collect();
+        caps.persistence_engines = cfg.persistence_engines.clone();
+        caps.ipv6 = cfg.ipv6;
+        caps.max_upper_threshold = cfg.max_upper_threshold;
+        caps.network_broadcast_routes = cfg.network_broadcast_routes;
+        caps.conn_table = ConnTable {
+            size: cfg.conn_tab_size,
+            resizable: cfg.conn_tab_resizable,
+            allocated_on_first_use: cfg.conn_tab_lazy,
+        };
+        caps
     }
 
     /// Answer one request: framed and parsed back as the kernel would receive it, then
@@ -433,6 +545,7 @@ impl MockKernel {
         dump: bool,
         attrs: &[IpvsAttr],
     ) -> Result<Vec<IpvsMessage>, Errno> {
+        let conn_table_size = self.conn_table_size();
         let cfg = &self.config;
         if dump {
             return match cmd {
@@ -466,7 +579,7 @@ impl MockKernel {
                 IpvsCmd::SetInfo,
                 vec![
                     IpvsAttr::InfoVersion(cfg.version),
-                    IpvsAttr::InfoConnTabSize(cfg.conn_tab_size),
+                    IpvsAttr::InfoConnTabSize(conn_table_size),
                 ],
             )]),
             _ => Err(Errno::EOPNOTSUPP),
@@ -485,6 +598,10 @@ fn roundtrip_reply(msg: &IpvsMessage) -> Result<IpvsMessage> {
 }
 
 impl Transport for MockKernel {
+    fn capabilities(&mut self) -> Result<Capabilities> {
+        Ok(MockKernel::capabilities(self))
+    }
+
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
         self.answer(msg, kind)
     }

@@ -11,6 +11,7 @@ mod asynch;
 mod kernel;
 #[cfg(feature = "mock")]
 mod mock;
+pub(crate) mod probe;
 
 #[cfg(feature = "tokio")]
 pub use asynch::{AsyncTransport, TokioTransport, TokioTransportBuilder};
@@ -19,6 +20,7 @@ pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT};
 pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};
 
 use crate::error::{Error, Result};
+use crate::model::{Capabilities, KernelVersion};
 use crate::wire::IpvsMessage;
 
 /// Whether a request is a single `do` or a dump.
@@ -96,6 +98,20 @@ pub trait Transport: Send {
     fn sibling(&mut self) -> Option<Box<dyn Transport>> {
         None
     }
+
+    /// What the kernel behind this transport supports (see [`Capabilities`]): the kernel
+    /// transport probes the running kernel, the mock answers its profile. The default: the
+    /// expected capabilities of the running kernel's version
+    /// ([`Capabilities::expected`]), with the connection table size that `GET_INFO`
+    /// reports.
+    fn capabilities(&mut self) -> Result<Capabilities> {
+        let mut caps = Capabilities::expected(KernelVersion::running()?);
+        let info = self.request(&IpvsMessage::get_info(), RequestKind::Do)?;
+        if let Some(info) = info.first().and_then(|m| m.info().ok()) {
+            caps.conn_table.size = info.conn_table_size;
+        }
+        Ok(caps)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for Box<T> {
@@ -125,5 +141,9 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn sibling(&mut self) -> Option<Box<dyn Transport>> {
         (**self).sibling()
+    }
+
+    fn capabilities(&mut self) -> Result<Capabilities> {
+        (**self).capabilities()
     }
 }

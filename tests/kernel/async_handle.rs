@@ -52,6 +52,7 @@ impl BlockOn {
     }
 
     forward! {
+        fn capabilities(&mut self) -> Result<lvs::Capabilities>;
         fn add_service(&mut self, svc: &Service) -> Result<()>;
         fn update_service(&mut self, svc: &Service) -> Result<()>;
         fn delete_service(&mut self, id: &ServiceId) -> Result<()>;

@@ -217,7 +217,10 @@ fn check_reply(sc: &Scenario, name: &str, messages: &[IpvsMessage]) {
             assert_eq!(messages[0].cmd, IpvsCmd::SetInfo);
             let info = messages[0].info().unwrap();
             assert_eq!(info.version.to_string(), "1.2.1");
-            assert_eq!(info.conn_table_size, 4096);
+            assert_eq!(
+                info.conn_table_size,
+                crate::common::expected().conn_table.size
+            );
         }
         "get_service_do" => {
             assert_eq!(messages.len(), 1);
@@ -233,11 +236,14 @@ fn write_fixtures(dir: &Path, captured: &[(&str, Exchange)]) {
         std::fs::write(dir.join(format!("{name}.bin")), &ex.bytes).expect("write a fixture");
     }
     let release = kernel_release();
-    let (major, minor) = crate::common::kernel_version();
+    let version = crate::common::running();
+    let generation = std::env::var("LVS_CAPTURE_GENERATION")
+        .unwrap_or_else(|_| format!("{}.{}", version.major, version.minor));
     let readme = format!(
-        "Captured on kernel {release} (uname -r in the qemu guest) by: \
-         LVS_CAPTURE_DIR=$PWD/tests/fixtures/kernel-{major}.{minor} \
-         scripts/guest/run.sh --kernel {major}.{minor} -- \
+        "Captured on kernel {release} (uname -r in the qemu guest; upstream {version}) by: \
+         LVS_CAPTURE_DIR=$PWD/tests/fixtures/kernel-{generation} \
+         LVS_CAPTURE_GENERATION={generation} \
+         scripts/guest/run.sh --kernel {generation} -- \
          target/debug/deps/kernel-HASH --exact capture::capture_reply_fixtures \
          (tests/kernel/capture.rs; each .bin holds every reply datagram of one request, \
          back to back, through the final NLMSG_DONE or ack)\n"

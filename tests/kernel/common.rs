@@ -240,6 +240,17 @@ pub fn kernel_version() -> (u32, u32) {
     (num(), num())
 }
 
+/// The running kernel's upstream version (Debian's `/proc/version` names it).
+pub fn running() -> lvs::KernelVersion {
+    lvs::KernelVersion::running().expect("the running kernel's version")
+}
+
+/// What the crate's table of kernel facts says of the running kernel: each kernel behaviour
+/// a test checks is stated there for version ranges, and the mock's profiles follow it.
+pub fn expected() -> lvs::Capabilities {
+    lvs::Capabilities::expected(running())
+}
+
 /// `uname -r`.
 pub fn kernel_release() -> String {
     std::fs::read_to_string("/proc/sys/kernel/osrelease")

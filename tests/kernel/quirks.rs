@@ -11,7 +11,9 @@ use lvs::{
     Timeouts, Tunnel, TunnelFlags, TunnelType,
 };
 
-use crate::common::{assert_lines, kernel_version, lines, raw, raw_service_flags, sa, Netns};
+use crate::common::{
+    assert_lines, expected, kernel_version, lines, raw, raw_service_flags, sa, Netns,
+};
 
 /// The variant names of attributes, in order (`Af`, `Fwmark`, ...).
 fn kinds<A: Debug>(attrs: &[A]) -> Vec<String> {
@@ -326,7 +328,7 @@ fn quirk_reply_command_tags_and_nested_flag() {
         i[0].attrs,
         [
             IpvsAttr::InfoVersion(0x010201),
-            IpvsAttr::InfoConnTabSize(4096)
+            IpvsAttr::InfoConnTabSize(expected().conn_table.size)
         ]
     );
 }
@@ -402,6 +404,10 @@ fn quirk_twos_scheduler_only_from_kernel_6_7() {
         .scheduler(Scheduler::Twos)
         .build()
         .unwrap();
+    assert_eq!(
+        kernel_version() >= (6, 7),
+        expected().has_scheduler(&Scheduler::Twos)
+    );
     if kernel_version() >= (6, 7) {
         ipvs.add_service(&s).unwrap();
         assert_lines(&ns.save(), &["-A -t 10.0.0.1:80 -s twos"]);
@@ -784,13 +790,19 @@ fn quirk_kernel_stores_forwarding_and_tunnel_codes_ipvsadm_cannot_show() {
     assert_eq!(save.status.signal(), Some(libc::SIGSEGV), "{save:?}");
 }
 
-/// An upper threshold above i32::MAX (the builder refuses it): both kernels store it as an
-/// unsigned value and report it back, and ipvsadm prints it unsigned.
+/// An upper threshold above i32::MAX (the builder refuses it). Stored as unsigned and
+/// listed so by ipvsadm on 5.10, on 6.1 before 6.1.183, on 6.12 (up to 6.12.95 at least);
+/// refused with EINVAL, on add and on edit alike, from 6.1.183 and on 7.x (seen on 7.2.13):
+/// `Capabilities::max_upper_threshold`, which the mock's profiles follow. The refusal
+/// comes after the service lookup (ESRCH first) and after the `lower > upper` check (ERANGE
+/// first); `i32::MAX` itself is taken everywhere.
 #[test]
 fn quirk_upper_threshold_above_i32_max() {
     let ns = Netns::new("q-uthresh");
     let mut ipvs = ns.ipvs();
+    let refused = expected().max_upper_threshold == i32::MAX as u32;
     let id = ServiceId::tcp(sa("10.0.0.1:80"));
+    let missing = ServiceId::tcp(sa("10.0.0.9:80"));
     ipvs.add_service(
         &Service::builder(id)
             .scheduler(Scheduler::Rr)
@@ -798,25 +810,75 @@ fn quirk_upper_threshold_above_i32_max() {
             .unwrap(),
     )
     .unwrap();
-    let mut d = Destination::builder(sa("10.0.0.2:80"))
-        .masquerade()
-        .build()
-        .unwrap();
-    d.upper_threshold = u32::MAX;
-    d.lower_threshold = 0x8000_0000;
-    let add = raw(&mut ipvs, &IpvsMessage::new_dest(&id, &d), RequestKind::Do);
-    add.expect("stored");
-    let back = ipvs.destinations(&id).unwrap();
-    assert_eq!(
-        (back[0].upper_threshold, back[0].lower_threshold),
-        (u32::MAX, 0x8000_0000)
+    let dest = |upper: u32, lower: u32| {
+        let mut d = Destination::builder(sa("10.0.0.2:80"))
+            .masquerade()
+            .build()
+            .unwrap();
+        d.upper_threshold = upper;
+        d.lower_threshold = lower;
+        d
+    };
+    // The order of the checks: ESRCH, then ERANGE, then the range of the upper threshold.
+    let r = raw(
+        &mut ipvs,
+        &IpvsMessage::new_dest(&missing, &dest(u32::MAX, 0)),
+        RequestKind::Do,
     );
-    assert_lines(
-        &ns.listing(&["--thresholds"]),
-        &[
-            "TCP 10.0.0.1:80 rr",
-            "-> 10.0.0.2:80 4294967295 2147483648 0 0",
-        ],
+    assert_raw_errno!(r, libc::ESRCH);
+    let r = raw(
+        &mut ipvs,
+        &IpvsMessage::new_dest(&id, &dest(0x8000_0000, 0x9000_0000)),
+        RequestKind::Do,
+    );
+    assert_raw_errno!(r, libc::ERANGE);
+
+    let big = dest(u32::MAX, 0x8000_0000);
+    let add = raw(
+        &mut ipvs,
+        &IpvsMessage::new_dest(&id, &big),
+        RequestKind::Do,
+    );
+    if refused {
+        assert_raw_errno!(add, libc::EINVAL);
+        assert_eq!(ipvs.destinations(&id).unwrap(), []);
+        // i32::MAX is still taken, and an edit above it is refused too.
+        let top = dest(i32::MAX as u32, 0);
+        raw(
+            &mut ipvs,
+            &IpvsMessage::new_dest(&id, &top),
+            RequestKind::Do,
+        )
+        .expect("i32::MAX");
+        let edit = raw(
+            &mut ipvs,
+            &IpvsMessage::set_dest(&id, &big),
+            RequestKind::Do,
+        );
+        assert_raw_errno!(edit, libc::EINVAL);
+        assert_eq!(
+            ipvs.destinations(&id).unwrap()[0].upper_threshold,
+            i32::MAX as u32
+        );
+    } else {
+        add.expect("stored");
+        let back = ipvs.destinations(&id).unwrap();
+        assert_eq!(
+            (back[0].upper_threshold, back[0].lower_threshold),
+            (u32::MAX, 0x8000_0000)
+        );
+        assert_lines(
+            &ns.listing(&["--thresholds"]),
+            &[
+                "TCP 10.0.0.1:80 rr",
+                "-> 10.0.0.2:80 4294967295 2147483648 0 0",
+            ],
+        );
+    }
+    assert_eq!(
+        ipvs.capabilities().unwrap().max_upper_threshold,
+        expected().max_upper_threshold,
+        "the probe finds the same range"
     );
 }
 
@@ -848,9 +910,11 @@ fn quirk_ipv6_master_daemon_on_lo_is_enetunreach() {
 
 /// Which IPv4 real server addresses the kernel takes in a namespace with only `lo` (up):
 /// 0.0.0.0, 255.255.255.255, multicast and `lo`'s broadcast 127.255.255.255 are refused
-/// (EINVAL); the rest of 0.0.0.0/8 (unicast since Linux 5.3), 127.0.0.0 (no network
-/// broadcast route), class E and 255.255.255.254 are taken. (Found by the differential
-/// suite: 0.1.2.3 is accepted; the mock models it.)
+/// (EINVAL); the rest of 0.0.0.0/8 (unicast since Linux 5.3), class E and 255.255.255.254
+/// are taken. `lo`'s network address 127.0.0.0 is taken from 6.0 on (no network broadcast
+/// route) and refused on 5.10, whose local table has a broadcast route for it
+/// (`Capabilities::network_broadcast_routes`). (Found by the differential suite: 0.1.2.3 is
+/// accepted; the mock models it.)
 #[test]
 fn quirk_ipv4_destination_address_classes() {
     let ns = Netns::new("q-v4classes");
@@ -864,7 +928,12 @@ fn quirk_ipv4_destination_address_classes() {
             .build()
             .unwrap()
     };
-    for bad in ["0.0.0.0", "127.255.255.255", "255.255.255.255", "224.0.0.1"] {
+    let network_broadcast = expected().network_broadcast_routes;
+    let mut bad = vec!["0.0.0.0", "127.255.255.255", "255.255.255.255", "224.0.0.1"];
+    if network_broadcast {
+        bad.push("127.0.0.0");
+    }
+    for bad in bad {
         assert_refused!(
             ipvs.add_destination(&id, &masq(bad)),
             InvalidRequest,
@@ -872,15 +941,17 @@ fn quirk_ipv4_destination_address_classes() {
             AddDestination
         );
     }
-    let ok = [
+    let mut ok = vec![
         "0.0.0.1",
         "0.1.2.3",
         "0.255.255.255",
-        "127.0.0.0",
         "240.0.0.1",
         "255.255.255.254",
     ];
-    for a in ok {
+    if !network_broadcast {
+        ok.insert(3, "127.0.0.0");
+    }
+    for a in ok.iter().copied() {
         ipvs.add_destination(&id, &masq(a)).unwrap();
     }
     let got: Vec<String> = ipvs
@@ -889,7 +960,7 @@ fn quirk_ipv4_destination_address_classes() {
         .iter()
         .map(|d| d.addr.to_string())
         .collect();
-    let mut want: Vec<&str> = ok.to_vec();
+    let mut want: Vec<&str> = ok.clone();
     want.reverse();
     assert_eq!(got, want);
 }
@@ -914,4 +985,158 @@ fn quirk_sync_id_above_255_is_kept() {
     let got = ipvs.daemons().unwrap();
     assert_eq!(got[0].sync_id, 0x1_0107);
     ns.stop_daemon(&mut ipvs, DaemonState::Backup);
+}
+
+/// What `Ipvs::capabilities` probes on the running kernel is what the crate's table of
+/// kernel facts says of its version (`Capabilities::expected`, which the mock's profiles
+/// follow), field by field: a kernel update that changes one of them fails here by name.
+/// The guest has every scheduler module of its kernel, and IPv6.
+#[test]
+fn capabilities_probe_matches_the_table_of_kernel_facts() {
+    let ns = Netns::new("q-caps");
+    let mut ipvs = ns.ipvs();
+    let got = ipvs.capabilities().unwrap();
+    let want = expected();
+    assert_eq!(got.kernel, Some(crate::common::running()));
+    assert_eq!(got.schedulers, want.schedulers, "schedulers");
+    assert_eq!(
+        got.persistence_engines, want.persistence_engines,
+        "persistence engines"
+    );
+    assert_eq!(got.tunnel_types, want.tunnel_types, "tunnel types");
+    assert_eq!(
+        got.mixed_family_destinations,
+        want.mixed_family_destinations
+    );
+    assert_eq!(
+        got.max_upper_threshold, want.max_upper_threshold,
+        "upper threshold"
+    );
+    assert_eq!(got.conn_table, want.conn_table, "connection table");
+    assert_eq!(got.ipv6, want.ipv6);
+    assert_eq!(got, want);
+    // The probe left the handle's table alone, and ipvsadm's header agrees on the size
+    // (once the namespace uses IPVS: see quirk_conn_table_per_namespace).
+    assert_eq!(ipvs.services().unwrap(), []);
+    ipvs.add_service(&Service::tcp(sa("10.0.0.1:80")).build().unwrap())
+        .unwrap();
+    let header = lines(&ns.ipvsadm(&["-L", "-n"]));
+    assert!(
+        header[0].ends_with(&format!("(size={})", got.conn_table.size)),
+        "{header:?}"
+    );
+}
+
+/// The connection table `GET_INFO` reports. Up to 6.x: one table of 4096 entries for all
+/// namespaces (`conn_tab_bits=12`), reported from the start. On 7.x each namespace has a
+/// resizable table of its own (`net.ipv4.vs.conn_lfactor`), allocated when IPVS is first
+/// used there: `GET_INFO` (and ipvsadm's `size=`) says 0 until a service is added or a sync
+/// daemon started (refused ones do not count, nor do timeouts), then 256, which stays after
+/// the services are gone. `Capabilities::conn_table`; the mock's profiles model it.
+#[test]
+fn quirk_conn_table_per_namespace() {
+    let want = expected().conn_table;
+    let before = if want.allocated_on_first_use {
+        0
+    } else {
+        want.size
+    };
+    let size = |ipvs: &mut crate::common::Handle| ipvs.info().unwrap().conn_table_size;
+
+    let ns = Netns::new("q-conntab");
+    let mut ipvs = ns.ipvs();
+    assert_eq!(size(&mut ipvs), before, "fresh namespace");
+    let nosuch = Service::tcp(sa("10.0.0.1:80"))
+        .scheduler(Scheduler::Other("nosuch".into()))
+        .build()
+        .unwrap();
+    assert!(ipvs.add_service(&nosuch).is_err());
+    ipvs.set_timeouts(&Timeouts {
+        tcp: 100,
+        tcp_fin: 0,
+        udp: 0,
+    })
+    .unwrap();
+    assert_eq!(
+        size(&mut ipvs),
+        before,
+        "after a refused add and a timeout change"
+    );
+    let id = ServiceId::tcp(sa("10.0.0.1:80"));
+    ipvs.add_service(&Service::builder(id).build().unwrap())
+        .unwrap();
+    assert_eq!(size(&mut ipvs), want.size, "after the first service");
+    ipvs.flush().unwrap();
+    assert_eq!(size(&mut ipvs), want.size, "after a flush");
+    assert_eq!(
+        std::path::Path::new("/proc/sys/net/ipv4/vs/conn_lfactor").exists(),
+        want.resizable
+    );
+
+    // A sync daemon allocates it too.
+    let ns = Netns::new("q-conntab2");
+    let mut ipvs = ns.ipvs();
+    assert_eq!(size(&mut ipvs), before);
+    ipvs.start_daemon(&Daemon::builder(DaemonState::Backup, "lo").build().unwrap())
+        .unwrap();
+    assert_eq!(size(&mut ipvs), want.size, "after a daemon start");
+    ns.stop_daemon(&mut ipvs, DaemonState::Backup);
+}
+
+/// The order of a service dump (`Capabilities::service_order`). Up to 6.x it follows the
+/// address and fwmark tables' 256 buckets, seeded by 8 bits of the namespace's kernel
+/// address: reproducible, and the same for the same services added in the same order within
+/// one namespace (the differential suite finds the seed and compares orders exactly). On
+/// 7.x one resizable table with a random seed per namespace: three namespaces given the same
+/// 40 services in the same order list them in different orders (40! orders: equal by
+/// chance with negligible probability).
+#[test]
+fn quirk_service_dump_order() {
+    let ids: Vec<ServiceId> = (1..=40)
+        .map(|i| ServiceId::tcp(sa(&format!("10.0.1.{i}:80"))))
+        .collect();
+    let mut orders = Vec::new();
+    for _ in 0..3 {
+        let ns = Netns::new("q-order");
+        let mut ipvs = ns.ipvs();
+        for id in &ids {
+            ipvs.add_service(&Service::builder(*id).build().unwrap())
+                .unwrap();
+        }
+        let order: Vec<ServiceId> = ipvs.services().unwrap().iter().map(|s| s.id).collect();
+        let mut sorted = order.clone();
+        sorted.sort();
+        let mut want = ids.clone();
+        want.sort();
+        assert_eq!(sorted, want, "every service, once");
+        orders.push(order);
+    }
+    let distinct = orders
+        .iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    match expected().service_order {
+        lvs::ServiceOrder::Random => assert!(distinct > 1, "{orders:?}"),
+        lvs::ServiceOrder::Buckets => {
+            // Each namespace's order is the mock's for one of the 256 seeds.
+            let mock_orders: Vec<Vec<ServiceId>> = (0..=255u8)
+                .map(|seed| {
+                    let mut mock = lvs::Ipvs::with_transport(
+                        lvs::transport::MockKernel::builder()
+                            .kernel(crate::common::running())
+                            .hash_seed(seed)
+                            .build(),
+                    );
+                    for id in &ids {
+                        mock.add_service(&Service::builder(*id).build().unwrap())
+                            .unwrap();
+                    }
+                    mock.services().unwrap().iter().map(|s| s.id).collect()
+                })
+                .collect();
+            for o in &orders {
+                assert!(mock_orders.contains(o), "no seed reproduces {o:?}");
+            }
+        }
+    }
 }

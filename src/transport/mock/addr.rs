@@ -18,11 +18,15 @@ pub(super) fn normalize(af: u16, mut addr: [u8; 16]) -> [u8; 16] {
 /// Whether `ip_vs_new_dest` takes this IPv4 address (`inet_addr_type` must say `RTN_LOCAL` or
 /// `RTN_UNICAST`). The namespace is modelled with only `lo` (127.0.0.1/8): 0.0.0.0 and
 /// 255.255.255.255 are broadcast (the rest of 0.0.0.0/8 is unicast since Linux 5.3),
-/// 224.0.0.0/4 multicast, 127.255.255.255 the broadcast route of `lo` (there is no route
-/// for the network address 127.0.0.0, so it is local). With `lo` down there is no local
-/// routing table at all, and every address is classified as broadcast.
-pub(super) fn ipv4_dest_ok(a: [u8; 4], loopback_up: bool) -> bool {
+/// 224.0.0.0/4 multicast, 127.255.255.255 the broadcast route of `lo`; the network address
+/// 127.0.0.0 is local from 6.0 on, and broadcast before (`network_broadcast_routes`: the
+/// kernel then added a broadcast route for each prefix's network address). With `lo` down
+/// there is no local routing table at all, and every address is classified as broadcast.
+pub(super) fn ipv4_dest_ok(a: [u8; 4], loopback_up: bool, network_broadcast_routes: bool) -> bool {
     if !loopback_up {
+        return false;
+    }
+    if network_broadcast_routes && a == [127, 0, 0, 0] {
         return false;
     }
     let zeronet = a == [0, 0, 0, 0];

@@ -96,6 +96,10 @@ pub(crate) struct Table {
     pub(crate) timeouts: [u32; 3],
     pub(crate) master: Option<DaemonCfg>,
     pub(crate) backup: Option<DaemonCfg>,
+    /// Whether IPVS is in use in the namespace (`ipvs->enable`): set by the first service
+    /// added or sync daemon started, never cleared. On 7.x the connection table is
+    /// allocated then, and `GET_INFO` reports its size as 0 before.
+    pub(crate) enabled: bool,
 }
 
 /// The kernel's default timeouts: TCP 15 min, TCP FIN-wait 2 min, UDP 5 min.
@@ -109,6 +113,7 @@ impl Default for Table {
             timeouts: DEFAULT_TIMEOUTS,
             master: None,
             backup: None,
+            enabled: false,
         }
     }
 }
@@ -223,7 +228,7 @@ impl Table {
                 Ok(())
             }
             (IpvsCmd::NewDest, Some(i), Some(d)) => self.add_dest(cfg, i, d),
-            (IpvsCmd::SetDest, Some(i), Some(d)) => self.edit_dest(i, d),
+            (IpvsCmd::SetDest, Some(i), Some(d)) => self.edit_dest(cfg, i, d),
             (IpvsCmd::DelDest, Some(i), Some(d)) => self.del_dest(i, &d),
             (IpvsCmd::Zero, Some(_), _) => Ok(()), // no traffic, nothing to zero
             _ => Err(Errno::EINVAL),
@@ -278,6 +283,7 @@ impl Table {
         };
         self.next_seq += 1;
         self.services.push(svc);
+        self.enabled = true;
         Ok(())
     }
 
@@ -294,11 +300,15 @@ impl Table {
     }
 
     /// The checks `ip_vs_add_dest` and `ip_vs_edit_dest` share: ERANGE for a negative
-    /// weight or a lower threshold above the upper one, EINVAL for a GUE tunnel type (whatever
-    /// the forwarding method) without a tunnel port.
-    fn check_dest(full: &UDestFull) -> Result<(), Errno> {
+    /// weight or a lower threshold above the upper one, EINVAL for an upper threshold above
+    /// the kernel's largest (`i32::MAX` from 6.1.183 and on 7.x) and for a GUE tunnel type
+    /// (whatever the forwarding method) without a tunnel port.
+    fn check_dest(cfg: &Config, full: &UDestFull) -> Result<(), Errno> {
         if full.weight < 0 || full.l_threshold > full.u_threshold {
             return Err(Errno::ERANGE);
+        }
+        if full.u_threshold > cfg.max_upper_threshold {
+            return Err(Errno::EINVAL);
         }
         if full.tun_type == TUNNEL_TYPE_GUE && full.tun_port == 0 {
             return Err(Errno::EINVAL);
@@ -314,7 +324,7 @@ impl Table {
 
     fn add_dest(&mut self, cfg: &Config, i: usize, d: UDest) -> Result<(), Errno> {
         let full = d.full.as_ref().ok_or(Errno::EINVAL)?;
-        Self::check_dest(full)?;
+        Self::check_dest(cfg, full)?;
         let s = &mut self.services[i];
         if Self::lookup_dest(s, &d).is_some() {
             return Err(Errno::EEXIST);
@@ -328,6 +338,7 @@ impl Table {
             addr::ipv4_dest_ok(
                 [d.addr[0], d.addr[1], d.addr[2], d.addr[3]],
                 cfg.loopback_up,
+                cfg.network_broadcast_routes,
             )
         };
         if !ok {
@@ -349,9 +360,9 @@ impl Table {
         Ok(())
     }
 
-    fn edit_dest(&mut self, i: usize, d: UDest) -> Result<(), Errno> {
+    fn edit_dest(&mut self, cfg: &Config, i: usize, d: UDest) -> Result<(), Errno> {
         let full = d.full.as_ref().ok_or(Errno::EINVAL)?;
-        Self::check_dest(full)?;
+        Self::check_dest(cfg, full)?;
         let s = &mut self.services[i];
         let j = Self::lookup_dest(s, &d).ok_or(Errno::ENOENT)?;
         let x = &mut s.dests[j];
@@ -494,6 +505,7 @@ impl Table {
             return Err(Errno::ENETUNREACH);
         }
         *slot = Some(c);
+        self.enabled = true;
         Ok(())
     }
 
