@@ -70,12 +70,14 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         default_weight: Destination::DEFAULT_WEIGHT,
         rounds: None,
     };
+    // Up to a day: a check loop with a longer wait is a typo, and a huge value would
+    // overflow the clock's arithmetic.
     let secs = |v: &str, what: &str| -> Result<Duration, String> {
         v.parse::<f64>()
             .ok()
-            .filter(|s| s.is_finite() && *s > 0.0)
-            .map(Duration::from_secs_f64)
-            .ok_or_else(|| format!("{what}: expected a positive number of seconds, got {v:?}"))
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .ok_or_else(|| format!("{what}: expected a number of seconds in (0, 86400], got {v:?}"))
     };
     let count = |v: &str, what: &str| -> Result<u32, String> {
         v.parse::<u32>()
@@ -118,7 +120,10 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
             "--rise" => opts.rise = count(value, "--rise")?,
             "--fall" => opts.fall = count(value, "--fall")?,
             "--remove-after" => opts.remove_after = Some(secs(value, "--remove-after")?),
-            "--netns" => opts.netns = Some(value.clone()),
+            "--netns" => {
+                lvs::model::check_netns_name(value).map_err(|e| format!("--netns: {e}"))?;
+                opts.netns = Some(value.clone());
+            }
             "--default-weight" => opts.default_weight = count(value, "--default-weight")?,
             "--rounds" => opts.rounds = Some(u64::from(count(value, "--rounds")?)),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
@@ -232,7 +237,13 @@ fn enter_netns(name: &str) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = match lvs::text::utf8_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("health_check: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let opts = match parse_args(&args) {
         Ok(o) => o,
         Err(msg) => {

@@ -81,13 +81,21 @@ fn fail(msg: impl std::fmt::Display, status: u8) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().collect();
+    let mut args = match text::utf8_args(std::env::args_os()) {
+        Ok(a) => a,
+        Err(e) => return fail(e, 2),
+    };
     let program = if args.is_empty() {
         "ipvsadm".to_owned()
     } else {
         args.remove(0)
     };
     let netns = text::take_netns(&mut args);
+    if let Some(n) = &netns {
+        if let Err(e) = lvs::model::check_netns_name(n) {
+            return fail(format!("--netns: {e}"), 2);
+        }
+    }
     let opened = match &netns {
         Some(n) => Ipvs::in_netns(n),
         None => Ipvs::new(),

@@ -22,16 +22,18 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lvs::host::{Change, Host, VipDevice};
+use lvs::host::{Entry, Host, Journal, VipDevice};
 use lvs::text::ListOptions;
 use lvs::transport::{MockKernel, Transport};
 use lvs::{Destination, ForwardMethod, Ipvs, Protocol, Scheduler, Service, ServiceId, Tunnel};
 
 const USAGE: &str = "\
-usage: lvs [--dry-run] [--netns NAME] [--state-dir DIR] director nat|tun|dr up|down
+usage: lvs [--dry-run] [--netns NAME | --netns-path PATH] [--state-dir DIR] [--lock-wait SECS]
+           director nat|tun|dr up|down
            [--vip ADDR:PORT] [--real ADDR[:PORT][,weight=N]]... [--scheduler NAME]
            [--protocol tcp|udp] [--dev IFACE]
-       lvs [--dry-run] [--netns NAME] [--state-dir DIR] realserver nat|tun|dr up|down
+       lvs [--dry-run] [--netns NAME | --netns-path PATH] [--state-dir DIR] [--lock-wait SECS]
+           realserver nat|tun|dr up|down
            [--vip ADDR] [--gateway ADDR] [--dev IFACE]
 
 Sets up (up) or tears down (down) a director or a real server of an LVS cluster in NAT,
@@ -39,7 +41,12 @@ TUN or DR mode. Defaults are the classic setup's addresses:
   nat: VIP 192.168.2.1:80, real servers 192.168.2.2:80 and 192.168.2.3:80, gateway 192.168.2.1
   tun: VIP 192.168.1.3:80 on tunl0, real servers 192.168.1.4:80 and 192.168.1.5:80
   dr:  VIP 192.168.1.3:80 on eth0:0 (director) / lo:0 (real servers), same real servers
---dry-run prints the plan and the resulting IPVS table without touching the machine.";
+--dry-run prints the plan and the resulting IPVS table without touching the machine.
+
+up records every change in DIR (default /run/lvs, made 0700) before making it, under a lock
+(a second run waits up to --lock-wait seconds, default 30); down undoes exactly that.
+Exit status: 0 done; 1 failed or refused, the machine as it was; 2 bad arguments; 3 failed
+and something is left in place (named, and kept in the journal for the next down).";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -58,7 +65,9 @@ enum Role {
 struct Args {
     dry_run: bool,
     netns: Option<String>,
+    netns_path: Option<PathBuf>,
     state_dir: PathBuf,
+    lock_wait: std::time::Duration,
     role: Role,
     mode: Mode,
     up: bool,
@@ -74,7 +83,9 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
         dry_run: false,
         netns: None,
+        netns_path: None,
         state_dir: PathBuf::from("/run/lvs"),
+        lock_wait: std::time::Duration::from_secs(30),
         role: Role::Director,
         mode: Mode::Nat,
         up: true,
@@ -95,8 +106,22 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         };
         match arg.as_str() {
             "--dry-run" | "-n" => a.dry_run = true,
-            "--netns" => a.netns = Some(value("--netns")?),
+            "--netns" => {
+                let v = value("--netns")?;
+                lvs::model::check_netns_name(&v).map_err(|e| format!("bad --netns: {e}"))?;
+                a.netns = Some(v);
+            }
+            "--netns-path" => a.netns_path = Some(PathBuf::from(value("--netns-path")?)),
             "--state-dir" => a.state_dir = PathBuf::from(value("--state-dir")?),
+            "--lock-wait" => {
+                let v = value("--lock-wait")?;
+                let secs: u64 = v
+                    .parse()
+                    .ok()
+                    .filter(|s| *s <= 3600)
+                    .ok_or_else(|| format!("bad --lock-wait {v:?}: whole seconds, 0..=3600"))?;
+                a.lock_wait = std::time::Duration::from_secs(secs);
+            }
             "--vip" => a.vip = Some(value("--vip")?),
             "--real" | "-r" => {
                 let v = value("--real")?;
@@ -358,18 +383,26 @@ fn plan(a: &Args) -> Result<Vec<Step>, String> {
     Ok(steps)
 }
 
-/// Apply the IPVS steps of a plan, recording each service in `added` as soon as it exists
-/// (so that a failure half-way can still be undone).
+/// Apply the IPVS steps of a plan, each service recorded in the journal (if any) before it
+/// is added, and marked cancelled if the kernel refuses it.
 fn apply_ipvs<T: Transport>(
     ipvs: &mut Ipvs<T>,
     steps: &[Step],
-    added: &mut Vec<ServiceId>,
+    mut journal: Option<&mut Journal>,
 ) -> lvs::Result<()> {
     for s in steps {
         match s {
             Step::AddService(svc) => {
-                ipvs.add_service(svc)?;
-                added.push(svc.id);
+                let seq = match journal.as_deref_mut() {
+                    Some(j) => Some(j.record(&Entry::Service(svc.id))?),
+                    None => None,
+                };
+                if let Err(e) = ipvs.add_service(svc) {
+                    if let (Some(j), Some(seq)) = (journal.as_deref_mut(), seq) {
+                        let _ = j.cancel(seq);
+                    }
+                    return Err(e);
+                }
             }
             Step::AddDest(id, d) => ipvs.add_destination(id, d)?,
             _ => {}
@@ -392,7 +425,8 @@ fn apply_host(host: &mut Host, steps: &[Step]) -> lvs::Result<()> {
     Ok(())
 }
 
-fn state_file(a: &Args) -> PathBuf {
+/// The journal's name in the state directory: the namespace, the role and the mode.
+fn journal_name(a: &Args) -> String {
     let role = match a.role {
         Role::Director => "director",
         Role::RealServer => "realserver",
@@ -402,71 +436,85 @@ fn state_file(a: &Args) -> PathBuf {
         Mode::Tun => "tun",
         Mode::Dr => "dr",
     };
-    a.state_dir.join(format!(
-        "{}-{role}-{mode}.state",
-        netns_key(a.netns.as_deref())
-    ))
+    format!("{}-{role}-{mode}", netns_key(a))
 }
 
 /// Names the network namespace the setup lives in by its inode, so that `--netns NAME` and
 /// `ip netns exec NAME lvs ...` find the same state, and two namespaces never share one.
-fn netns_key(netns: Option<&str>) -> String {
+fn netns_key(a: &Args) -> String {
     use std::os::unix::fs::MetadataExt;
-    let path = match netns {
-        Some(ns) => PathBuf::from("/run/netns").join(ns),
-        None => PathBuf::from("/proc/self/ns/net"),
-    };
+    let path = netns_path(a).unwrap_or_else(|| PathBuf::from("/proc/self/ns/net"));
     match std::fs::metadata(&path) {
         Ok(m) => format!("netns{}", m.ino()),
-        // No such namespace (yet): `up` and `down` fail on it anyway.
-        Err(_) => netns.unwrap_or("default").to_owned(),
+        // No such namespace: `up` and `down` fail on it anyway.
+        Err(_) => "netns-missing".to_owned(),
     }
 }
 
-fn up(a: &Args, steps: &[Step]) -> Result<(), String> {
-    let path = state_file(a);
-    if path.exists() {
-        return Err(format!(
-            "{} exists: this setup is already up (run `down` first)",
-            path.display()
-        ));
+/// The namespace's file: `/run/netns/NAME` for `--netns`, or `--netns-path`.
+fn netns_path(a: &Args) -> Option<PathBuf> {
+    match (&a.netns, &a.netns_path) {
+        (Some(name), _) => Some(PathBuf::from("/run/netns").join(name)),
+        (None, Some(path)) => Some(path.clone()),
+        (None, None) => None,
     }
-    let mut host = match &a.netns {
-        Some(ns) => Host::in_netns(ns),
+}
+
+fn open_host(a: &Args) -> lvs::Result<Host> {
+    match netns_path(a) {
+        Some(p) => Host::in_netns_path(p),
         None => Host::new(),
     }
-    .map_err(|e| e.to_string())?;
+}
+
+fn open_ipvs(a: &Args) -> lvs::Result<Ipvs> {
+    match netns_path(a) {
+        Some(p) => Ipvs::in_netns_path(p),
+        None => Ipvs::new(),
+    }
+}
+
+fn open_journal(a: &Args) -> Result<Journal, String> {
+    Journal::open(&a.state_dir, &journal_name(a), a.lock_wait).map_err(|e| e.to_string())
+}
+
+fn up(a: &Args, steps: &[Step]) -> Result<(), Failure> {
+    let journal = open_journal(a)?;
+    if !journal.is_empty() {
+        return Err(format!(
+            "{} holds changes of an earlier `up` (finished or interrupted): run `down` with \
+             the same arguments first",
+            journal.path().display()
+        )
+        .into());
+    }
+    let mut host = open_host(a).map_err(|e| e.to_string())?;
     let steps = resolve_devices(a, &mut host, steps)?;
     let steps = steps.as_slice();
-    let mut ipvs_added = Vec::new();
+    // Every change is recorded durably before it is made: a crash at any point leaves a
+    // journal that `down` undoes exactly.
+    host.attach_journal(journal);
+    let mut ipvs = None;
     let result = (|| -> lvs::Result<()> {
         apply_host(&mut host, steps)?;
         if steps.iter().any(|s| matches!(s, Step::AddService(_))) {
-            let mut ipvs = match &a.netns {
-                Some(ns) => Ipvs::in_netns(ns)?,
-                None => Ipvs::new()?,
-            };
-            apply_ipvs(&mut ipvs, steps, &mut ipvs_added)?;
+            let ipvs = ipvs.insert(open_ipvs(a)?);
+            apply_ipvs(ipvs, steps, host.journal())?;
         }
         Ok(())
     })();
-    let changes = host.take_changes();
     if let Err(e) = result {
-        // Leave the machine as it was.
-        let _ = undo_ipvs(a, &ipvs_added);
-        let _ = host.undo(&changes);
-        return Err(e.to_string());
+        // Leave the machine as it was, and say so if it could not be.
+        let mut journal = host.detach_journal().expect("attached above");
+        return Err(match journal.undo(&mut host, ipvs.as_mut()) {
+            Ok(_) => format!("{e} (everything done before it was undone)").into(),
+            Err(undo) => Failure::RollbackIncomplete(format!(
+                "{e}; rolling back failed too: {undo}; what is left is recorded in {}: run \
+                 `down` with the same arguments once the cause is fixed",
+                journal.path().display()
+            )),
+        });
     }
-    let mut text = String::new();
-    for id in &ipvs_added {
-        text.push_str(&format!("ipvs-service {id}\n"));
-    }
-    for c in &changes {
-        text.push_str(&format!("{c}\n"));
-    }
-    std::fs::create_dir_all(&a.state_dir)
-        .and_then(|()| std::fs::write(&path, text))
-        .map_err(|e| format!("cannot record the state in {}: {e}", path.display()))?;
     for s in steps {
         println!("{s}");
     }
@@ -528,64 +576,42 @@ fn resolve_devices(a: &Args, host: &mut Host, steps: &[Step]) -> Result<Vec<Step
     Ok(out)
 }
 
-fn undo_ipvs(a: &Args, ids: &[ServiceId]) -> lvs::Result<()> {
-    if ids.is_empty() {
+fn down(a: &Args) -> Result<(), Failure> {
+    let mut journal = open_journal(a)?;
+    if journal.is_empty() {
+        println!(
+            "nothing to undo: no changes recorded in {}",
+            journal.path().display()
+        );
         return Ok(());
     }
-    let mut ipvs = match &a.netns {
-        Some(ns) => Ipvs::in_netns(ns)?,
-        None => Ipvs::new()?,
+    let mut host = open_host(a).map_err(|e| e.to_string())?;
+    let mut ipvs = if journal.entries().any(|e| matches!(e, Entry::Service(_))) {
+        Some(open_ipvs(a).map_err(|e| e.to_string())?)
+    } else {
+        None
     };
-    for id in ids.iter().rev() {
-        match ipvs.delete_service(id) {
-            Err(lvs::Error::NoSuchService(_)) => {}
-            other => other?,
+    match journal.undo(&mut host, ipvs.as_mut()) {
+        Ok(undone) => {
+            for e in undone {
+                println!("undone: {e}");
+            }
+            Ok(())
         }
+        Err(e) => Err(Failure::RollbackIncomplete(format!(
+            "{e}; the changes left are kept in {}: run `down` again once the cause is fixed",
+            journal.path().display()
+        ))),
     }
-    Ok(())
-}
-
-fn down(a: &Args) -> Result<(), String> {
-    let path = state_file(a);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            println!("nothing to undo: {} does not exist", path.display());
-            return Ok(());
-        }
-        Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-    };
-    let mut ids = Vec::new();
-    let mut changes = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let bad = |e: lvs::InvalidError| format!("{}:{}: {e}", path.display(), n + 1);
-        match line.strip_prefix("ipvs-service ") {
-            Some(id) => ids.push(id.parse::<ServiceId>().map_err(bad)?),
-            None => changes.push(line.parse::<Change>().map_err(bad)?),
-        }
-    }
-    undo_ipvs(a, &ids).map_err(|e| e.to_string())?;
-    let mut host = match &a.netns {
-        Some(ns) => Host::in_netns(ns),
-        None => Host::new(),
-    }
-    .map_err(|e| e.to_string())?;
-    host.undo(&changes).map_err(|e| e.to_string())?;
-    std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
-    for id in &ids {
-        println!("removed service {id}");
-    }
-    for c in changes.iter().rev() {
-        println!("undone: {c}");
-    }
-    Ok(())
 }
 
 fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
     if !a.up {
         println!(
             "# down undoes what `up` recorded in {}",
-            state_file(a).display()
+            a.state_dir
+                .join(format!("{}.journal", journal_name(a)))
+                .display()
         );
         return Ok(());
     }
@@ -598,7 +624,7 @@ fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
         return Ok(());
     }
     let mut ipvs = Ipvs::with_transport(MockKernel::default());
-    apply_ipvs(&mut ipvs, steps, &mut Vec::new()).map_err(|e| e.to_string())?;
+    apply_ipvs(&mut ipvs, steps, None).map_err(|e| e.to_string())?;
     println!("\n# resulting IPVS table (mock kernel, as ipvsadm -Ln prints it)");
     let table = ipvs.table().map_err(|e| e.to_string())?;
     let info = ipvs.info().map_err(|e| e.to_string())?;
@@ -609,8 +635,37 @@ fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
     Ok(())
 }
 
+/// Why a run failed, which decides its exit status.
+#[derive(Debug)]
+enum Failure {
+    /// Failed or refused; nothing is left changed (exit 1).
+    Failed(String),
+    /// Failed, and some changes are left in place, kept in the journal (exit 3).
+    RollbackIncomplete(String),
+}
+
+impl From<String> for Failure {
+    fn from(msg: String) -> Failure {
+        Failure::Failed(msg)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Failed(m) | Failure::RollbackIncomplete(m) => f.write_str(m),
+        }
+    }
+}
+
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let argv = match lvs::text::utf8_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("lvs: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let args = match parse_args(&argv) {
         Ok(a) => a,
         Err(msg) if msg.is_empty() => {
@@ -622,9 +677,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = plan(&args).and_then(|steps| {
+    let result = plan(&args).map_err(Failure::from).and_then(|steps| {
         if args.dry_run {
-            dry_run(&args, &steps)
+            dry_run(&args, &steps).map_err(Failure::from)
         } else if args.up {
             up(&args, &steps)
         } else {
@@ -633,9 +688,12 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => {
-            eprintln!("lvs: {msg}");
-            ExitCode::FAILURE
+        Err(f) => {
+            eprintln!("lvs: {f}");
+            match f {
+                Failure::Failed(_) => ExitCode::FAILURE,
+                Failure::RollbackIncomplete(_) => ExitCode::from(3),
+            }
         }
     }
 }

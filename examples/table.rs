@@ -9,8 +9,19 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let ipvs = match std::env::args().nth(1) {
-        Some(ns) => lvs::Ipvs::in_netns(&ns),
+    let args = match lvs::text::utf8_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("table: {e}\nusage: table [NETNS]");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(Err(e)) = args.first().map(|ns| lvs::model::check_netns_name(ns)) {
+        eprintln!("table: {e}\nusage: table [NETNS]");
+        return ExitCode::from(2);
+    }
+    let ipvs = match args.first() {
+        Some(ns) => lvs::Ipvs::in_netns(ns),
         None => lvs::Ipvs::new(),
     };
     let result = ipvs.and_then(|mut ipvs| {

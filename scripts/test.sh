@@ -3,7 +3,7 @@
 #   1. formatting and lints;
 #   2. the host suite: unit, integration, property and doc tests;
 #   3. the guest suites (scripts/ci/NN-*.sh): the real-kernel suite and every other test that
-#      needs a real IPVS kernel, in qemu guests with Debian's 6.1 and 6.12 kernels
+#      needs a real IPVS kernel, in qemu guests with Debian's 5.10, 6.1, 6.12 and 7.x kernels
 #      (scripts/guest/setup.sh installs what they need from Debian's packages).
 # Set LVS_SKIP_GUEST=1 to run only 1 and 2 (for quick local iterations; CI never sets it).
 set -euo pipefail

@@ -77,14 +77,9 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
-    /// Preparing the host (addresses, routes, links, sysctls) failed.
-    #[error("cannot {action}: {reason}")]
-    Host {
-        /// What was being done.
-        action: String,
-        /// Why it failed.
-        reason: String,
-    },
+    /// Preparing the host (addresses, routes, links, sysctls) or its journal failed.
+    #[error(transparent)]
+    Host(#[from] HostError),
     /// A socket or file system call failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -141,6 +136,104 @@ impl Error {
     pub fn errno(&self) -> Option<i32> {
         self.kernel_context().map(|c| c.errno)
     }
+}
+
+/// Why a host change (`lvs::host`), or its journal, failed: one matchable case each, with
+/// the object it was about.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HostError {
+    /// The address is already on the device (EEXIST).
+    #[error("address {addr} already exists on {dev}")]
+    AddressExists {
+        /// The device.
+        dev: String,
+        /// The address, with its prefix (`10.0.0.1/32`).
+        addr: String,
+    },
+    /// No device of that name (ENODEV, or not found).
+    #[error("no device {0}")]
+    NoSuchDevice(String),
+    /// A link of that name exists already (EEXIST on create).
+    #[error("a link named {0} exists already")]
+    LinkExists(String),
+    /// The route exists already (EEXIST).
+    #[error("route {0} exists already")]
+    RouteExists(String),
+    /// The route does not exist (ESRCH).
+    #[error("no route {0}")]
+    NoSuchRoute(String),
+    /// The kernel or the file system refused for lack of privilege (EPERM, EACCES).
+    #[error("permission denied: {0}")]
+    PermissionDenied(String),
+    /// The gateway is not reachable on any device's prefix.
+    #[error("gateway {0} is not on-link")]
+    GatewayNotOnLink(std::net::IpAddr),
+    /// A sysctl this crate does not change, or a value that is not a number.
+    #[error("sysctl {key}: {reason}")]
+    Sysctl {
+        /// The key (`net/ipv4/ip_forward`).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+    /// Since it was changed, the object was changed again by someone else: undoing would
+    /// overwrite their change, so it is left alone (and kept in the journal).
+    #[error("{change}: changed by someone else since (now {found}); left as it is")]
+    Conflict {
+        /// The change, as the journal writes it.
+        change: String,
+        /// What was found instead.
+        found: String,
+    },
+    /// The state directory or journal may not be trusted: a symlink, another owner, writable
+    /// by group or others, not a directory or regular file.
+    #[error("untrusted journal {path}: {reason}")]
+    JournalUntrusted {
+        /// The path.
+        path: std::path::PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another process holds the state directory's lock (another `up` or `down` running).
+    #[error(
+        "{path} is locked by another process (another up or down running?); waited {waited:?}"
+    )]
+    JournalLocked {
+        /// The state directory.
+        path: std::path::PathBuf,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
+    /// A journal record failed its checksum, version or rules: nothing of it is used.
+    #[error("corrupt journal {path}, line {line}: {reason}")]
+    JournalCorrupt {
+        /// The journal file.
+        path: std::path::PathBuf,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Undoing left some changes in place: each with why; the journal keeps them.
+    #[error("{} change(s) could not be undone: {}", .0.len(), .0.iter().map(|(c, e)| format!("{c} ({e})")).collect::<Vec<_>>().join("; "))]
+    UndoIncomplete(Vec<(String, String)>),
+    /// Any other refusal of the kernel (rtnetlink), with what was being done.
+    #[error("cannot {action}: {}", std::io::Error::from_raw_os_error(*.errno))]
+    Kernel {
+        /// What was being done (`add address 10.0.0.1/32 dev lo`).
+        action: String,
+        /// The errno.
+        errno: i32,
+    },
+    /// A file system call failed.
+    #[error("cannot {action}: {source}")]
+    Io {
+        /// What was being done, with the path.
+        action: String,
+        /// The error.
+        source: std::io::Error,
+    },
 }
 
 /// An IPVS operation, as named in errors.

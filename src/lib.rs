@@ -46,5 +46,5 @@ pub mod strategies;
 #[cfg(feature = "tokio")]
 pub use client::AsyncIpvs;
 pub use client::{Ipvs, ServiceEntry};
-pub use error::{DecodeError, Error, InvalidError, KernelContext, Operation, Result};
+pub use error::{DecodeError, Error, HostError, InvalidError, KernelContext, Operation, Result};
 pub use model::*;

@@ -1,11 +1,30 @@
 #!/usr/bin/env bash
-# Hostile input for the drop-in ipvsadm (tests/hostile/ipvsadm.sh) in the qemu guest: bad
-# options, bad addresses, values the kernel refuses and bad rule files, each of which must
-# exit non-zero with a message, never panic, and leave the table as it was. On the oldest
-# and the newest guest kernels (the fault tests of tests/kernel/faults.rs run with the
-# kernel suite, scripts/ci/10-kernel.sh, on every kernel).
+# Hostile input in the qemu guest, on the oldest and the newest guest kernels:
+# - for the drop-in ipvsadm (tests/hostile/ipvsadm.sh): bad options, bad addresses, values
+#   the kernel refuses and bad rule files, each of which must exit non-zero with a message,
+#   never panic, and leave the table as it was;
+# - for the host changes of examples/lvs.rs and the arguments of every example
+#   (tests/hostile/lvs-host.sh): concurrent runs, kill -9 at random points, planted journal
+#   records and symlinks, bad modes and owners, torn journals, non-UTF-8 and out-of-range
+#   arguments; every case leaves the namespace as it was or refuses with a message.
+# (The fault tests of tests/kernel/faults.rs run with the kernel suite on every kernel.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ci/kernels.sh
 cargo build --release --example ipvsadm
-on_kernels "hostile input for examples/ipvsadm" "${OLDEST_NEWEST[@]}" -- tests/hostile/ipvsadm.sh
+cargo build --examples
+# The host script runs the examples hundreds of times: stripped copies load faster over 9p.
+bin=target/hostile
+mkdir -p "$bin"
+for e in lvs ipvsadm health_check table; do
+    if command -v strip >/dev/null; then
+        strip -o "$bin/$e" "target/debug/examples/$e"
+    else
+        cp "target/debug/examples/$e" "$bin/$e"
+    fi
+done
+status=0
+on_kernels "hostile input for examples/ipvsadm" "${OLDEST_NEWEST[@]}" -- tests/hostile/ipvsadm.sh || status=1
+on_kernels "hostile host changes and arguments (examples/lvs.rs ...)" "${OLDEST_NEWEST[@]}" -- \
+    tests/hostile/lvs-host.sh --bin-dir "$bin" || status=1
+exit $status

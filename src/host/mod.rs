@@ -27,8 +27,10 @@
 //! ```
 
 mod change;
+mod journal;
 
 pub use change::{Change, LinkKind};
+pub use journal::{sysctl_allowed, Entry, Journal, UndoReport};
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -43,7 +45,7 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily as RtFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 
-use crate::error::{Error, InvalidError, Operation, Result};
+use crate::error::{Error, HostError, InvalidError, Operation, Result};
 use crate::netlink::{in_netns, Answer, NlSocket};
 
 /// Where a VIP is bound.
@@ -107,11 +109,40 @@ impl VipDevice {
 }
 
 /// A handle on one network namespace's links, addresses, routes and sysctls.
+///
+/// With a [`Journal`] attached ([`attach_journal`](Self::attach_journal)), every change is
+/// recorded durably before it is made, and marked cancelled if it then fails.
 #[derive(Debug)]
 pub struct Host {
     sock: NlSocket,
     netns: Option<PathBuf>,
     changes: Vec<Change>,
+    journal: Option<Journal>,
+}
+
+/// A rtnetlink refusal as a [`HostError`]: EEXIST as `exists`, ENODEV as no such device
+/// (`dev`), EPERM/EACCES as permission denied, ESRCH as no such route; anything else with
+/// its errno and `action`.
+fn rt_error(e: Error, action: &str, dev: &str, exists: impl FnOnce() -> HostError) -> Error {
+    let Some(errno) = e.errno() else { return e };
+    match errno {
+        libc::EEXIST => exists().into(),
+        libc::ENODEV => HostError::NoSuchDevice(dev.to_owned()).into(),
+        libc::EPERM | libc::EACCES => HostError::PermissionDenied(action.to_owned()).into(),
+        libc::ESRCH => HostError::NoSuchRoute(action.to_owned()).into(),
+        errno => HostError::Kernel {
+            action: action.to_owned(),
+            errno,
+        }
+        .into(),
+    }
+}
+
+fn route_text(dst: IpAddr, prefix_len: u8, dev: &str, gateway: Option<IpAddr>) -> String {
+    match gateway {
+        Some(gw) => format!("{dst}/{prefix_len} via {gw} dev {dev}"),
+        None => format!("{dst}/{prefix_len} dev {dev}"),
+    }
 }
 
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -123,8 +154,10 @@ impl Host {
         Host::open(None)
     }
 
-    /// A handle on the network namespace named `name` (under `/run/netns`).
+    /// A handle on the network namespace named `name` (under `/run/netns`; a name, not a
+    /// path: see [`check_netns_name`](crate::model::check_netns_name)).
     pub fn in_netns(name: &str) -> Result<Host> {
+        crate::model::check_netns_name(name)?;
         Host::open(Some(Path::new("/run/netns").join(name)))
     }
 
@@ -139,7 +172,52 @@ impl Host {
             sock,
             netns,
             changes: Vec::new(),
+            journal: None,
         })
+    }
+
+    /// Record every change from now on in `journal`, durably, before it is made (see
+    /// [`Journal`]). A change the journal cannot record (a sysctl it does not accept, a
+    /// failed write) is not made.
+    pub fn attach_journal(&mut self, journal: Journal) {
+        self.journal = Some(journal);
+    }
+
+    /// The attached journal, if any.
+    pub fn journal(&mut self) -> Option<&mut Journal> {
+        self.journal.as_mut()
+    }
+
+    /// Detach the journal (releasing nothing: its lock lives as long as it does).
+    pub fn detach_journal(&mut self) -> Option<Journal> {
+        self.journal.take()
+    }
+
+    /// Make `change` with `op`: recorded in the journal first (if one is attached), marked
+    /// cancelled if `op` fails, kept in [`changes`](Self::changes) if it succeeds.
+    fn journaled(
+        &mut self,
+        change: Change,
+        op: impl FnOnce(&mut Host) -> Result<()>,
+    ) -> Result<()> {
+        let seq = match self.journal.as_mut() {
+            Some(j) => Some(j.record(&Entry::Host(change.clone()))?),
+            None => None,
+        };
+        match op(self) {
+            Ok(()) => {
+                self.changes.push(change);
+                Ok(())
+            }
+            Err(e) => {
+                if let (Some(seq), Some(j)) = (seq, self.journal.as_mut()) {
+                    // A failed cancel leaves a record of a change not made: undoing it is
+                    // a no-op, so the error that matters is the change's.
+                    let _ = j.cancel(seq);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The changes made so far through this handle, oldest first.
@@ -216,67 +294,167 @@ impl Host {
         }
         let dev = self
             .on_link_device(gateway)?
-            .ok_or_else(|| host_error("set the default gateway", "gateway is not on-link"))?;
+            .ok_or(HostError::GatewayNotOnLink(gateway))?;
         for r in current {
-            self.route_op(false, any, 0, &r.dev, r.gateway)?;
-            self.changes.push(Change::RouteDeleted {
+            let change = Change::RouteDeleted {
                 dst: any,
                 prefix_len: 0,
-                dev: r.dev,
+                dev: r.dev.clone(),
                 gateway: r.gateway,
-            });
+            };
+            self.journaled(change, |h| h.route_op(false, any, 0, &r.dev, r.gateway))?;
         }
         self.ensure_route(any, 0, &dev, Some(gateway))
     }
 
-    /// Undo `changes` (as returned by [`Host::take_changes`]), newest first. Stops at the
-    /// first failure; the changes not undone are the ones before and including it.
+    /// Undo `changes` (as returned by [`Host::take_changes`]), newest first, each as
+    /// [`undo_one`](Self::undo_one) does. Every change is tried; those that could not be
+    /// undone are reported together ([`HostError::UndoIncomplete`]).
     pub fn undo(&mut self, changes: &[Change]) -> Result<()> {
+        let mut failed = Vec::new();
         for c in changes.iter().rev() {
-            match c {
-                Change::LinkCreated { name, .. } => {
-                    if let Some(index) = self.link_index(name)? {
-                        let mut m = LinkMessage::default();
-                        m.header.index = index;
-                        self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK)?;
-                    }
-                }
-                Change::LinkUp { name } => self.set_link_up(name, false)?,
-                Change::AddressAdded {
-                    dev,
-                    addr,
-                    prefix_len,
-                    ..
-                } => {
-                    if let Some(index) = self.link_index(dev)? {
-                        let m = address_message(index, *addr, *prefix_len, None);
-                        match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
-                            Err(e) if e.errno() == Some(libc::EADDRNOTAVAIL) => {}
-                            other => {
-                                other?;
-                            }
+            if let Err(e) = self.undo_one(c) {
+                failed.push((c.to_string(), e.to_string()));
+            }
+        }
+        if failed.is_empty() {
+            Ok(())
+        } else {
+            Err(HostError::UndoIncomplete(failed).into())
+        }
+    }
+
+    /// Undo one change, idempotently: what is already as it was before the change (an
+    /// address gone, with its device or not; a route already restored; a sysctl back at its
+    /// previous value) is left alone. A sysctl that holds neither the value written nor the
+    /// previous one was changed by someone else since: [`HostError::Conflict`], and it is
+    /// left as it is. A deleted route cannot come back without its device
+    /// ([`HostError::NoSuchDevice`]), nor over another route to the same destination added
+    /// since ([`HostError::Conflict`]).
+    pub fn undo_one(&mut self, change: &Change) -> Result<()> {
+        match change {
+            Change::LinkCreated { name, .. } => {
+                if let Some(index) = self.link_index(name)? {
+                    let mut m = LinkMessage::default();
+                    m.header.index = index;
+                    match self.request(RouteNetlinkMessage::DelLink(m), NLM_F_ACK) {
+                        Err(e) if e.errno() == Some(libc::ENODEV) => {}
+                        other => {
+                            other.map_err(|e| {
+                                rt_error(e, &format!("delete link {name}"), name, || {
+                                    HostError::LinkExists(name.clone())
+                                })
+                            })?;
                         }
                     }
                 }
-                Change::RouteAdded {
-                    dst,
-                    prefix_len,
-                    dev,
-                    gateway,
-                } => match self.route_op(false, *dst, *prefix_len, dev, *gateway) {
-                    Err(e) if e.errno() == Some(libc::ESRCH) => {}
-                    other => other?,
-                },
-                Change::RouteDeleted {
-                    dst,
-                    prefix_len,
-                    dev,
-                    gateway,
-                } => self.route_op(true, *dst, *prefix_len, dev, *gateway)?,
-                Change::Sysctl { key, previous, .. } => self.write_sysctl(key, previous)?,
+                Ok(())
+            }
+            Change::LinkUp { name } => match self.get_link(name)? {
+                Some(l) if l.header.flags.contains(LinkFlags::Up) => {
+                    self.set_link_up(name, false).map_err(|e| {
+                        rt_error(e, &format!("set {name} down"), name, || {
+                            HostError::LinkExists(name.clone())
+                        })
+                    })
+                }
+                _ => Ok(()),
+            },
+            Change::AddressAdded {
+                dev,
+                addr,
+                prefix_len,
+                ..
+            } => {
+                // Without its device the address is gone too.
+                let Some(index) = self.link_index(dev)? else {
+                    return Ok(());
+                };
+                let m = address_message(index, *addr, *prefix_len, None);
+                match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+                    Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => {
+                        Ok(())
+                    }
+                    other => other.map(drop).map_err(|e| {
+                        let action = format!("delete address {addr}/{prefix_len} dev {dev}");
+                        rt_error(e, &action, dev, || HostError::Kernel {
+                            action: action.clone(),
+                            errno: libc::EEXIST,
+                        })
+                    }),
+                }
+            }
+            Change::RouteAdded {
+                dst,
+                prefix_len,
+                dev,
+                gateway,
+            } => {
+                if self.link_index(dev)?.is_none() {
+                    return Ok(()); // the route went with its device
+                }
+                match self.route_op(false, *dst, *prefix_len, dev, *gateway) {
+                    Err(Error::Host(HostError::NoSuchRoute(_) | HostError::NoSuchDevice(_))) => {
+                        Ok(())
+                    }
+                    other => other,
+                }
+            }
+            Change::RouteDeleted {
+                dst,
+                prefix_len,
+                dev,
+                gateway,
+            } => {
+                let now = self.main_routes(*dst, *prefix_len)?;
+                if now.iter().any(|r| r.dev == *dev && r.gateway == *gateway) {
+                    return Ok(()); // restored already
+                }
+                if let Some(other) = now.first() {
+                    return Err(HostError::Conflict {
+                        change: change.to_string(),
+                        found: format!(
+                            "route {}",
+                            route_text(*dst, *prefix_len, &other.dev, other.gateway)
+                        ),
+                    }
+                    .into());
+                }
+                if self.link_index(dev)?.is_none() {
+                    return Err(HostError::NoSuchDevice(dev.clone()).into());
+                }
+                self.route_op(true, *dst, *prefix_len, dev, *gateway)
+            }
+            Change::Sysctl {
+                key,
+                previous,
+                value,
+            } => {
+                let now = match self.sysctl(key) {
+                    Ok(v) => v,
+                    // A device's settings go with the device: nothing left to restore.
+                    Err(Error::Host(HostError::Io { source, .. }))
+                        if source.kind() == std::io::ErrorKind::NotFound
+                            && key.starts_with("net/ipv4/conf/")
+                            && !key.starts_with("net/ipv4/conf/all/") =>
+                    {
+                        return Ok(())
+                    }
+                    Err(e) => return Err(e),
+                };
+                if now == *previous {
+                    Ok(())
+                } else if now == *value {
+                    self.write_sysctl(key, previous)
+                } else {
+                    Err(HostError::Conflict {
+                        change: change.to_string(),
+                        found: now,
+                    }
+                    .into())
+                }
             }
         }
-        Ok(())
     }
 
     // ---- building blocks ----------------------------------------------------------------
@@ -301,13 +479,12 @@ impl Host {
         if previous == value {
             return Ok(());
         }
-        self.write_sysctl(key, value)?;
-        self.changes.push(Change::Sysctl {
+        let change = Change::Sysctl {
             key: key.to_owned(),
             previous,
             value: value.to_owned(),
-        });
-        Ok(())
+        };
+        self.journaled(change, |h| h.write_sysctl(key, value))
     }
 
     fn write_sysctl(&self, key: &str, value: &str) -> Result<()> {
@@ -340,30 +517,42 @@ impl Host {
         };
         m.attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(info)]));
-        self.request(
-            RouteNetlinkMessage::NewLink(m),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        )?;
-        self.changes.push(Change::LinkCreated {
+        let change = Change::LinkCreated {
             name: name.to_owned(),
             kind,
-        });
-        Ok(())
+        };
+        self.journaled(change, |h| {
+            h.request(
+                RouteNetlinkMessage::NewLink(m),
+                NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .map(drop)
+            .map_err(|e| {
+                rt_error(e, &format!("create {kind} link {name}"), name, || {
+                    HostError::LinkExists(name.to_owned())
+                })
+            })
+        })
     }
 
     /// Set a link up when it is down.
     pub fn ensure_up(&mut self, name: &str) -> Result<()> {
         let link = self
             .get_link(name)?
-            .ok_or_else(|| host_error("set a link up", &format!("no device {name}")))?;
+            .ok_or_else(|| HostError::NoSuchDevice(name.to_owned()))?;
         if link.header.flags.contains(LinkFlags::Up) {
             return Ok(());
         }
-        self.set_link_up(name, true)?;
-        self.changes.push(Change::LinkUp {
+        let change = Change::LinkUp {
             name: name.to_owned(),
-        });
-        Ok(())
+        };
+        self.journaled(change, |h| {
+            h.set_link_up(name, true).map_err(|e| {
+                rt_error(e, &format!("set {name} up"), name, || {
+                    HostError::LinkExists(name.to_owned())
+                })
+            })
+        })
     }
 
     fn set_link_up(&mut self, name: &str, up: bool) -> Result<()> {
@@ -390,22 +579,35 @@ impl Host {
     ) -> Result<()> {
         let index = self
             .link_index(dev)?
-            .ok_or_else(|| host_error("add an address", &format!("no device {dev}")))?;
+            .ok_or_else(|| HostError::NoSuchDevice(dev.to_owned()))?;
         if let Some(l) = label {
             crate::model::check_name("label", l, 15)?;
         }
         let m = address_message(index, addr, prefix_len, label);
-        self.request(
-            RouteNetlinkMessage::NewAddress(m),
-            NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-        )?;
-        self.changes.push(Change::AddressAdded {
+        let change = Change::AddressAdded {
             dev: dev.to_owned(),
             addr,
             prefix_len,
             label: label.map(str::to_owned),
-        });
-        Ok(())
+        };
+        self.journaled(change, |h| {
+            h.request(
+                RouteNetlinkMessage::NewAddress(m),
+                NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            )
+            .map(drop)
+            .map_err(|e| {
+                rt_error(
+                    e,
+                    &format!("add address {addr}/{prefix_len} dev {dev}"),
+                    dev,
+                    || HostError::AddressExists {
+                        dev: dev.to_owned(),
+                        addr: format!("{addr}/{prefix_len}"),
+                    },
+                )
+            })
+        })
     }
 
     /// The device holding `addr`, if any device does.
@@ -441,14 +643,13 @@ impl Host {
         if exists {
             return Ok(());
         }
-        self.route_op(true, dst, prefix_len, dev, gateway)?;
-        self.changes.push(Change::RouteAdded {
+        let change = Change::RouteAdded {
             dst,
             prefix_len,
             dev: dev.to_owned(),
             gateway,
-        });
-        Ok(())
+        };
+        self.journaled(change, |h| h.route_op(true, dst, prefix_len, dev, gateway))
     }
 
     fn route_op(
@@ -461,7 +662,8 @@ impl Host {
     ) -> Result<()> {
         let index = self
             .link_index(dev)?
-            .ok_or_else(|| host_error("change a route", &format!("no device {dev}")))?;
+            .ok_or_else(|| HostError::NoSuchDevice(dev.to_owned()))?;
+        let route = route_text(dst, prefix_len, dev, gateway);
         let mut m = RouteMessage::default();
         m.header = route_header(dst, prefix_len, gateway.is_none());
         if prefix_len > 0 {
@@ -473,15 +675,22 @@ impl Host {
                 .push(RouteAttribute::Gateway(RouteAddress::from(gw)));
         }
         m.attributes.push(RouteAttribute::Oif(index));
-        if add {
-            self.request(
+        let (r, action) = if add {
+            let r = self.request(
                 RouteNetlinkMessage::NewRoute(m),
                 NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-            )?;
+            );
+            (r, format!("add route {route}"))
         } else {
-            self.request(RouteNetlinkMessage::DelRoute(m), NLM_F_ACK)?;
-        }
-        Ok(())
+            let r = self.request(RouteNetlinkMessage::DelRoute(m), NLM_F_ACK);
+            (r, format!("delete route {route}"))
+        };
+        r.map(drop).map_err(|e| {
+            if e.errno() == Some(libc::ESRCH) {
+                return HostError::NoSuchRoute(route.clone()).into();
+            }
+            rt_error(e, &action, dev, || HostError::RouteExists(route.clone()))
+        })
     }
 
     /// Main-table routes to exactly `dst/prefix_len`.
@@ -665,13 +874,13 @@ fn sysctl_path(key: &str) -> Result<PathBuf> {
     Ok(Path::new("/proc/sys").join(key))
 }
 
-fn host_error(action: &str, reason: &str) -> Error {
-    Error::Host {
-        action: action.to_owned(),
-        reason: reason.to_owned(),
-    }
-}
-
 fn io_error(action: &str, e: std::io::Error) -> Error {
-    host_error(action, &e.to_string())
+    if matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
+        return HostError::PermissionDenied(action.to_owned()).into();
+    }
+    HostError::Io {
+        action: action.to_owned(),
+        source: e,
+    }
+    .into()
 }

@@ -25,6 +25,21 @@ pub use stats::{rates, Rates, Stats};
 
 use crate::error::InvalidError;
 
+/// Validate the name of a network namespace (a file under `/run/netns`, as `ip netns add`
+/// makes): 1..=255 bytes of printable ASCII without `/`, not `.` or `..`, so that joining it
+/// to `/run/netns` can never name another file.
+pub fn check_netns_name(name: &str) -> Result<(), InvalidError> {
+    check_name("network namespace", name, 255)?;
+    if name.contains('/') || name == "." || name == ".." {
+        return Err(InvalidError::BadName {
+            what: "network namespace",
+            name: name.to_owned(),
+            reason: "a name under /run/netns, not a path (no '/', not '.' or '..')",
+        });
+    }
+    Ok(())
+}
+
 /// Validate a kernel name (scheduler, persistence engine, interface): 1..=max bytes of
 /// printable ASCII, no whitespace, no NUL.
 pub(crate) fn check_name(what: &'static str, name: &str, max: usize) -> Result<(), InvalidError> {

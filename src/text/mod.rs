@@ -63,3 +63,30 @@ pub fn save(table: &[ServiceEntry], numeric: bool) -> String {
 pub fn connections(entries: &[ConnEntry], numeric: bool, persistent: bool) -> String {
     connections_with(entries, numeric, persistent, names_for(numeric).as_ref())
 }
+
+/// A program's arguments as UTF-8 strings (from [`std::env::args_os`]): a clear error naming
+/// the argument, instead of the panic of [`std::env::args`], when one is not valid UTF-8.
+///
+/// ```
+/// use std::ffi::OsString;
+/// use std::os::unix::ffi::OsStringExt;
+/// let ok = lvs::text::utf8_args([OsString::from("-L"), OsString::from("-n")]);
+/// assert_eq!(ok.unwrap(), ["-L", "-n"]);
+/// let bad = lvs::text::utf8_args([OsString::from_vec(vec![0xff, 0xfe, b':', b'8', b'0'])]);
+/// assert!(bad.unwrap_err().to_string().contains("argument 1"));
+/// ```
+pub fn utf8_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> Result<Vec<String>, crate::InvalidError> {
+    args.into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.into_string().map_err(|a| {
+                crate::InvalidError::parse(
+                    &format!("argument {} ({})", i + 1, a.to_string_lossy()),
+                    "valid UTF-8",
+                )
+            })
+        })
+        .collect()
+}

@@ -67,6 +67,8 @@ pub struct KernelTransportBuilder {
     timeout: Duration,
     rcvbuf: usize,
     netns: Option<PathBuf>,
+    /// A namespace name that is not one (reported by `open`).
+    bad_name: Option<crate::error::InvalidError>,
 }
 
 impl Default for KernelTransportBuilder {
@@ -75,6 +77,7 @@ impl Default for KernelTransportBuilder {
             timeout: Duration::from_secs(10),
             rcvbuf: DEFAULT_RCVBUF,
             netns: None,
+            bad_name: None,
         }
     }
 }
@@ -96,8 +99,12 @@ impl KernelTransportBuilder {
     }
 
     /// Open the socket in the network namespace named `name` (a file under `/run/netns`, as
-    /// `ip netns add` creates).
-    pub fn netns_name(self, name: &str) -> Self {
+    /// `ip netns add` creates). A name that is a path (`/`, `.`, `..`) makes
+    /// [`open`](Self::open) fail with [`InvalidError::BadName`](crate::InvalidError).
+    pub fn netns_name(mut self, name: &str) -> Self {
+        if let Err(e) = crate::model::check_netns_name(name) {
+            self.bad_name = Some(e);
+        }
         self.netns_path(Path::new("/run/netns").join(name))
     }
 
@@ -109,6 +116,9 @@ impl KernelTransportBuilder {
 
     /// Open the socket, bind it and resolve the `IPVS` family.
     pub fn open(self) -> Result<KernelTransport> {
+        if let Some(e) = self.bad_name {
+            return Err(e.into());
+        }
         let sock = NlSocket::open(
             NETLINK_GENERIC,
             self.netns.as_deref(),

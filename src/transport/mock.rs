@@ -1,5 +1,6 @@
 //! The mock kernel (feature `mock`): an in-memory model of one network namespace's IPVS,
-//! behind the [`Transport`] trait, that answers every request as Linux 6.1 and 6.12 do.
+//! behind the [`Transport`] trait, that answers every request as Linux does: 5.10, 6.1, 6.12
+//! and 7.x, each through a profile of its version ([`MockKernelBuilder::kernel`]).
 //!
 //! [`MockKernel`] is meant for testing control-plane code without a kernel: hand it to
 //! [`Ipvs::with_transport`](crate::Ipvs::with_transport) and the code under test cannot tell
@@ -302,8 +303,15 @@ impl MockKernelBuilder {
 /// for a given kernel with [`MockKernel::builder`].
 ///
 /// What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`, each point
-/// checked against Debian's 6.1 and 6.12 kernels by the differential suite (and the named
-/// `quirk_*` tests in `tests/mock.rs` and `tests/kernel/quirks.rs`):
+/// checked against Debian's 5.10, 6.1, 6.12 and 7.x kernels by the differential suite (and
+/// the named `quirk_*` tests in `tests/mock.rs` and `tests/kernel/quirks.rs`). What differs
+/// between kernels follows the profile chosen on the builder ([`MockKernelBuilder::kernel`],
+/// [`Capabilities::expected`] for the version ranges): the schedulers, the largest upper
+/// threshold, whether `lo`'s network address is refused, and the connection table that
+/// `GET_INFO` reports (0 on 7.x until the namespace's first service or daemon). On a 7.x
+/// profile the service dump keeps the mock's bucket order, which is one of the orders the
+/// real kernel's random seed can give ([`ServiceOrder::Random`](crate::ServiceOrder)):
+/// compare 7.x dumps as sets.
 ///
 /// - **Decoding.** Each request is framed to bytes and parsed back with [`crate::wire`], so
 ///   the mock sees exactly the attributes the kernel would; the last occurrence of an
@@ -352,7 +360,7 @@ impl MockKernelBuilder {
 ///   `STATS` and `STATS64` with zero counters, connection counters 0 (the mock carries no
 ///   traffic); `GET_DEST` for a missing (or badly named) service is an empty dump; the
 ///   daemon dump lists the master, then the backup; info is version 1.2.1 and a connection
-///   table of 4096 entries (configurable).
+///   table of 4096 entries (configurable; the 7.x profile: 0, then 256).
 /// - **Dump order.** Destinations newest first (the kernel adds at the head of the list;
 ///   an edit does not move one). Services in hash-table order: the address table's 256
 ///   buckets, then the fwmark table's, newest first within a bucket. The hash mixes in

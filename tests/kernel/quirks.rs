@@ -1,5 +1,8 @@
 //! Kernel behaviour worth knowing, one named test each, asserted as observed on the guest's
-//! kernels (6.1 and 6.12). Raw replies are read through the transport where the model hides
+//! kernels (5.10, 6.1, 6.12 and 7.x). A behaviour that differs between kernels is stated for
+//! version ranges in `lvs::Capabilities::expected` (the table the mock's profiles follow),
+//! and its test checks the running kernel against what that table says of its version
+//! (`common::expected()`), so a kernel update that changes one fails here by name. Raw replies are read through the transport where the model hides
 //! a detail (the `HASHED` flag, which attributes a reply carries, command tags).
 
 use std::fmt::Debug;
