@@ -11,9 +11,10 @@
 //! ```
 //!
 //! The defaults are the classic document's addresses, so `lvs director nat up` alone
-//! reproduces its NAT director. `up` records what it changed under the state directory
-//! (default `/run/lvs`); `down` with the same arguments undoes exactly that, and nothing it
-//! did not do. `--dry-run` prints the plan as the equivalent `ip`/`sysctl`/`ipvsadm` lines,
+//! reproduces its NAT director. `up` records each change, before making it, in a journal
+//! under the state directory (default `/run/lvs`; `lvs::host::Journal`: locked, trusted,
+//! write-ahead); `down` with the same arguments undoes exactly that, and nothing it did not
+//! do, after a crash too. `--dry-run` prints the plan as the equivalent `ip`/`sysctl`/`ipvsadm` lines,
 //! applies the IPVS part to the library's mock kernel and prints the resulting table as
 //! `ipvsadm -Ln` would: it needs neither root nor IPVS.
 

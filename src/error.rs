@@ -134,7 +134,10 @@ impl Error {
 
     /// The errno of a kernel refusal, if this error is one.
     pub fn errno(&self) -> Option<i32> {
-        self.kernel_context().map(|c| c.errno)
+        match self {
+            Error::Host(HostError::Kernel { errno, .. }) => Some(*errno),
+            e => e.kernel_context().map(|c| c.errno),
+        }
     }
 }
 

@@ -11,8 +11,14 @@
 //!
 //! Every step is idempotent (nothing is done, or recorded, when the system is already as
 //! asked) and recorded as a [`Change`]; [`Host::undo`] reverts a list of changes exactly:
-//! previous sysctl values written back, only what was added removed. A `Host` can work in
-//! another network namespace; the calling thread never leaves its own.
+//! previous sysctl values written back, only what was added removed, what someone else
+//! changed since left alone and reported ([`HostError`]). A `Host` can
+//! work in another network namespace; the calling thread never leaves its own.
+//!
+//! Code that runs as root and must undo its changes after a crash attaches a [`Journal`]
+//! ([`Host::attach_journal`]): a locked, trusted file in a state directory where each change
+//! is written durably before it is made (see [`journal`](Journal) for what it guarantees and
+//! refuses).
 //!
 //! ```no_run
 //! use lvs::host::{Host, VipDevice};
@@ -802,8 +808,36 @@ impl Host {
         } else {
             Answer::Ack
         };
-        let seq = self.sock.send_message(msg, NLM_F_REQUEST | flags)?;
-        let replies: Vec<RouteNetlinkMessage> = self.sock.receive(seq, answer, Operation::Other)?;
+        let action = match &msg {
+            RouteNetlinkMessage::NewLink(_) => "create a link",
+            RouteNetlinkMessage::DelLink(_) => "delete a link",
+            RouteNetlinkMessage::SetLink(_) => "change a link",
+            RouteNetlinkMessage::GetLink(_) => "read a link",
+            RouteNetlinkMessage::NewAddress(_) => "add an address",
+            RouteNetlinkMessage::DelAddress(_) => "delete an address",
+            RouteNetlinkMessage::GetAddress(_) => "list addresses",
+            RouteNetlinkMessage::NewRoute(_) => "add a route",
+            RouteNetlinkMessage::DelRoute(_) => "delete a route",
+            RouteNetlinkMessage::GetRoute(_) => "list routes",
+            _ => "send an rtnetlink request",
+        };
+        // A refusal is a host error (the callers name its object where they know it), never
+        // an IPVS one.
+        let to_host = |e: Error| match e {
+            Error::Kernel(ctx) => Error::Host(HostError::Kernel {
+                action: action.to_owned(),
+                errno: ctx.errno,
+            }),
+            e => e,
+        };
+        let seq = self
+            .sock
+            .send_message(msg, NLM_F_REQUEST | flags)
+            .map_err(to_host)?;
+        let replies: Vec<RouteNetlinkMessage> = self
+            .sock
+            .receive(seq, answer, Operation::Other)
+            .map_err(to_host)?;
         Ok(replies)
     }
 }

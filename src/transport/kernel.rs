@@ -457,7 +457,7 @@ impl Transport for KernelTransport {
     }
 
     /// Probes the running kernel without touching this transport's table: see
-    /// [`Capabilities`] and the crate's `transport::probe` notes (a scratch network
+    /// [`Capabilities`](crate::Capabilities) and the crate's `transport::probe` notes (a scratch network
     /// namespace, which needs `CAP_SYS_ADMIN`, for what must be tried; files for the
     /// modules; the version's expected values where neither can tell).
     fn capabilities(&mut self) -> Result<crate::model::Capabilities> {
