@@ -184,3 +184,106 @@ fn bad_input_is_rejected_before_any_change() {
     assert!(host.changes().is_empty());
     assert_eq!(ns.snapshot(), before);
 }
+
+/// A state directory of its own for one test, removed on drop.
+struct StateDir(std::path::PathBuf);
+
+impl StateDir {
+    fn new(tag: &str) -> StateDir {
+        let p = std::env::temp_dir().join(format!("lvs-host-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        StateDir(p.join("state"))
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        if let Some(parent) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(parent);
+        }
+    }
+}
+
+const WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// With a journal attached, each change is on disk before it is made: after the handle is
+/// dropped without any undo (a crash), another process's journal undoes everything, a second
+/// undo has nothing left to do, and the journal file is gone.
+#[test]
+fn journal_written_ahead_and_undone_after_a_crash() {
+    use lvs::host::{Entry, Journal};
+    let ns = Netns::new("jrnl");
+    let sd = StateDir::new("jrnl");
+    let before = ns.snapshot();
+    {
+        let mut host = Host::in_netns(&ns.0).unwrap();
+        host.attach_journal(Journal::open(&sd.0, "t", WAIT).unwrap());
+        host.bind_vip(ip("192.168.1.3"), &VipDevice::Tunl0).unwrap();
+        host.hide_arp("tunl0").unwrap();
+        host.relax_rp_filter("tunl0").unwrap();
+        // A change that fails is cancelled: the journal does not keep it.
+        let err = host.add_address("nosuch0", ip("10.0.0.1"), 32, None).unwrap_err();
+        assert!(
+            matches!(err, lvs::Error::Host(lvs::HostError::NoSuchDevice(ref d)) if d == "nosuch0"),
+            "{err}"
+        );
+        let err = host.add_address("tunl0", ip("192.168.1.3"), 32, None).unwrap_err();
+        assert!(
+            matches!(err, lvs::Error::Host(lvs::HostError::AddressExists { .. })),
+            "{err}"
+        );
+        // A sysctl the journal does not accept is not made at all.
+        let somaxconn = host.sysctl("net/core/somaxconn").unwrap();
+        assert!(host.set_sysctl("net/core/somaxconn", "17").is_err());
+        assert_eq!(host.sysctl("net/core/somaxconn").unwrap(), somaxconn);
+        // Dropped here without an undo: a crash, as far as the journal can tell.
+    }
+    assert_ne!(ns.snapshot(), before);
+    let mut journal = Journal::open(&sd.0, "t", WAIT).unwrap();
+    let entries: Vec<Entry> = journal.entries().cloned().collect();
+    assert!(entries.len() >= 6, "{entries:?}");
+    let path = journal.path().to_owned();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    let undone = journal
+        .undo(&mut host, None::<&mut lvs::Ipvs>)
+        .unwrap();
+    assert_eq!(undone.len(), entries.len());
+    assert_eq!(ns.snapshot(), before);
+    assert!(!path.exists(), "the journal is removed once empty");
+    let mut journal = Journal::open(&sd.0, "t", WAIT).unwrap();
+    assert!(journal.is_empty());
+    assert!(journal.undo(&mut host, None::<&mut lvs::Ipvs>).unwrap().is_empty());
+}
+
+/// Undo is idempotent change by change, and a value someone else changed since is reported
+/// by name and left alone.
+#[test]
+fn undo_is_idempotent_and_reports_conflicts() {
+    let ns = Netns::new("undo2");
+    ns.sh("ip link add eth0 type dummy && ip link set eth0 up && ip addr add 192.168.2.2/24 dev eth0 \
+           && ip route add default via 192.168.2.254");
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    host.set_default_gateway(ip("192.168.2.1")).unwrap();
+    host.hide_arp("eth0").unwrap();
+    let changes = host.take_changes();
+    host.undo(&changes).unwrap();
+    assert_eq!(ns.snapshot(), before);
+    // Twice: nothing to do, no error (the deleted default route is back already).
+    host.undo(&changes).unwrap();
+    assert_eq!(ns.snapshot(), before);
+
+    host.hide_arp("eth0").unwrap();
+    let changes = host.take_changes();
+    ns.sh("sysctl -qw net.ipv4.conf.all.arp_announce=1");
+    match host.undo(&changes) {
+        Err(lvs::Error::Host(lvs::HostError::UndoIncomplete(failed))) => {
+            assert_eq!(failed.len(), 1, "{failed:?}");
+            assert!(failed[0].0.contains("all/arp_announce"), "{failed:?}");
+        }
+        other => panic!("expected UndoIncomplete, got {other:?}"),
+    }
+    // Everything else was undone; the conflicting value was left as it is.
+    assert_eq!(ns.sh("sysctl -n net.ipv4.conf.all.arp_announce").trim(), "1");
+    assert_eq!(ns.sh("sysctl -n net.ipv4.conf.eth0.arp_ignore").trim(), "0");
+}

@@ -7,6 +7,8 @@
 #   (tests/hostile/lvs-host.sh): concurrent runs, kill -9 at random points, planted journal
 #   records and symlinks, bad modes and owners, torn journals, non-UTF-8 and out-of-range
 #   arguments; every case leaves the namespace as it was or refuses with a message.
+# - for lvs::host itself (tests/host.rs): each step in a namespace, idempotence, exact undo,
+#   the journal written ahead and undone after a drop without undo, conflicts reported.
 # (The fault tests of tests/kernel/faults.rs run with the kernel suite on every kernel.)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -23,7 +25,9 @@ for e in lvs ipvsadm health_check table; do
         cp "target/debug/examples/$e" "$bin/$e"
     fi
 done
+host_bin=$(scripts/ci/test-binary.sh host --features kernel-tests)
 status=0
+on_kernels "lvs::host in namespaces (tests/host.rs)" "${OLDEST_NEWEST[@]}" -- "$host_bin" --test-threads=1 || status=1
 on_kernels "hostile input for examples/ipvsadm" "${OLDEST_NEWEST[@]}" -- tests/hostile/ipvsadm.sh || status=1
 on_kernels "hostile host changes and arguments (examples/lvs.rs ...)" "${OLDEST_NEWEST[@]}" -- \
     tests/hostile/lvs-host.sh --bin-dir "$bin" || status=1
