@@ -123,10 +123,17 @@ fn state<T: lvs::transport::Transport>(ipvs: &mut Ipvs<T>) -> String {
 /// kernel facts as `Capabilities::expected`), with the namespace's hash seed.
 fn mock(seed: u8) -> MockKernel {
     let version = lvs::KernelVersion::running().expect("the running kernel's version");
-    MockKernel::builder()
+    let built = MockKernel::builder()
         .kernel(version)
         .hash_seed(seed)
-        .build()
+        .build();
+    // In the state of the test's namespace between cases: IPVS used there before (a service
+    // added and flushed), which on 7.x decides what `GET_INFO` says of the connection table.
+    let mut m = Ipvs::with_transport(built);
+    m.add_service(&Service::fwmark(1).build().expect("fwmark service"))
+        .expect("mock add");
+    m.flush().expect("mock flush");
+    m.into_transport()
 }
 
 /// How long the kernel may take to answer one request. Stopping a sync daemon is slow under
@@ -173,7 +180,12 @@ fn reset(ns: &str, ipvs: &mut Ipvs<KernelTransport>) {
 /// the kernel's order.
 fn find_hash_seed(ipvs: &mut Ipvs<KernelTransport>) -> u8 {
     if random_service_order() {
-        return 0; // no seed to find: the order is compared as a set
+        // No seed to find (the order is compared as a set); use IPVS in the namespace as
+        // the mock does (on 7.x that allocates the connection table).
+        ipvs.add_service(&Service::fwmark(1).build().expect("fwmark service"))
+            .expect("add a service");
+        ipvs.flush().expect("flush");
+        return 0;
     }
     let services: Vec<Service> = (256..512)
         .map(|m| Service::fwmark(m).build().expect("fwmark service"))

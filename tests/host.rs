@@ -222,12 +222,16 @@ fn journal_written_ahead_and_undone_after_a_crash() {
         host.hide_arp("tunl0").unwrap();
         host.relax_rp_filter("tunl0").unwrap();
         // A change that fails is cancelled: the journal does not keep it.
-        let err = host.add_address("nosuch0", ip("10.0.0.1"), 32, None).unwrap_err();
+        let err = host
+            .add_address("nosuch0", ip("10.0.0.1"), 32, None)
+            .unwrap_err();
         assert!(
             matches!(err, lvs::Error::Host(lvs::HostError::NoSuchDevice(ref d)) if d == "nosuch0"),
             "{err}"
         );
-        let err = host.add_address("tunl0", ip("192.168.1.3"), 32, None).unwrap_err();
+        let err = host
+            .add_address("tunl0", ip("192.168.1.3"), 32, None)
+            .unwrap_err();
         assert!(
             matches!(err, lvs::Error::Host(lvs::HostError::AddressExists { .. })),
             "{err}"
@@ -244,15 +248,16 @@ fn journal_written_ahead_and_undone_after_a_crash() {
     assert!(entries.len() >= 6, "{entries:?}");
     let path = journal.path().to_owned();
     let mut host = Host::in_netns(&ns.0).unwrap();
-    let undone = journal
-        .undo(&mut host, None::<&mut lvs::Ipvs>)
-        .unwrap();
+    let undone = journal.undo(&mut host, None::<&mut lvs::Ipvs>).unwrap();
     assert_eq!(undone.len(), entries.len());
     assert_eq!(ns.snapshot(), before);
     assert!(!path.exists(), "the journal is removed once empty");
     let mut journal = Journal::open(&sd.0, "t", WAIT).unwrap();
     assert!(journal.is_empty());
-    assert!(journal.undo(&mut host, None::<&mut lvs::Ipvs>).unwrap().is_empty());
+    assert!(journal
+        .undo(&mut host, None::<&mut lvs::Ipvs>)
+        .unwrap()
+        .is_empty());
 }
 
 /// Undo is idempotent change by change, and a value someone else changed since is reported
@@ -284,6 +289,9 @@ fn undo_is_idempotent_and_reports_conflicts() {
         other => panic!("expected UndoIncomplete, got {other:?}"),
     }
     // Everything else was undone; the conflicting value was left as it is.
-    assert_eq!(ns.sh("sysctl -n net.ipv4.conf.all.arp_announce").trim(), "1");
+    assert_eq!(
+        ns.sh("sysctl -n net.ipv4.conf.all.arp_announce").trim(),
+        "1"
+    );
     assert_eq!(ns.sh("sysctl -n net.ipv4.conf.eth0.arp_ignore").trim(), "0");
 }
