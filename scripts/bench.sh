@@ -2,7 +2,7 @@
 # The guest benchmark: the library and examples/ipvsadm against Debian's ipvsadm, on the same
 # real kernel, in one guest run (benches/guest.rs), printed as Markdown tables with ratios.
 #
-#   scripts/bench.sh [--kernel 6.1|6.12] [-- BENCH ARGS...]
+#   scripts/bench.sh [--kernel 5.10|6.1|6.12|7] [-- BENCH ARGS...]
 #
 # Default bench arguments: --shape 10000x4 --shape 1000x50 --runs 3 --datagrams. Run it on an otherwise
 # idle machine: the guest is emulated (TCG), so other load skews the figures.

@@ -29,7 +29,12 @@ fn tcp(addr: &str) -> ServiceId {
 
 /// A mock holding `tcp 10.0.0.1:80` (rr).
 fn with_service() -> (Ipvs<MockKernel>, ServiceId) {
-    let mut ipvs = mock();
+    with_service_on(MockKernel::new())
+}
+
+/// A mock (this one) holding `tcp 10.0.0.1:80` (rr).
+fn with_service_on(mock: MockKernel) -> (Ipvs<MockKernel>, ServiceId) {
+    let mut ipvs = Ipvs::with_transport(mock);
     let id = tcp("10.0.0.1:80");
     ipvs.add_service(
         &Service::builder(id)
@@ -962,20 +967,6 @@ fn profiles() -> [(&'static str, MockKernel); 4] {
         ("6.12", MockKernel::builder().linux_6_12().build()),
         ("7", MockKernel::builder().linux_7().build()),
     ]
-}
-
-/// `with_service` on the given mock.
-fn with_service_on(mock: MockKernel) -> (Ipvs<MockKernel>, ServiceId) {
-    let mut ipvs = Ipvs::with_transport(mock);
-    let id = tcp("10.0.0.1:80");
-    ipvs.add_service(
-        &Service::builder(id)
-            .scheduler(Scheduler::Rr)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    (ipvs, id)
 }
 
 /// An upper threshold above i32::MAX: stored on 5.10, on 6.1 before 6.1.183 and on 6.12;
