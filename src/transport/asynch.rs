@@ -262,6 +262,27 @@ impl TokioTransport {
 
     /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
     /// `NLMSG_DONE`.
+    /// One dump, each reply message handed to `f`; returns how many datagrams it took.
+    async fn dump_once(
+        &mut self,
+        msg: &IpvsMessage,
+        f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
+    ) -> Result<u64> {
+        let seq = self.encode(msg, RequestKind::Dump);
+        self.send_out().await?;
+        let family = self.family_id;
+        // After an error from `f`, the rest of the dump is still read (and dropped).
+        let mut failed: Option<Error> = None;
+        let timeout = self.timeout;
+        let mut datagrams = 0u64;
+        self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
+            dump_frame(frame, family, &mut failed, f)
+        })
+        .await
+        .map(|n| datagrams = n)?;
+        failed.map_or(Ok(datagrams), Err)
+    }
+
     async fn receive(
         &mut self,
         seq: u32,
@@ -269,11 +290,13 @@ impl TokioTransport {
         timeout: Duration,
         op: Operation,
         f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
-    ) -> Result<()> {
+    ) -> Result<u64> {
+        let mut datagrams = 0;
         loop {
             self.recv(timeout, op).await?;
+            datagrams += 1;
             if walk_reply(&self.buf, seq, self.port_id, answer, op, f)? {
-                return Ok(());
+                return Ok(datagrams);
             }
         }
     }
@@ -322,7 +345,7 @@ impl TokioTransport {
             Err(Error::Kernel(ctx)) if ctx.errno == libc::ENOENT => {
                 return Err(Error::IpvsUnavailable)
             }
-            other => other?,
+            other => drop(other?),
         }
         family.ok_or_else(|| Error::Protocol {
             operation: Operation::ResolveFamily,
@@ -374,22 +397,44 @@ impl AsyncTransport for TokioTransport {
         Ok(replies)
     }
 
+    /// A service dump of more than one datagram is followed by verification dumps, as on
+    /// the blocking transport (see `transport::kernel::VERIFY_DUMPS`).
     async fn dump_each(
         &mut self,
         msg: &IpvsMessage,
         f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
     ) -> Result<()> {
-        let seq = self.encode(msg, RequestKind::Dump);
-        self.send_out().await?;
-        let family = self.family_id;
-        // After an error from `f`, the rest of the dump is still read (and dropped).
-        let mut failed: Option<Error> = None;
-        let timeout = self.timeout;
-        self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
-            dump_frame(frame, family, &mut failed, f)
-        })
-        .await?;
-        failed.map_or(Ok(()), Err)
+        if msg.cmd != IpvsCmd::GetService || !msg.attrs.is_empty() {
+            return self.dump_once(msg, f).await.map(drop);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let id = |attrs: &[u8]| crate::wire::decode_service_reply_with(attrs, false).map(|s| s.id);
+        let datagrams = self
+            .dump_once(msg, &mut |cmd, attrs| {
+                if let Ok(id) = id(attrs) {
+                    seen.insert(id);
+                }
+                f(cmd, attrs)
+            })
+            .await?;
+        if datagrams <= 2 {
+            return Ok(());
+        }
+        for _ in 0..super::kernel::VERIFY_DUMPS {
+            let mut added = 0;
+            self.dump_once(msg, &mut |cmd, attrs| match id(attrs) {
+                Ok(id) if !seen.insert(id) => Ok(()),
+                _ => {
+                    added += 1;
+                    f(cmd, attrs)
+                }
+            })
+            .await?;
+            if added == 0 {
+                break;
+            }
+        }
+        Ok(())
     }
 
     async fn request_batch(
