@@ -252,6 +252,12 @@ fn journal_written_ahead_and_undone_after_a_crash() {
     assert_eq!(undone.len(), entries.len());
     assert_eq!(ns.snapshot(), before);
     assert!(!path.exists(), "the journal is removed once empty");
+    // One holder at a time: the first must let go before the journal can be opened again.
+    assert!(matches!(
+        Journal::open(&sd.0, "t", std::time::Duration::from_millis(100)),
+        Err(lvs::Error::Host(lvs::HostError::JournalLocked { .. }))
+    ));
+    drop(journal);
     let mut journal = Journal::open(&sd.0, "t", WAIT).unwrap();
     assert!(journal.is_empty());
     assert!(journal

@@ -48,7 +48,8 @@ new_ns() {
 # NAT a device on the gateway's network (the dummy eth0).
 modes=(dr)
 probe=$(new_ns)
-if ip -n "$probe" link add lvsprobe type ipip 2>/dev/null; then modes+=(tun); fi
+# (the ipip module makes a tunl0 in every namespace)
+if ip -n "$probe" link show tunl0 >/dev/null 2>&1; then modes+=(tun); fi
 if ip -n "$probe" link show eth0 >/dev/null 2>&1; then modes+=(nat); fi
 echo "real-server modes on this kernel: ${modes[*]}"
 # The arguments of `up` for a mode.
