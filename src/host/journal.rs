@@ -456,7 +456,9 @@ impl Journal {
         }
         let line = format!("{MAGIC} {:08x} {body}\n", crc32(body.as_bytes()));
         let path = self.path.display().to_string();
-        let file = self.file.as_mut().expect("opened above");
+        let Some(file) = self.file.as_mut() else {
+            return Err(io(format!("write {path}"), std::io::ErrorKind::NotFound.into()));
+        };
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_data())
             .map_err(|e| io(format!("write {path}"), e))
