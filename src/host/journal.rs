@@ -457,7 +457,10 @@ impl Journal {
         let line = format!("{MAGIC} {:08x} {body}\n", crc32(body.as_bytes()));
         let path = self.path.display().to_string();
         let Some(file) = self.file.as_mut() else {
-            return Err(io(format!("write {path}"), std::io::ErrorKind::NotFound.into()));
+            return Err(io(
+                format!("write {path}"),
+                std::io::ErrorKind::NotFound.into(),
+            ));
         };
         file.write_all(line.as_bytes())
             .and_then(|()| file.sync_data())

@@ -407,30 +407,26 @@ impl AsyncTransport for TokioTransport {
         if msg.cmd != IpvsCmd::GetService || !msg.attrs.is_empty() {
             return self.dump_once(msg, f).await.map(drop);
         }
-        let mut seen = std::collections::HashSet::new();
-        let id = |attrs: &[u8]| crate::wire::decode_service_reply_with(attrs, false).map(|s| s.id);
+        let mut check = super::ServiceDumpCheck::default();
         let datagrams = self
             .dump_once(msg, &mut |cmd, attrs| {
-                if let Ok(id) = id(attrs) {
-                    seen.insert(id);
-                }
+                check.first(attrs);
                 f(cmd, attrs)
             })
             .await?;
-        if datagrams <= 2 {
+        if !super::ServiceDumpCheck::needed(datagrams) {
             return Ok(());
         }
         for _ in 0..super::kernel::VERIFY_DUMPS {
-            let mut added = 0;
-            self.dump_once(msg, &mut |cmd, attrs| match id(attrs) {
-                Ok(id) if !seen.insert(id) => Ok(()),
-                _ => {
-                    added += 1;
-                    f(cmd, attrs)
+            check.start_round();
+            self.dump_once(msg, &mut |cmd, attrs| {
+                if check.is_new(attrs) {
+                    f(cmd, attrs)?;
                 }
+                Ok(())
             })
             .await?;
-            if added == 0 {
+            if !check.found_more() {
                 break;
             }
         }

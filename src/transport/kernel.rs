@@ -495,28 +495,23 @@ impl KernelTransport {
         msg: &IpvsMessage,
         f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
     ) -> Result<()> {
-        let mut seen = std::collections::HashSet::new();
-        let id = |attrs: &[u8]| crate::wire::decode_service_reply_with(attrs, false).map(|s| s.id);
+        let mut check = super::ServiceDumpCheck::default();
         let datagrams = self.dump_once(msg, &mut |cmd, attrs| {
-            if let Ok(id) = id(attrs) {
-                seen.insert(id);
-            }
+            check.first(attrs);
             f(cmd, attrs)
         })?;
-        // One datagram of services, then one with NLMSG_DONE: made in one go.
-        if datagrams <= 2 {
+        if !super::ServiceDumpCheck::needed(datagrams) {
             return Ok(());
         }
         for _ in 0..VERIFY_DUMPS {
-            let mut added = 0;
-            self.dump_once(msg, &mut |cmd, attrs| match id(attrs) {
-                Ok(id) if !seen.insert(id) => Ok(()),
-                _ => {
-                    added += 1;
-                    f(cmd, attrs)
+            check.start_round();
+            self.dump_once(msg, &mut |cmd, attrs| {
+                if check.is_new(attrs) {
+                    f(cmd, attrs)?;
                 }
+                Ok(())
             })?;
-            if added == 0 {
+            if !check.found_more() {
                 break;
             }
         }

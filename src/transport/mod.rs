@@ -20,7 +20,7 @@ pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT};
 pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};
 
 use crate::error::{Error, Result};
-use crate::model::{Capabilities, KernelVersion};
+use crate::model::{Capabilities, KernelVersion, ServiceId};
 use crate::wire::IpvsMessage;
 
 /// Whether a request is a single `do` or a dump.
@@ -145,5 +145,54 @@ impl<T: Transport + ?Sized> Transport for Box<T> {
 
     fn capabilities(&mut self) -> Result<Capabilities> {
         (**self).capabilities()
+    }
+}
+
+/// The bookkeeping of a verified service dump (see [`kernel::VERIFY_DUMPS`]), shared by the
+/// blocking and the async transports: which services the dumps have listed.
+#[derive(Debug, Default)]
+pub(crate) struct ServiceDumpCheck {
+    seen: std::collections::HashSet<ServiceId>,
+    added: usize,
+}
+
+impl ServiceDumpCheck {
+    /// Whether a dump of `datagrams` datagrams needs verifying: one datagram of services
+    /// then one with `NLMSG_DONE` was made in one go, under the kernel's lock.
+    pub(crate) fn needed(datagrams: u64) -> bool {
+        datagrams > 2
+    }
+
+    fn id(attrs: &[u8]) -> Option<ServiceId> {
+        crate::wire::decode_service_reply_with(attrs, false)
+            .ok()
+            .map(|s| s.id)
+    }
+
+    /// A message of the first dump (always handed on): noted.
+    pub(crate) fn first(&mut self, attrs: &[u8]) {
+        if let Some(id) = Self::id(attrs) {
+            self.seen.insert(id);
+        }
+    }
+
+    /// Before each verification dump.
+    pub(crate) fn start_round(&mut self) {
+        self.added = 0;
+    }
+
+    /// A message of a verification dump: whether to hand it on (no dump listed it yet; an
+    /// undecodable one is handed on, for the caller to report).
+    pub(crate) fn is_new(&mut self, attrs: &[u8]) -> bool {
+        let new = Self::id(attrs).is_none_or(|id| self.seen.insert(id));
+        if new {
+            self.added += 1;
+        }
+        new
+    }
+
+    /// Whether the last verification dump found anything new.
+    pub(crate) fn found_more(&self) -> bool {
+        self.added > 0
     }
 }
