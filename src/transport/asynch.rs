@@ -397,8 +397,8 @@ impl AsyncTransport for TokioTransport {
         Ok(replies)
     }
 
-    /// A service dump of more than one datagram is followed by verification dumps, as on
-    /// the blocking transport (see `transport::kernel::VERIFY_DUMPS`).
+    /// A service dump that listed anything is followed by verification dumps, as on the
+    /// blocking transport (see `transport::kernel::VERIFY_DUMPS`).
     async fn dump_each(
         &mut self,
         msg: &IpvsMessage,
@@ -408,13 +408,12 @@ impl AsyncTransport for TokioTransport {
             return self.dump_once(msg, f).await.map(drop);
         }
         let mut check = super::ServiceDumpCheck::default();
-        let datagrams = self
-            .dump_once(msg, &mut |cmd, attrs| {
-                check.first(attrs);
-                f(cmd, attrs)
-            })
-            .await?;
-        if !super::ServiceDumpCheck::needed(datagrams) {
+        self.dump_once(msg, &mut |cmd, attrs| {
+            check.first(attrs);
+            f(cmd, attrs)
+        })
+        .await?;
+        if !check.needed() {
             return Ok(());
         }
         for _ in 0..super::kernel::VERIFY_DUMPS {
