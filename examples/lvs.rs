@@ -624,7 +624,13 @@ fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
         // A real server: no IPVS table to show.
         return Ok(());
     }
-    let mut ipvs = Ipvs::with_transport(MockKernel::default());
+    // The mock of this machine's kernel (its profile: what GET_INFO reports, which
+    // schedulers exist, ...), so that the table printed is the one `up` would make here.
+    let mock = match lvs::KernelVersion::running() {
+        Ok(v) => MockKernel::builder().kernel(v).build(),
+        Err(_) => MockKernel::default(),
+    };
+    let mut ipvs = Ipvs::with_transport(mock);
     apply_ipvs(&mut ipvs, steps, None).map_err(|e| e.to_string())?;
     println!("\n# resulting IPVS table (mock kernel, as ipvsadm -Ln prints it)");
     let table = ipvs.table().map_err(|e| e.to_string())?;
