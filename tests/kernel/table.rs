@@ -299,14 +299,11 @@ fn zero_one_service_leaves_the_others() {
 /// same table as a read on one socket and as asking service by service. The handle is in a namespace of its
 /// own and the test runs in another, so the second socket must be opened in the handle's
 /// namespace (one opened in the test's would find no destinations at all).
+/// 150 services (wrr), service `i` with `i % 6` masquerading destinations of weights 1...
 #[cfg(not(feature = "kernel-tests-async"))]
-#[test]
-fn large_table_read_in_parallel_is_the_same_table() {
+fn services_150() -> Vec<lvs::client::Op> {
     use lvs::client::Op;
-    let ns = Netns::new("table-par");
-    let mut ipvs = lvs::Ipvs::in_netns(ns.name()).unwrap();
     let mut ops = Vec::new();
-    let mut want_dests = 0;
     for i in 0..150u8 {
         let svc = Service::tcp(sa(&format!("10.1.0.{}:80", i + 1)))
             .scheduler(Scheduler::Wrr)
@@ -321,9 +318,22 @@ fn large_table_read_in_parallel_is_the_same_table() {
                 .build_for(&id)
                 .unwrap();
             ops.push(Op::AddDestination(id, d));
-            want_dests += 1;
         }
     }
+    ops
+}
+
+#[cfg(not(feature = "kernel-tests-async"))]
+#[test]
+fn large_table_read_in_parallel_is_the_same_table() {
+    use lvs::client::Op;
+    let ns = Netns::new("table-par");
+    let mut ipvs = lvs::Ipvs::in_netns(ns.name()).unwrap();
+    let ops = services_150();
+    let want_dests = ops
+        .iter()
+        .filter(|o| matches!(o, Op::AddDestination(..)))
+        .count();
     ipvs.apply(&ops).unwrap().into_result().unwrap();
 
     let parallel = ipvs.table().unwrap();
@@ -400,25 +410,10 @@ fn large_table_read_in_parallel_is_the_same_table() {
 #[cfg(not(feature = "kernel-tests-async"))]
 #[test]
 fn table_read_right_after_a_batch_is_complete() {
-    use lvs::client::Op;
     for round in 0..12 {
         let ns = Netns::new("table-fresh");
         let mut ipvs = lvs::Ipvs::in_netns(ns.name()).unwrap();
-        let mut ops = Vec::new();
-        for i in 0..150u8 {
-            let svc = Service::tcp(sa(&format!("10.1.0.{}:80", i + 1)))
-                .build()
-                .unwrap();
-            let id = svc.id;
-            ops.push(Op::AddService(svc));
-            for j in 0..(i % 6) {
-                let d = Destination::builder(sa(&format!("10.2.{i}.{}:8080", j + 1)))
-                    .masquerade()
-                    .build_for(&id)
-                    .unwrap();
-                ops.push(Op::AddDestination(id, d));
-            }
-        }
+        let ops = services_150();
         ipvs.apply(&ops).unwrap().into_result().unwrap();
         let read = if round % 2 == 0 {
             ipvs.services().unwrap().len()
