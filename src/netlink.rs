@@ -118,9 +118,6 @@ pub(crate) struct NlSocket {
     /// The receive buffer the kernel granted (`SO_RCVBUF` as read back: twice what was
     /// asked, at least the kernel's minimum).
     rcvbuf: usize,
-    /// How many datagrams from the kernel this socket has received (to tell whether a dump
-    /// took more than one).
-    pub(crate) received: u64,
 }
 
 /// The most datagrams [`NlSocket::drain`] discards before giving up (a dump the kernel is
@@ -170,7 +167,6 @@ impl NlSocket {
             slot_size: datagram_size(),
             slot_count: SLOTS,
             rcvbuf: granted,
-            received: 0,
         })
     }
 
@@ -382,7 +378,6 @@ impl NlSocket {
                 self.mbuf.copy_within(i * size..i * size + len, kept * size);
             }
             self.mlens.push(len);
-            self.received += 1;
             kept += 1;
         }
         self.mslot = size;
@@ -416,7 +411,6 @@ impl NlSocket {
         if from.port_number() != 0 {
             return Ok(0);
         }
-        self.received += 1;
         Ok(n)
     }
 }

@@ -262,25 +262,23 @@ impl TokioTransport {
 
     /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
     /// `NLMSG_DONE`.
-    /// One dump, each reply message handed to `f`; returns how many datagrams it took.
+    /// One dump, each reply message handed to `f`.
     async fn dump_once(
         &mut self,
         msg: &IpvsMessage,
         f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
-    ) -> Result<u64> {
+    ) -> Result<()> {
         let seq = self.encode(msg, RequestKind::Dump);
         self.send_out().await?;
         let family = self.family_id;
         // After an error from `f`, the rest of the dump is still read (and dropped).
         let mut failed: Option<Error> = None;
         let timeout = self.timeout;
-        let mut datagrams = 0u64;
         self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
             dump_frame(frame, family, &mut failed, f)
         })
-        .await
-        .map(|n| datagrams = n)?;
-        failed.map_or(Ok(datagrams), Err)
+        .await?;
+        failed.map_or(Ok(()), Err)
     }
 
     async fn receive(
@@ -290,13 +288,11 @@ impl TokioTransport {
         timeout: Duration,
         op: Operation,
         f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
-    ) -> Result<u64> {
-        let mut datagrams = 0;
+    ) -> Result<()> {
         loop {
             self.recv(timeout, op).await?;
-            datagrams += 1;
             if walk_reply(&self.buf, seq, self.port_id, answer, op, f)? {
-                return Ok(datagrams);
+                return Ok(());
             }
         }
     }
@@ -345,7 +341,7 @@ impl TokioTransport {
             Err(Error::Kernel(ctx)) if ctx.errno == libc::ENOENT => {
                 return Err(Error::IpvsUnavailable)
             }
-            other => drop(other?),
+            other => other?,
         }
         family.ok_or_else(|| Error::Protocol {
             operation: Operation::ResolveFamily,
@@ -405,7 +401,7 @@ impl AsyncTransport for TokioTransport {
         f: &mut (dyn FnMut(u8, &[u8]) -> Result<()> + Send),
     ) -> Result<()> {
         if msg.cmd != IpvsCmd::GetService || !msg.attrs.is_empty() {
-            return self.dump_once(msg, f).await.map(drop);
+            return self.dump_once(msg, f).await;
         }
         let mut check = super::ServiceDumpCheck::default();
         self.dump_once(msg, &mut |cmd, attrs| {

@@ -163,20 +163,18 @@ pub struct KernelTransport {
 
 /// How many verification dumps may follow a service dump that listed a service.
 ///
-/// The kernel makes such a dump a datagram at a time, each resuming from a position in its
-/// service table, and nothing flags a dump that a change of that table cut across
-/// (no `NLM_F_DUMP_INTR`). Two changes the caller does not see make it skip services:
+/// The kernel makes a dump in calls of its dump function, each resuming from a position in
+/// its service table (a dump that lists anything takes at least two: the last finds nothing
+/// more and ends it), and nothing flags a dump that a change of that table cut across (no
+/// `NLM_F_DUMP_INTR`). Two changes the caller does not see make it skip services:
 /// - up to 6.x the table is one for all network namespaces, and the position counts the
 ///   services of every namespace: another namespace's services coming or going between two
-///   datagrams (a namespace being deleted, say) shift it. Seen on 5.10.223: one service of
-///   300 missing from a table read right after earlier tests' namespaces were deleted;
+///   calls (a namespace being deleted, say) shift it. Seen on 5.10.223: 1 of 300 missing,
+///   and 101 of 150 listed by a dump that fitted in one datagram, right after another
+///   namespace with 150 services was deleted;
 /// - on 7.x each namespace's table is resized by the kernel on its own, shortly after it
 ///   grew or shrank. Seen on 7.2.13: 30 to 36 of 150 services missing from about one read
 ///   in four made within 20 ms of a batch that added them.
-///
-/// - up to 6.x again: 101 of 150 services listed by a dump that fitted in one datagram, right
-///   after the previous test's namespace (150 services) was deleted: the call that should
-///   have ended the dump resumed past services the shift had moved.
 ///
 /// So a service dump that listed anything is followed by one that only looks for services
 /// the first did not list (handed on as if they had come last); the dumps stop as soon as
@@ -475,22 +473,20 @@ impl std::os::fd::AsFd for KernelTransport {
 }
 
 impl KernelTransport {
-    /// One dump, each reply message handed to `f`; returns how many datagrams it took.
+    /// One dump, each reply message handed to `f`.
     fn dump_once(
         &mut self,
         msg: &IpvsMessage,
         f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
-    ) -> Result<u64> {
+    ) -> Result<()> {
         let family = self.family_id;
         let (seq, sock) = self.send_ipvs(msg, RequestKind::Dump)?;
-        let before = sock.received;
         // After an error from `f`, the rest of the dump is still read (and dropped).
         let mut failed: Option<Error> = None;
         sock.receive_frames(seq, Answer::Dump, Operation::Other, &mut |frame| {
             dump_frame(frame, family, &mut failed, f)
         })?;
-        let datagrams = sock.received - before;
-        failed.map_or(Ok(datagrams), Err)
+        failed.map_or(Ok(()), Err)
     }
 
     /// A service dump, verified: see [`VERIFY_DUMPS`].
@@ -556,7 +552,7 @@ impl Transport for KernelTransport {
         if msg.cmd == IpvsCmd::GetService && msg.attrs.is_empty() {
             return self.verified_service_dump(msg, f);
         }
-        self.dump_once(msg, f).map(drop)
+        self.dump_once(msg, f)
     }
 
     fn request_batch(&mut self, msgs: &[IpvsMessage]) -> Result<Vec<Result<Vec<IpvsMessage>>>> {

@@ -199,3 +199,44 @@ impl ServiceDumpCheck {
         self.added > 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ServiceDumpCheck;
+    use crate::wire::IpvsMessage;
+    use netlink_packet_core::Emitable;
+
+    /// The attribute bytes of a service reply, as a dump hands them to `dump_each`'s `f`.
+    fn attrs(addr: &str) -> Vec<u8> {
+        let svc = crate::Service::tcp(addr.parse().unwrap()).build().unwrap();
+        let msg = IpvsMessage::new_service(&svc);
+        let mut buf = vec![0; msg.buffer_len()];
+        msg.emit(&mut buf);
+        buf
+    }
+
+    #[test]
+    fn verification_hands_on_only_what_the_first_dump_missed() {
+        let mut check = ServiceDumpCheck::default();
+        assert!(!check.needed(), "an empty first dump needs no check");
+        check.first(&attrs("10.0.0.1:80"));
+        check.first(&attrs("10.0.0.2:80"));
+        assert!(check.needed());
+        check.start_round();
+        assert!(!check.is_new(&attrs("10.0.0.1:80")));
+        assert!(
+            check.is_new(&attrs("10.0.0.3:80")),
+            "missed by the first dump"
+        );
+        assert!(!check.is_new(&attrs("10.0.0.3:80")), "handed on once");
+        assert!(check.found_more());
+        check.start_round();
+        assert!(!check.is_new(&attrs("10.0.0.2:80")));
+        assert!(
+            !check.found_more(),
+            "a round that adds nothing ends the checks"
+        );
+        // Bytes that do not decode are handed on, for the caller to report.
+        assert!(check.is_new(&[1, 2, 3]));
+    }
+}
