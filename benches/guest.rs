@@ -337,7 +337,7 @@ fn raw_prepare(ops: &[Op]) -> Res<Raw> {
     let (mut cur, mut count, mut last) = (Vec::new(), 0, 0);
     for (i, op) in ops.iter().enumerate() {
         let seq = u32::try_from(i)?.wrapping_add(1);
-        let mut frame = frame_request(op.message(), family, seq, false);
+        let mut frame = frame_request(IpvsMessage::from(op), family, seq, false);
         // As the library frames a batch: only the last request of a datagram asks for an
         // acknowledgement (`ack_last`).
         frame[6..8].copy_from_slice(&netlink_packet_core::NLM_F_REQUEST.to_ne_bytes());

@@ -27,7 +27,7 @@ use lvs::text::{
 };
 use lvs::transport::{KernelTransport, RequestKind, Transport};
 use lvs::wire::IpvsMessage;
-use lvs::{Daemon, Destination, Error, Ipvs, Service, ServiceEntry, ServiceId, Timeouts};
+use lvs::{Daemon, Destination, Error, Ipvs, Op, Service, ServiceEntry, ServiceId, Timeouts};
 
 /// Exit status ipvsadm uses when the kernel refuses a change.
 const KERNEL_REFUSED: u8 = 255;
@@ -182,7 +182,7 @@ fn write_table(
 /// checks, and the kernel decides the rest (ipvsadm takes weights up to `i32::MAX`, which the
 /// client's builders refuse, so the request goes through the transport).
 fn apply_one(ipvs: &mut Ipvs<KernelTransport>, cmd: &Command) -> Result<(), String> {
-    let Some(msg) = cmd.request() else {
+    let Some(msg) = cmd.op().map(lvs::wire::IpvsMessage::from) else {
         return Ok(());
     };
     ipvs.transport()
@@ -327,18 +327,18 @@ impl Shadow {
     /// and a later command of the same batch must be undone against the table as it is.
     fn apply(&mut self, cmd: &Command) -> Undo {
         match cmd {
-            Command::AddService(s) if !self.track_adds => Undo::DeleteService(s.id),
-            Command::AddDestination(id, d) if !self.track_adds => {
+            Command::Write(Op::AddService(s)) if !self.track_adds => Undo::DeleteService(s.id),
+            Command::Write(Op::AddDestination(id, d)) if !self.track_adds => {
                 Undo::DeleteDestination(*id, d.socket_addr())
             }
-            Command::AddService(s) => {
+            Command::Write(Op::AddService(s)) => {
                 if self.services.contains_key(&s.id) {
                     return Undo::Nothing;
                 }
                 self.services.insert(s.id, (s.clone(), Vec::new()));
                 Undo::DeleteService(s.id)
             }
-            Command::EditService(s) => match self.services.get_mut(&s.id) {
+            Command::Write(Op::UpdateService(s)) => match self.services.get_mut(&s.id) {
                 Some((old, _)) => {
                     let undo = IpvsMessage::set_service(old);
                     *old = s.clone();
@@ -346,11 +346,11 @@ impl Shadow {
                 }
                 None => Undo::Nothing,
             },
-            Command::DeleteService(id) => match self.services.remove(id) {
+            Command::Write(Op::DeleteService(id)) => match self.services.remove(id) {
                 Some((svc, dests)) => Undo::Requests(Self::service_msgs(&svc, &dests)),
                 None => Undo::Nothing,
             },
-            Command::Flush => {
+            Command::Write(Op::Flush) => {
                 let all = std::mem::take(&mut self.services);
                 Undo::Requests(
                     all.values()
@@ -358,7 +358,7 @@ impl Shadow {
                         .collect(),
                 )
             }
-            Command::AddDestination(id, d) => match self.services.get_mut(id) {
+            Command::Write(Op::AddDestination(id, d)) => match self.services.get_mut(id) {
                 Some((_, dests)) if dests.iter().any(|x| x.socket_addr() == d.socket_addr()) => {
                     Undo::Nothing
                 }
@@ -368,7 +368,7 @@ impl Shadow {
                 }
                 None => Undo::Nothing,
             },
-            Command::EditDestination(id, d) => {
+            Command::Write(Op::UpdateDestination(id, d)) => {
                 let Some((_, dests)) = self.services.get_mut(id) else {
                     return Undo::Nothing;
                 };
@@ -384,7 +384,7 @@ impl Shadow {
                     None => Undo::Nothing,
                 }
             }
-            Command::DeleteDestination(id, addr) => {
+            Command::Write(Op::DeleteDestination(id, addr)) => {
                 let Some((_, dests)) = self.services.get_mut(id) else {
                     return Undo::Nothing;
                 };
@@ -396,7 +396,7 @@ impl Shadow {
                     None => Undo::Nothing,
                 }
             }
-            Command::SetTimeouts(t) => {
+            Command::Write(Op::SetTimeouts(t)) => {
                 let undo = IpvsMessage::set_timeouts(&self.timeouts);
                 let keep = |new: u32, old: u32| if new == 0 { old } else { new };
                 self.timeouts = Timeouts {
@@ -406,18 +406,23 @@ impl Shadow {
                 };
                 Undo::Requests(vec![undo])
             }
-            Command::StartDaemon(d) if self.daemons.iter().any(|x| x.state == d.state) => {
+            Command::Write(Op::StartDaemon(d))
+                if self.daemons.iter().any(|x| x.state == d.state) =>
+            {
                 Undo::Nothing
             }
-            Command::StartDaemon(d) => {
+            Command::Write(Op::StartDaemon(d)) => {
                 self.daemons.push(d.clone());
                 Undo::Requests(vec![IpvsMessage::del_daemon(d.state)])
             }
-            Command::StopDaemon(state) => match self.daemons.iter().position(|d| d.state == *state)
-            {
-                Some(i) => Undo::Requests(vec![IpvsMessage::new_daemon(&self.daemons.remove(i))]),
-                None => Undo::Nothing,
-            },
+            Command::Write(Op::StopDaemon(state)) => {
+                match self.daemons.iter().position(|d| d.state == *state) {
+                    Some(i) => {
+                        Undo::Requests(vec![IpvsMessage::new_daemon(&self.daemons.remove(i))])
+                    }
+                    None => Undo::Nothing,
+                }
+            }
             _ => Undo::Nothing,
         }
     }
@@ -479,8 +484,8 @@ fn send_rules(
         let build = |i: usize| {
             chunk[i]
                 .command
-                .request()
-                .unwrap_or_else(IpvsMessage::get_info)
+                .op()
+                .map_or_else(IpvsMessage::get_info, IpvsMessage::from)
         };
         match ipvs.transport().request_batch_with(chunk.len(), &build) {
             Ok(rs) => {
@@ -857,18 +862,18 @@ mod tests {
                 if let Some(Ok(rule)) = text::rules(&line, &NoNames).next() {
                     if matches!(
                         rule.command,
-                        Command::StartDaemon(_) | Command::StopDaemon(_)
+                        Command::Write(Op::StartDaemon(_)) | Command::Write(Op::StopDaemon(_))
                     ) {
                         daemons += 1;
                         assert!(Commands::of(&line).may_change_daemons, "{line:?}");
                     }
                     if matches!(
                         rule.command,
-                        Command::EditService(_)
-                            | Command::EditDestination(..)
-                            | Command::DeleteService(_)
-                            | Command::DeleteDestination(..)
-                            | Command::Flush
+                        Command::Write(Op::UpdateService(_))
+                            | Command::Write(Op::UpdateDestination(..))
+                            | Command::Write(Op::DeleteService(_))
+                            | Command::Write(Op::DeleteDestination(..))
+                            | Command::Write(Op::Flush)
                     ) {
                         changes += 1;
                         assert!(Commands::of(&line).may_edit_or_delete, "{line:?}");

@@ -247,7 +247,7 @@ pub enum Operation {
     ResolveFamily,
     /// Adding a service.
     AddService,
-    /// Editing a service.
+    /// Editing a service in place.
     UpdateService,
     /// Deleting a service.
     DeleteService,
@@ -286,11 +286,11 @@ impl fmt::Display for Operation {
         f.write_str(match self {
             Operation::ResolveFamily => "resolve the IPVS family",
             Operation::AddService => "add service",
-            Operation::UpdateService => "edit service",
+            Operation::UpdateService => "update service",
             Operation::DeleteService => "delete service",
             Operation::GetService => "get service",
             Operation::AddDestination => "add destination",
-            Operation::UpdateDestination => "edit destination",
+            Operation::UpdateDestination => "update destination",
             Operation::DeleteDestination => "delete destination",
             Operation::GetDestinations => "list destinations",
             Operation::StartDaemon => "start sync daemon",
@@ -335,9 +335,10 @@ pub enum InvalidError {
     /// A non-fwmark service on port 0 needs persistence (as ipvsadm requires).
     #[error("port 0 is only allowed for a persistent service")]
     ZeroPortWithoutPersistence,
-    /// One-packet scheduling applies to UDP and fwmark services only.
+    /// One-packet scheduling applies to UDP and fwmark services only; the protocol given, as
+    /// ipvsadm names it (`tcp`, `sctp`).
     #[error("one-packet scheduling is only for UDP or fwmark services, not {0}")]
-    OnePacketNotUdp(crate::model::Protocol),
+    OnePacketNotUdp(String),
     /// The lower connection threshold is above the upper one (the kernel answers ERANGE).
     #[error("lower threshold {lower} is above upper threshold {upper}")]
     LowerThresholdAboveUpper {

@@ -31,14 +31,14 @@ fn one_packet_only_for_udp_and_fwmark() {
             .one_packet()
             .build()
             .unwrap_err(),
-        InvalidError::OnePacketNotUdp(Protocol::Tcp)
+        InvalidError::OnePacketNotUdp("tcp".into())
     );
     assert_eq!(
         Service::sctp(sa("10.0.0.1:80"))
             .one_packet()
             .build()
             .unwrap_err(),
-        InvalidError::OnePacketNotUdp(Protocol::Sctp)
+        InvalidError::OnePacketNotUdp("sctp".into())
     );
     assert!(
         Service::udp(sa("10.0.0.1:53"))

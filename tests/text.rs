@@ -6,7 +6,8 @@ use lvs::{Destination, Service, ServiceEntry, Tunnel};
 
 fn entry(svc: &str, dests: &[&str]) -> ServiceEntry {
     let words: Vec<&str> = svc.split_whitespace().collect();
-    let Ok(Command::AddService(service)) = parse_args(&words, &NoNames, false) else {
+    let Ok(Command::Write(lvs::Op::AddService(service))) = parse_args(&words, &NoNames, false)
+    else {
         panic!("bad service line {svc}");
     };
     let destinations = dests
@@ -14,7 +15,7 @@ fn entry(svc: &str, dests: &[&str]) -> ServiceEntry {
         .map(|d| {
             let words: Vec<&str> = d.split_whitespace().collect();
             match parse_args(&words, &NoNames, false) {
-                Ok(Command::AddDestination(_, d)) => d,
+                Ok(Command::Write(lvs::Op::AddDestination(_, d))) => d,
                 other => panic!("bad destination line {d}: {other:?}"),
             }
         })

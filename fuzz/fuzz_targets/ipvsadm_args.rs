@@ -25,7 +25,8 @@ fuzz_target!(|data: &[u8]| {
         Ok(cmd) => {
             let _ = cmd.is_write();
             let _ = cmd.validate();
-            if let Some(msg) = cmd.request() {
+            if let Some(op) = cmd.op() {
+                let msg = wire::IpvsMessage::from(op);
                 let _ = wire::frame_request(msg, 0x20, 1, false);
             }
         }

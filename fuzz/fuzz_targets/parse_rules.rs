@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
     for rule in &rules {
         assert!(rule.line >= 1);
         let _ = rule.command.validate();
-        if let Command::AddService(s) = &rule.command {
+        if let Command::Write(lvs::Op::AddService(s)) = &rule.command {
             table.push(ServiceEntry {
                 service: s.clone(),
                 destinations: Vec::new(),

@@ -9,130 +9,22 @@
 //! [`Ipvs::apply_or_roll_back`] adds all-or-nothing semantics on top: it snapshots the
 //! table, applies, and on any refusal puts the table back as it was.
 
-use std::fmt;
-use std::net::SocketAddr;
-
 use super::{classify, ErrCtx, Ipvs, ServiceEntry};
 use crate::error::{Error, Operation, Result};
-use crate::model::{Destination, Service, ServiceId, Timeouts};
+use crate::model::Timeouts;
 use crate::transport::Transport;
 use crate::wire::IpvsMessage;
 
-/// One change to an IPVS table, as a batch or a reconcile plan carries it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Op {
-    /// Add a service (`ipvsadm -A`).
-    AddService(Service),
-    /// Edit a service in place (`ipvsadm -E`).
-    UpdateService(Service),
-    /// Delete a service and its destinations (`ipvsadm -D`).
-    DeleteService(ServiceId),
-    /// Add a destination to a service (`ipvsadm -a`).
-    AddDestination(ServiceId, Destination),
-    /// Edit a destination in place (`ipvsadm -e`).
-    UpdateDestination(ServiceId, Destination),
-    /// Delete a destination (`ipvsadm -d`).
-    DeleteDestination(ServiceId, SocketAddr),
-    /// Set the connection timeouts (`ipvsadm --set`; 0 leaves a value unchanged).
-    SetTimeouts(Timeouts),
-    /// Zero the counters of one service, or of every service (`ipvsadm -Z`).
-    Zero(Option<ServiceId>),
-    /// Delete every service (`ipvsadm -C`).
-    Flush,
-}
+/// The write vocabulary lives in [`crate::model`]; batches, plans and transactions carry it.
+pub use crate::model::Op;
 
-impl Op {
-    /// Check the operation as the single-operation calls of [`Ipvs`] do before sending.
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            Op::AddService(s) | Op::UpdateService(s) => Ok(s.validate()?),
-            Op::AddDestination(id, d) | Op::UpdateDestination(id, d) => Ok(d.validate_for(id)?),
-            Op::DeleteService(_)
-            | Op::DeleteDestination(..)
-            | Op::SetTimeouts(_)
-            | Op::Zero(_)
-            | Op::Flush => Ok(()),
-        }
-    }
-
-    /// The request message for this operation.
-    pub fn message(&self) -> IpvsMessage {
-        match self {
-            Op::AddService(s) => IpvsMessage::new_service(s),
-            Op::UpdateService(s) => IpvsMessage::set_service(s),
-            Op::DeleteService(id) => IpvsMessage::del_service(id),
-            Op::AddDestination(id, d) => IpvsMessage::new_dest(id, d),
-            Op::UpdateDestination(id, d) => IpvsMessage::set_dest(id, d),
-            Op::DeleteDestination(id, a) => IpvsMessage::del_dest(id, a),
-            Op::SetTimeouts(t) => IpvsMessage::set_timeouts(t),
-            Op::Zero(id) => IpvsMessage::zero(id.as_ref()),
-            Op::Flush => IpvsMessage::flush(),
-        }
-    }
-
-    /// The operation's name in errors.
-    pub fn operation(&self) -> Operation {
-        match self {
-            Op::AddService(_) => Operation::AddService,
-            Op::UpdateService(_) => Operation::UpdateService,
-            Op::DeleteService(_) => Operation::DeleteService,
-            Op::AddDestination(..) => Operation::AddDestination,
-            Op::UpdateDestination(..) => Operation::UpdateDestination,
-            Op::DeleteDestination(..) => Operation::DeleteDestination,
-            Op::SetTimeouts(_) => Operation::SetTimeouts,
-            Op::Zero(_) => Operation::Zero,
-            Op::Flush => Operation::Flush,
-        }
-    }
-
-    /// The object the operation is about, as errors name it (`tcp:10.0.0.1:80`,
-    /// `tcp:10.0.0.1:80 -> 10.0.0.2:80`; empty for table-wide operations).
-    pub fn object(&self) -> String {
-        match self {
-            Op::AddService(s) | Op::UpdateService(s) => s.id.to_string(),
-            Op::DeleteService(id) | Op::Zero(Some(id)) => id.to_string(),
-            Op::AddDestination(id, d) | Op::UpdateDestination(id, d) => {
-                format!("{id} -> {}", d.socket_addr())
-            }
-            Op::DeleteDestination(id, a) => format!("{id} -> {a}"),
-            Op::SetTimeouts(_) | Op::Zero(None) | Op::Flush => String::new(),
-        }
-    }
-
-    fn err_ctx(&self) -> ErrCtx {
-        match self {
-            Op::AddService(s) | Op::UpdateService(s) => ErrCtx::service(s),
-            _ => ErrCtx::NONE,
-        }
-    }
-
-    /// Name a transport error for this operation, as the single-operation calls do.
-    pub(crate) fn classify(&self, e: Error) -> Error {
-        classify(e, self.operation(), || self.object(), &self.err_ctx())
-    }
-}
-
-impl fmt::Display for Op {
-    /// `add service tcp:10.0.0.1:80 rr`, `delete destination tcp:10.0.0.1:80 -> 10.0.0.2:80`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Op::AddService(s) => write!(f, "add service {s}"),
-            Op::UpdateService(s) => write!(f, "update service {s}"),
-            Op::DeleteService(id) => write!(f, "delete service {id}"),
-            Op::AddDestination(id, d) => write!(f, "add destination {id} -> {d}"),
-            Op::UpdateDestination(id, d) => write!(f, "update destination {id} -> {d}"),
-            Op::DeleteDestination(id, a) => write!(f, "delete destination {id} -> {a}"),
-            Op::SetTimeouts(t) => write!(
-                f,
-                "set timeouts tcp {} tcpfin {} udp {}",
-                t.tcp, t.tcp_fin, t.udp
-            ),
-            Op::Zero(Some(id)) => write!(f, "zero {id}"),
-            Op::Zero(None) => write!(f, "zero all"),
-            Op::Flush => write!(f, "flush"),
-        }
-    }
+/// Name a transport error for this operation, as the single-operation calls do.
+pub(crate) fn classify_op(op: &Op, e: Error) -> Error {
+    let ctx = match op {
+        Op::AddService(s) | Op::UpdateService(s) => ErrCtx::service(s),
+        _ => ErrCtx::NONE,
+    };
+    classify(e, op.operation(), || op.object(), &ctx)
 }
 
 /// What a batch did: one result per operation, in order.
@@ -214,9 +106,9 @@ impl<T: Transport> Ipvs<T> {
         validate_all(ops)?;
         let replies = if self.parallel {
             self.transport
-                .request_batch_with(ops.len(), &|i| ops[i].message())
+                .request_batch_with(ops.len(), &|i| IpvsMessage::from(&ops[i]))
         } else {
-            let messages: Vec<IpvsMessage> = ops.iter().map(Op::message).collect();
+            let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
             self.transport.request_batch(&messages)
         };
         outcome(ops, replies)
@@ -272,7 +164,7 @@ pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
     for (index, op) in ops.iter().enumerate() {
         op.validate().map_err(|e| Error::Batch {
             index,
-            source: Box::new(e),
+            source: Box::new(e.into()),
         })?;
     }
     Ok(())
@@ -282,7 +174,7 @@ pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
 #[cfg(feature = "tokio")]
 pub(crate) fn prepare(ops: &[Op]) -> Result<Vec<IpvsMessage>> {
     validate_all(ops)?;
-    Ok(ops.iter().map(Op::message).collect())
+    Ok(ops.iter().map(IpvsMessage::from).collect())
 }
 
 /// A batch's outcome from the transport's answer: one named result per operation.
@@ -304,7 +196,7 @@ pub(crate) fn outcome(
     let results = ops
         .iter()
         .zip(replies)
-        .map(|(op, r)| r.map(|_| ()).map_err(|e| op.classify(e)))
+        .map(|(op, r)| r.map(|_| ()).map_err(|e| classify_op(op, e)))
         .collect();
     Ok(BatchOutcome { results })
 }

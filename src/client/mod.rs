@@ -19,23 +19,15 @@ pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
 pub use snapshot::{RateReport, StatsSnapshot};
 
+/// Re-exported from [`crate::model`], where it lives (the text formats and the mock use it too).
+pub use crate::model::ServiceEntry;
+
 use std::net::SocketAddr;
 use std::path::Path;
 
 use crate::error::{Error, KernelContext, Operation, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::{KernelTransport, Transport};
-
-/// A service with its destinations, as a full listing returns them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct ServiceEntry {
-    /// The service.
-    pub service: Service,
-    /// Its destinations, in the kernel's order.
-    #[cfg_attr(feature = "serde", serde(default))]
-    pub destinations: Vec<Destination>,
-}
 
 /// A handle on one network namespace's IPVS table.
 ///

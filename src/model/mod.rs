@@ -3,8 +3,10 @@
 
 mod daemon;
 mod destination;
+mod entry;
 mod info;
 mod kernel;
+mod op;
 mod persistence;
 mod scheduler;
 #[cfg(feature = "serde")]
@@ -16,8 +18,10 @@ pub use daemon::{Daemon, DaemonBuilder, DaemonState};
 pub use destination::{
     DestCounters, Destination, DestinationBuilder, ForwardMethod, Tunnel, TunnelFlags, TunnelType,
 };
+pub use entry::ServiceEntry;
 pub use info::{Info, Timeouts, Version};
 pub use kernel::{Capabilities, ConnTable, KernelVersion, ServiceOrder};
+pub use op::Op;
 pub use persistence::{Netmask, Persistence, PersistenceEngine};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};

@@ -434,7 +434,7 @@ impl Service {
                 return Err(InvalidError::ZeroPortWithoutPersistence);
             }
             if self.one_packet && protocol != Protocol::Udp {
-                return Err(InvalidError::OnePacketNotUdp(protocol));
+                return Err(InvalidError::OnePacketNotUdp(protocol.to_string()));
             }
         }
         if let ServiceId::Fwmark { mark: 0, .. } = self.id {

@@ -9,8 +9,9 @@
 //!
 //! ```
 //! use lvs::text::{parse_args, Command, NoNames};
+//! use lvs::Op;
 //! let cmd = parse_args(&["-A", "-t", "10.0.0.1:80", "-s", "rr", "-p"], &NoNames, false)?;
-//! let Command::AddService(svc) = cmd else { panic!() };
+//! let Command::Write(Op::AddService(svc)) = cmd else { panic!() };
 //! assert_eq!(svc.persistence.unwrap().timeout, 360);
 //! let err = parse_args(&["-a", "-t", "10.0.0.1:80", "-r", "10.0.0.2", "-w", "2147483648"], &NoNames, false)
 //!     .unwrap_err();
@@ -25,7 +26,7 @@ use super::format::{ListFormat, ListOptions};
 use super::names::Names;
 use crate::error::InvalidError;
 use crate::model::{
-    AddressFamily, Daemon, DaemonState, Destination, ForwardMethod, Netmask, Persistence,
+    AddressFamily, Daemon, DaemonState, Destination, ForwardMethod, Netmask, Op, Persistence,
     PersistenceEngine, Protocol, SchedFlags, Scheduler, Service, ServiceFlags, ServiceId, Timeouts,
     Tunnel, TunnelFlags, TunnelType,
 };
@@ -81,34 +82,16 @@ pub struct ListRequest {
     pub persistent_conn: bool,
 }
 
-/// One ipvsadm command.
+/// One ipvsadm command: a write to the table (the library's [`Op`]), or one of the commands
+/// that read or drive the program.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Command {
-    /// `-A`.
-    AddService(Service),
-    /// `-E`.
-    EditService(Service),
-    /// `-D`.
-    DeleteService(ServiceId),
-    /// `-C`.
-    Flush,
-    /// `-a`.
-    AddDestination(ServiceId, Destination),
-    /// `-e`.
-    EditDestination(ServiceId, Destination),
-    /// `-d`.
-    DeleteDestination(ServiceId, SocketAddr),
+    /// A write: `-A`, `-E`, `-D`, `-C`, `-a`, `-e`, `-d`, `-Z`, `--set`, `--start-daemon`,
+    /// `--stop-daemon`.
+    Write(Op),
     /// `-L`/`-l` (and no arguments at all).
     List(ListRequest),
-    /// `-Z`, for one service or all.
-    Zero(Option<ServiceId>),
-    /// `--set tcp tcpfin udp`.
-    SetTimeouts(Timeouts),
-    /// `--start-daemon`.
-    StartDaemon(Daemon),
-    /// `--stop-daemon`.
-    StopDaemon(DaemonState),
     /// `-R`.
     Restore,
     /// `-S`, numeric with `-n`.
@@ -123,43 +106,32 @@ pub enum Command {
 }
 
 impl Command {
-    /// The IPVS request this command sends, for the commands that are one request (table
-    /// changes, timeouts, zero, daemons); `None` for listings, `-S`, `-R` and `-h`.
-    pub fn request(&self) -> Option<crate::wire::IpvsMessage> {
-        use crate::wire::IpvsMessage;
-        Some(match self {
-            Command::AddService(s) => IpvsMessage::new_service(s),
-            Command::EditService(s) => IpvsMessage::set_service(s),
-            Command::DeleteService(id) => IpvsMessage::del_service(id),
-            Command::Flush => IpvsMessage::flush(),
-            Command::AddDestination(id, d) => IpvsMessage::new_dest(id, d),
-            Command::EditDestination(id, d) => IpvsMessage::set_dest(id, d),
-            Command::DeleteDestination(id, a) => IpvsMessage::del_dest(id, a),
-            Command::Zero(id) => IpvsMessage::zero(id.as_ref()),
-            Command::SetTimeouts(t) => IpvsMessage::set_timeouts(t),
-            Command::StartDaemon(d) => IpvsMessage::new_daemon(d),
-            Command::StopDaemon(s) => IpvsMessage::del_daemon(*s),
-            _ => return None,
-        })
+    /// The write this command makes, if it is one (what `-R` batches).
+    pub fn op(&self) -> Option<&Op> {
+        match self {
+            Command::Write(op) => Some(op),
+            _ => None,
+        }
     }
 
-    /// Whether the command changes the kernel's table (what `-R` batches).
+    /// The write this command makes, if it is one, by value.
+    pub fn into_op(self) -> Option<Op> {
+        match self {
+            Command::Write(op) => Some(op),
+            _ => None,
+        }
+    }
+
+    /// Whether the command changes the kernel's table.
     pub fn is_write(&self) -> bool {
-        !matches!(
-            self,
-            Command::List(_)
-                | Command::Restore
-                | Command::Save { .. }
-                | Command::Help
-                | Command::Version
-        )
+        matches!(self, Command::Write(_))
     }
 
     /// The library's checks on the values of a write, beyond what ipvsadm's parser checks
-    /// (what the drop-in runs on every line of `-R` input before changing anything):
-    /// services, destinations (for their service; weights above
-    /// [`Destination::MAX_WEIGHT`] are let through, as ipvsadm passes them on to the kernel)
-    /// and sync daemons. Other commands have nothing more to check.
+    /// (what the drop-in runs on every line of `-R` input before changing anything): those of
+    /// [`Op::validate`], except that weights above [`Destination::MAX_WEIGHT`] are let
+    /// through, as ipvsadm passes them on to the kernel. Other commands have nothing more to
+    /// check.
     ///
     /// ```
     /// use lvs::text::{parse_args, NoNames};
@@ -169,13 +141,12 @@ impl Command {
     /// ```
     pub fn validate(&self) -> Result<(), InvalidError> {
         match self {
-            Command::AddService(s) | Command::EditService(s) => s.validate(),
-            Command::AddDestination(id, d) | Command::EditDestination(id, d) => {
+            Command::Write(Op::AddDestination(id, d) | Op::UpdateDestination(id, d)) => {
                 let mut d = d.clone();
                 d.weight = d.weight.min(Destination::MAX_WEIGHT);
                 d.validate_for(id)
             }
-            Command::StartDaemon(d) => d.validate(),
+            Command::Write(op) => op.validate(),
             _ => Ok(()),
         }
     }
@@ -1323,9 +1294,9 @@ pub fn parse_args<S: AsRef<str>>(
                 stats: None,
             };
             Ok(if cmd == Cmd::Add {
-                Command::AddService(service)
+                Command::Write(Op::AddService(service))
             } else {
-                Command::EditService(service)
+                Command::Write(Op::UpdateService(service))
             })
         }
         Cmd::AddDest | Cmd::EditDest => {
@@ -1405,29 +1376,29 @@ pub fn parse_args<S: AsRef<str>>(
                 stats: None,
             };
             Ok(if cmd == Cmd::AddDest {
-                Command::AddDestination(id, d)
+                Command::Write(Op::AddDestination(id, d))
             } else {
-                Command::EditDestination(id, d)
+                Command::Write(Op::UpdateDestination(id, d))
             })
         }
         Cmd::DelDest => {
             let addr = dest
                 .addr
                 .ok_or_else(|| bad("a real server address is missing"))?;
-            Ok(Command::DeleteDestination(
+            Ok(Command::Write(Op::DeleteDestination(
                 id()?,
                 SocketAddr::new(addr, dest.port),
-            ))
+            )))
         }
-        Cmd::Del => Ok(Command::DeleteService(id()?)),
-        Cmd::Flush => Ok(Command::Flush),
+        Cmd::Del => Ok(Command::Write(Op::DeleteService(id()?))),
+        Cmd::Flush => Ok(Command::Write(Op::Flush)),
         Cmd::Zero => {
             if !has(O_SERVICE) {
-                return Ok(Command::Zero(None));
+                return Ok(Command::Write(Op::Zero(None)));
             }
             let id = id()?;
             let all = matches!(id, ServiceId::Addr { addr, .. } if addr.ip().is_unspecified() && addr.port() == 0);
-            Ok(Command::Zero(if all { None } else { Some(id) }))
+            Ok(Command::Write(Op::Zero(if all { None } else { Some(id) })))
         }
         Cmd::List => {
             if (has(O_CONNECTION) || has(O_TIMEOUT) || has(O_DAEMON))
@@ -1472,14 +1443,14 @@ pub fn parse_args<S: AsRef<str>>(
         Cmd::Save => Ok(Command::Save {
             numeric: list.numeric,
         }),
-        Cmd::Timeout => Ok(Command::SetTimeouts(timeouts)),
+        Cmd::Timeout => Ok(Command::Write(Op::SetTimeouts(timeouts))),
         Cmd::StartDaemon => {
             if daemon.interface.is_empty() {
                 daemon.interface = "eth0".to_owned();
             }
-            Ok(Command::StartDaemon(daemon))
+            Ok(Command::Write(Op::StartDaemon(daemon)))
         }
-        Cmd::StopDaemon => Ok(Command::StopDaemon(daemon.state)),
+        Cmd::StopDaemon => Ok(Command::Write(Op::StopDaemon(daemon.state))),
     }
 }
 
@@ -1587,7 +1558,8 @@ mod tests {
 
     #[test]
     fn services() {
-        let Ok(Command::AddService(s)) = p("-A -t 10.0.0.1:80 -s rr -p 600 -M 255.255.255.0")
+        let Ok(Command::Write(Op::AddService(s))) =
+            p("-A -t 10.0.0.1:80 -s rr -p 600 -M 255.255.255.0")
         else {
             panic!()
         };
@@ -1597,7 +1569,7 @@ mod tests {
             s.persistence.unwrap().netmask,
             Netmask::V4(Ipv4Addr::new(255, 255, 255, 0))
         );
-        let Ok(Command::AddService(s)) = p("-At[fd00::1]:53 -u") else {
+        let Ok(Command::Write(Op::AddService(s))) = p("-At[fd00::1]:53 -u") else {
             // -At then -u: a second service option
             return;
         };
@@ -1627,23 +1599,29 @@ mod tests {
         assert_eq!(p("-L -c --stats").unwrap_err().status, 2);
         assert_eq!(p("-L foo").unwrap_err().status, 2);
         assert_eq!(p("--set 1 2").unwrap_err().status, 2);
-        assert!(matches!(p("--set 1 2 3"), Ok(Command::SetTimeouts(_))));
+        assert!(matches!(
+            p("--set 1 2 3"),
+            Ok(Command::Write(Op::SetTimeouts(_)))
+        ));
         assert!(matches!(p("-h"), Ok(Command::Help)));
         assert_eq!(p("-L -h").unwrap_err().status, 2);
     }
 
     #[test]
     fn dest_ports() {
-        let Ok(Command::AddDestination(_, d)) = p("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -g") else {
+        let Ok(Command::Write(Op::AddDestination(_, d))) =
+            p("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -g")
+        else {
             panic!()
         };
         assert_eq!(d.port, 80);
-        let Ok(Command::AddDestination(_, d)) = p("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 0")
+        let Ok(Command::Write(Op::AddDestination(_, d))) =
+            p("-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 0")
         else {
             panic!()
         };
         assert_eq!((d.port, d.weight), (8080, 0));
-        let Ok(Command::AddDestination(_, d)) =
+        let Ok(Command::Write(Op::AddDestination(_, d))) =
             p("-a -t 10.0.0.1:80 -r 10.0.0.2 -i --tun-type gue --tun-port 6080 --tun-csum")
         else {
             panic!()

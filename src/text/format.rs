@@ -6,8 +6,8 @@ use std::net::IpAddr;
 
 use super::cnum::{ntop, truncate_bytes};
 use super::names::Names;
-use crate::client::ServiceEntry;
 use crate::conn::ConnEntry;
+use crate::model::ServiceEntry;
 use crate::model::{
     AddressFamily, Daemon, DaemonState, Destination, ForwardMethod, Info, Netmask, Protocol,
     SchedFlags, Scheduler, Service, ServiceId, Timeouts, TunnelFlags, TunnelType, Version,

@@ -26,8 +26,8 @@ pub use format::{
 pub use names::{Names, NoNames, SystemNames};
 pub use rules::{parse_rules, rules, Rule, RuleError, RuleLine, Rules};
 
-use crate::client::ServiceEntry;
 use crate::conn::ConnEntry;
+use crate::model::ServiceEntry;
 
 /// The names to use for these options: none when numeric, the system's otherwise.
 fn names_for(numeric: bool) -> Box<dyn Names> {

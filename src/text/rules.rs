@@ -12,9 +12,10 @@
 //!
 //! ```
 //! use lvs::text::{parse_rules, Command, NoNames};
+//! use lvs::Op;
 //! let rules = parse_rules("-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1\n", &NoNames)?;
 //! assert_eq!(rules.len(), 2);
-//! assert!(matches!(rules[1].command, Command::AddDestination(..)));
+//! assert!(matches!(rules[1].command, Command::Write(Op::AddDestination(..))));
 //! let err = parse_rules("-A -t 10.0.0.1:80\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -w x\n", &NoNames).unwrap_err();
 //! assert_eq!(err.line, 2);
 //! # Ok::<(), lvs::text::RuleError>(())
@@ -117,10 +118,11 @@ impl From<Rule<'_>> for RuleLine {
 ///
 /// ```
 /// use lvs::text::{rules, Command, NoNames};
+/// use lvs::Op;
 /// let input = "-A -t 10.0.0.1:80 -s rr\n\n-a  -t 10.0.0.1:80 -r 10.0.0.2:80 -m\n-x\n-C\n";
 /// let mut it = rules(input, &NoNames);
 /// let first = it.next().unwrap()?;
-/// assert!(matches!(first.command, Command::AddService(_)));
+/// assert!(matches!(first.command, Command::Write(Op::AddService(_))));
 /// let second = it.next().unwrap()?;
 /// assert_eq!((second.line, second.source), (3, "-a  -t 10.0.0.1:80 -r 10.0.0.2:80 -m"));
 /// assert_eq!(second.text(), "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m");

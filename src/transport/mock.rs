@@ -16,8 +16,8 @@ mod table;
 use netlink_packet_core::{Emitable, NetlinkPayload, NLM_F_DUMP};
 
 use super::{RequestKind, Transport};
-use crate::client::ServiceEntry;
 use crate::error::{DecodeError, Error, KernelContext, Operation, Result};
+use crate::model::ServiceEntry;
 use crate::model::{
     Capabilities, ConnTable, Daemon, Info, KernelVersion, Scheduler, ServiceId, Timeouts, Version,
 };

@@ -9,7 +9,7 @@ use netlink_packet_generic::{GenlFamily, GenlHeader};
 use super::nla::{self, Attr};
 use super::{DaemonAttr, DestAttr, ServiceAttr, IPVS_GENL_NAME, IPVS_GENL_VERSION};
 use crate::error::DecodeError;
-use crate::model::{Daemon, Destination, Info, Service, ServiceId, Timeouts, Version};
+use crate::model::{Daemon, Destination, Info, Op, Service, ServiceId, Timeouts, Version};
 
 const IPVS_CMD_NEW_SERVICE: u8 = 1;
 const IPVS_CMD_SET_SERVICE: u8 = 2;
@@ -260,6 +260,25 @@ pub struct IpvsMessage {
     /// Whether nests carry `NLA_F_NESTED`: requests built here set it (the kernel accepts
     /// both); the kernel's own replies do not. Parsing records what it saw.
     pub nested_flag: bool,
+}
+
+impl From<&Op> for IpvsMessage {
+    /// The request that carries a write: the one place an [`Op`] becomes a message.
+    fn from(op: &Op) -> IpvsMessage {
+        match op {
+            Op::AddService(s) => IpvsMessage::new_service(s),
+            Op::UpdateService(s) => IpvsMessage::set_service(s),
+            Op::DeleteService(id) => IpvsMessage::del_service(id),
+            Op::AddDestination(id, d) => IpvsMessage::new_dest(id, d),
+            Op::UpdateDestination(id, d) => IpvsMessage::set_dest(id, d),
+            Op::DeleteDestination(id, a) => IpvsMessage::del_dest(id, a),
+            Op::SetTimeouts(t) => IpvsMessage::set_timeouts(t),
+            Op::Zero(id) => IpvsMessage::zero(id.as_ref()),
+            Op::Flush => IpvsMessage::flush(),
+            Op::StartDaemon(d) => IpvsMessage::new_daemon(d),
+            Op::StopDaemon(state) => IpvsMessage::del_daemon(*state),
+        }
+    }
 }
 
 impl IpvsMessage {

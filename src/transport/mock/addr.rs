@@ -1,6 +1,17 @@
 //! Address rules: the address families IPVS accepts, what a destination address may be,
 //! and the kernel's service hash (which decides the order of a service dump).
 
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+/// A sync daemon's multicast group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Group {
+    /// An IPv4 group (`MCAST_GROUP`).
+    V4(Ipv4Addr),
+    /// An IPv6 group (`MCAST_GROUP6`).
+    V6(Ipv6Addr),
+}
+
 /// `AF_INET`.
 pub(super) const AF_INET: u16 = 2;
 /// `AF_INET6`.

@@ -4,7 +4,7 @@
 
 use crate::wire::{DaemonAttr, DestAttr, IpvsAttr, ServiceAttr};
 
-use super::addr::{normalize, AF_INET, AF_INET6};
+use super::addr::{normalize, Group, AF_INET, AF_INET6};
 use super::Errno;
 
 /// `IP_VS_SCHEDNAME_MAXLEN - 1`: the longest scheduler name the netlink policy lets through.
@@ -290,7 +290,7 @@ pub(super) struct UDaemon {
     pub ifname: String,
     pub sync_id: u32,
     pub sync_maxlen: u16,
-    pub group: Option<super::table::Group>,
+    pub group: Option<Group>,
     pub port: u16,
     pub ttl: u8,
 }
@@ -341,13 +341,13 @@ pub(super) fn parse_new_daemon(attrs: &[DaemonAttr]) -> Result<UDaemon, Errno> {
             if !g.is_multicast() {
                 return Err(Errno::EINVAL);
             }
-            Some(super::table::Group::V4(g))
+            Some(Group::V4(g))
         }
         (None, Some(g)) => {
             if !g.is_multicast() {
                 return Err(Errno::EINVAL);
             }
-            Some(super::table::Group::V6(g))
+            Some(Group::V6(g))
         }
         (None, None) => None,
     };

@@ -2,11 +2,11 @@
 //! timeouts) and the commands that change or read it, each following its `ip_vs_ctl.c`
 //! counterpart step by step, so that refusals come in the kernel's order.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::Ipv4Addr;
 
 use crate::wire::{DaemonAttr, DestAttr, IpvsAttr, IpvsCmd, IpvsMessage, ServiceAttr, StatsAttr};
 
-use super::addr::{self, AF_INET6};
+use super::addr::{self, Group, AF_INET6};
 use super::parse::{self, UDest, UDestFull, USvc};
 use super::{Config, Errno};
 
@@ -29,15 +29,6 @@ const HLEN_V6: u32 = 40 + 8;
 const LOOPBACK: &str = "lo";
 /// `INT_MAX`, the bound of a timeout in ticks.
 const INT_MAX: u32 = i32::MAX as u32;
-
-/// A sync daemon's multicast group.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Group {
-    /// An IPv4 group (`MCAST_GROUP`).
-    V4(Ipv4Addr),
-    /// An IPv6 group (`MCAST_GROUP6`).
-    V6(Ipv6Addr),
-}
 
 /// A virtual service as the kernel holds it (`struct ip_vs_service`).
 #[derive(Debug, Clone, PartialEq, Eq)]
