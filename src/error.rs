@@ -98,6 +98,22 @@ pub enum Error {
         /// What was wrong with it.
         source: Box<Error>,
     },
+    /// A [`Transaction`](crate::client::Transaction) cannot take this write now: it failed
+    /// already (only a roll back may follow), or it would need adds it did not track.
+    #[error("transaction: {reason}")]
+    TransactionState {
+        /// Why.
+        reason: &'static str,
+    },
+    /// A roll back left objects not as they were: the table read after it differs from the
+    /// snapshot taken before the change, in what the change touched.
+    #[error("not restored ({failed_writes} undo writes failed): {}", objects.join("; "))]
+    NotRestored {
+        /// Each object not as it was, described (`service tcp:10.0.0.1:80 is missing`).
+        objects: Vec<String>,
+        /// How many undo writes failed.
+        failed_writes: usize,
+    },
     /// A change failed and putting the table back as it was failed too: the table is in
     /// neither state. Both errors are kept.
     #[error("{cause}; rolling back failed too: {rollback}")]

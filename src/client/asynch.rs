@@ -9,10 +9,12 @@ use std::time::Instant;
 
 use super::batch::{self, BatchOutcome, Op};
 use super::reconcile::{plan, ReconcileOptions, ReconcileReport};
+use super::transaction::{rolled_back, NotRestored, RollbackReport, TransactionOptions, UndoLog};
 use super::{call, ServiceEntry, StatsSnapshot};
 use crate::error::Result;
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::{AsyncTransport, TokioTransport};
+use crate::wire::IpvsMessage;
 
 /// An async handle on one network namespace's IPVS table, for tokio-based control planes.
 ///
@@ -278,35 +280,82 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
     }
 
     /// Apply a batch all or nothing (see
-    /// [`Ipvs::apply_or_roll_back`](super::Ipvs::apply_or_roll_back)).
+    /// [`Ipvs::apply_or_roll_back`](super::Ipvs::apply_or_roll_back)): the same
+    /// transaction, with the same snapshot, undo records and check after a roll back.
     pub async fn apply_or_roll_back(&mut self, ops: &[Op]) -> Result<usize> {
         batch::validate_all(ops)?;
-        let before = self.table().await?;
-        let timeouts = if ops.iter().any(|o| matches!(o, Op::SetTimeouts(_))) {
-            Some(self.timeouts().await?)
-        } else {
-            None
-        };
+        let opts = TransactionOptions::default();
+        let mut log = UndoLog::new(self.table_settled(opts.settle_reads).await?, true);
+        if log.needs_timeouts(ops) {
+            log.set_timeouts(self.timeouts().await?);
+        }
+        if log.needs_daemons(ops) {
+            log.set_daemons(self.daemons().await?);
+        }
+        let undos = log.record_all(ops);
         let cause = match self.apply(ops).await {
             Ok(outcome) => {
+                log.keep(undos, outcome.results.iter().map(Result::is_ok));
                 let applied = outcome.applied();
                 match outcome.into_result() {
                     Ok(()) => return Ok(applied),
                     Err(e) => e,
                 }
             }
-            Err(e) => e,
+            Err(e) => {
+                // The transport failed: which writes were applied is unknown.
+                log.keep(undos, std::iter::repeat(true));
+                e
+            }
         };
-        let restore = self.restore(&before, timeouts).await;
-        Err(batch::rolled_back(cause, restore))
+        let restore = self.roll_back(&mut log).await;
+        Err(rolled_back(cause, restore.into_result()))
     }
 
-    async fn restore(&mut self, before: &[ServiceEntry], timeouts: Option<Timeouts>) -> Result<()> {
-        if let Some(t) = timeouts {
-            self.set_timeouts(&t).await?;
+    /// Send the undo writes of `log`, newest first, and check the table against its snapshot.
+    async fn roll_back(&mut self, log: &mut UndoLog) -> RollbackReport {
+        let mut report = RollbackReport::default();
+        if log.is_empty() {
+            return report;
         }
-        let report = self.reconcile(before, &ReconcileOptions::exact()).await?;
-        report.outcome.into_result()
+        let ops = log.undo_ops();
+        let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
+        match self.transport.request_batch(&messages).await {
+            Ok(rs) if rs.len() == ops.len() => {
+                for (op, r) in ops.iter().zip(rs) {
+                    match r {
+                        Ok(_) => report.undone += 1,
+                        Err(e) => report.failed.push((op.clone(), batch::classify_op(op, e))),
+                    }
+                }
+            }
+            Ok(_) | Err(_) => report.failed.push((
+                ops[0].clone(),
+                crate::Error::Protocol {
+                    operation: crate::Operation::Other,
+                    reason: "the roll back's batch failed".to_owned(),
+                },
+            )),
+        }
+        let checked = async {
+            let now = self
+                .table_settled(TransactionOptions::default().settle_reads)
+                .await?;
+            let timeouts = match log.had_timeouts() {
+                true => Some(self.timeouts().await?),
+                false => None,
+            };
+            let daemons = match log.had_daemons() {
+                true => Some(self.daemons().await?),
+                false => None,
+            };
+            Ok::<_, crate::Error>(log.compare(&ops, &now, timeouts, daemons.as_deref()))
+        };
+        report.not_restored = match checked.await {
+            Ok(n) => n,
+            Err(e) => vec![NotRestored::Unverified(e.to_string())],
+        };
+        report
     }
 
     /// Make the table the desired one with the fewest writes (see

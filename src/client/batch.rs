@@ -6,12 +6,11 @@
 //! refusal to its request by sequence number, so a refusal in the middle of a batch is
 //! attributed to exactly the operation that got it, and the operations after it are still
 //! applied (the kernel processes every request of a datagram, in order).
-//! [`Ipvs::apply_or_roll_back`] adds all-or-nothing semantics on top: it snapshots the
-//! table, applies, and on any refusal puts the table back as it was.
+//! [`Ipvs::apply_or_roll_back`] (in [`super::transaction`]) adds all-or-nothing semantics on
+//! top.
 
-use super::{classify, ErrCtx, Ipvs, ServiceEntry};
+use super::{classify, ErrCtx, Ipvs};
 use crate::error::{Error, Operation, Result};
-use crate::model::Timeouts;
 use crate::transport::Transport;
 use crate::wire::IpvsMessage;
 
@@ -113,50 +112,6 @@ impl<T: Transport> Ipvs<T> {
         };
         outcome(ops, replies)
     }
-
-    /// Apply a batch all or nothing: if the kernel refuses any operation, the table (and
-    /// the timeouts) are put back as they were before, and the error names the first
-    /// refused operation by its index ([`Error::Batch`]).
-    ///
-    /// The table is read once before (one dump); rolling back is a [`reconcile`](Ipvs::reconcile)
-    /// to that snapshot. Other writers changing the table at the same time are not
-    /// protected against (IPVS has no transactions). If the roll back itself fails,
-    /// [`Error::RollbackFailed`] says so and carries both errors.
-    pub fn apply_or_roll_back(&mut self, ops: &[Op]) -> Result<usize> {
-        validate_all(ops)?;
-        let before: Vec<ServiceEntry> = self.table()?;
-        let touches_timeouts = ops.iter().any(|o| matches!(o, Op::SetTimeouts(_)));
-        let timeouts = if touches_timeouts {
-            Some(self.timeouts()?)
-        } else {
-            None
-        };
-        let outcome = match self.apply(ops) {
-            Ok(o) => o,
-            Err(e) => return Err(self.roll_back(&before, timeouts, e)),
-        };
-        let applied = outcome.applied();
-        match outcome.into_result() {
-            Ok(()) => Ok(applied),
-            Err(e) => Err(self.roll_back(&before, timeouts, e)),
-        }
-    }
-
-    fn roll_back(
-        &mut self,
-        before: &[ServiceEntry],
-        timeouts: Option<Timeouts>,
-        cause: Error,
-    ) -> Error {
-        let mut restore = || -> Result<()> {
-            if let Some(t) = timeouts {
-                self.set_timeouts(&t)?;
-            }
-            let report = self.reconcile(before, &super::ReconcileOptions::exact())?;
-            report.outcome.into_result()
-        };
-        rolled_back(cause, restore())
-    }
 }
 
 /// Validate every operation of a batch; the error names the first invalid one's index.
@@ -199,15 +154,4 @@ pub(crate) fn outcome(
         .map(|(op, r)| r.map(|_| ()).map_err(|e| classify_op(op, e)))
         .collect();
     Ok(BatchOutcome { results })
-}
-
-/// The error of a rolled-back batch: its cause, or both errors if the roll back failed.
-pub(crate) fn rolled_back(cause: Error, restore: Result<()>) -> Error {
-    match restore {
-        Ok(()) => cause,
-        Err(rollback) => Error::RollbackFailed {
-            cause: Box::new(cause),
-            rollback: Box::new(rollback),
-        },
-    }
 }

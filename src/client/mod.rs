@@ -12,12 +12,16 @@ mod call;
 mod pipeline;
 mod reconcile;
 mod snapshot;
+mod transaction;
 
 #[cfg(feature = "tokio")]
 pub use asynch::AsyncIpvs;
 pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
 pub use snapshot::{RateReport, StatsSnapshot};
+pub use transaction::{
+    NotRestored, RollbackReport, Transaction, TransactionOptions, TRANSACTION_CHUNK,
+};
 
 /// Re-exported from [`crate::model`], where it lives (the text formats and the mock use it too).
 pub use crate::model::ServiceEntry;
