@@ -7,4 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ci/kernels.sh
 cargo build --release --example ipvsadm
-on_kernels "ipvsadm compatibility corpus" "${OLDEST_NEWEST[@]}" -- tests/ipvsadm-compat/run.sh
+status=0
+on_kernels "ipvsadm compatibility corpus" "${OLDEST_NEWEST[@]}" -- tests/ipvsadm-compat/run.sh || status=1
+on_kernels "-R roll back (bad line, refusal, SIGINT)" "${OLDEST_NEWEST[@]}" -- \
+    tests/ipvsadm-compat/restore-rollback.sh || status=1
+exit $status

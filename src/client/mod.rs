@@ -11,6 +11,7 @@ mod batch;
 mod call;
 mod pipeline;
 mod reconcile;
+mod signals;
 mod snapshot;
 mod transaction;
 
@@ -18,6 +19,7 @@ mod transaction;
 pub use asynch::AsyncIpvs;
 pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
+pub use signals::DeferredSignals;
 pub use snapshot::{RateReport, StatsSnapshot};
 pub use transaction::{
     NotRestored, RollbackReport, Transaction, TransactionOptions, TRANSACTION_CHUNK,
@@ -324,6 +326,16 @@ impl<T: Transport> Ipvs<T> {
                 self.sibling = None;
             }
             e
+        })
+    }
+
+    /// One service with its destinations (`ipvsadm -L -t ...`): two requests.
+    pub fn service_entry(&mut self, id: &ServiceId) -> Result<ServiceEntry> {
+        let service = self.get_service(id)?;
+        let destinations = self.destinations(id)?;
+        Ok(ServiceEntry {
+            service,
+            destinations,
         })
     }
 

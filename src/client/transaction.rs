@@ -690,6 +690,25 @@ impl<T: Transport> Transaction<'_, T> {
         })
     }
 
+    /// Follow (`true`) or stop following the services and destinations this transaction
+    /// adds ([`TransactionOptions::track_adds`]). Following can only start before the first
+    /// write: adds applied untracked cannot be followed afterwards.
+    pub fn set_track_adds(&mut self, on: bool) -> Result<()> {
+        if on && !self.log.shadow.track_adds && self.applied > 0 {
+            return Err(Error::TransactionState {
+                reason: "adds were applied untracked: they cannot be followed now",
+            });
+        }
+        self.log.shadow.track_adds = on;
+        Ok(())
+    }
+
+    /// The handle, for reads during the transaction (a listing between two batches). Writes
+    /// made through it are not recorded, so a roll back does not undo them.
+    pub fn ipvs(&mut self) -> &mut Ipvs<T> {
+        self.ipvs
+    }
+
     /// How many writes the kernel accepted so far.
     pub fn applied(&self) -> usize {
         self.applied

@@ -17,6 +17,8 @@ mod cnum;
 mod format;
 pub mod names;
 pub mod rules;
+mod scan;
+mod usage;
 
 pub use args::{parse_args, take_netns, ArgError, Command, ListRequest, ListWhat};
 pub use format::{
@@ -25,6 +27,8 @@ pub use format::{
 };
 pub use names::{Names, NoNames, SystemNames};
 pub use rules::{parse_rules, rules, Rule, RuleError, RuleLine, Rules};
+pub use scan::{line_chunks, may_edit_or_delete};
+pub use usage::usage;
 
 use crate::conn::ConnEntry;
 use crate::model::ServiceEntry;
