@@ -1,0 +1,20 @@
+//! Netlink plumbing shared by the IPVS transports (blocking and async) and the host helpers,
+//! one concern per module:
+//!
+//! - [`netns`]: entering a network namespace without moving the calling thread;
+//! - [`socket`]: the blocking socket (open, buffer sizes, sequence numbers, send, receive);
+//! - [`frames`]: walking and parsing the frames of reply datagrams (sans-IO);
+//! - [`batch`]: which requests of a batch ask for an acknowledgement, and the answers counted
+//!   back (sans-IO).
+
+mod batch;
+mod frames;
+mod netns;
+mod socket;
+
+pub(crate) use batch::{ack_last, Acks, BatchAcks};
+pub(crate) use frames::{decode_reply, dump_frame, walk_reply, Answer};
+pub(crate) use netns::in_netns;
+#[cfg(feature = "tokio")]
+pub(crate) use socket::RECV_BUF;
+pub(crate) use socket::{goodsize, NlSocket, SLOTS};
