@@ -3,7 +3,8 @@
 
 use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN};
 
-use super::frames::{decode_reply, frame_code, frame_kind, frames, kernel_error};
+use super::frames::{decode_reply, frame_code, frame_kind, frames, kernel_error, Answer};
+use super::recovery::Pending;
 use crate::error::{Error, Operation, Result};
 use crate::wire::IpvsMessage;
 
@@ -70,6 +71,17 @@ impl<'r> BatchAcks<'r> {
     /// Whether every request of the batch has its answer.
     pub(crate) fn complete(&self) -> bool {
         self.done >= self.count
+    }
+
+    /// What the batch still owes if its reading stops now: the requests not answered yet.
+    pub(crate) fn pending(&self) -> Pending {
+        Pending {
+            last: self
+                .first_seq
+                .wrapping_add(self.count.saturating_sub(1) as u32),
+            answer: Answer::Ack,
+            complete: self.complete(),
+        }
     }
 
     /// Read one reply datagram.

@@ -1,11 +1,8 @@
 //! Frame walking and parsing (sans-IO): the frames of a datagram with their sequence
-//! numbers and port ids, the control frames (acknowledgements, refusals, `NLMSG_DONE`), and
-//! the reply of one request read from its datagrams.
+//! numbers and port ids, the type and code of control frames (acknowledgements, refusals,
+//! `NLMSG_DONE`), and the IPVS messages of reply frames.
 
-use netlink_packet_core::{
-    NetlinkBuffer, NetlinkMessage, NetlinkPayload, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP,
-    NLMSG_OVERRUN,
-};
+use netlink_packet_core::{NetlinkBuffer, NetlinkMessage, NetlinkPayload};
 use netlink_packet_generic::GenlMessage;
 
 use crate::error::{Error, KernelContext, Operation, Result};
@@ -67,19 +64,14 @@ fn frame_at(buf: &[u8], op: Operation) -> Result<(FrameId, usize)> {
 }
 
 /// One frame of a dump read by a transport's `dump_each`: checks that it is a generic
-/// netlink frame of `family` and hands its command and attributes to `f`. An error from `f`
-/// is kept in `failed`, and the frames after it are skipped: the caller still reads the dump
-/// to its end (a dump left unread would make the kernel refuse the socket's next dump with
-/// `EBUSY`), then returns that error.
+/// netlink frame of `family` and hands its command and attributes to `f`. An error (from the
+/// check or from `f`) is kept by the [`Reply`](super::recovery::Reply) being read, which
+/// skips the frames after it, reads the dump to its end and returns it then.
 pub(crate) fn dump_frame(
     frame: &[u8],
     family: u16,
-    failed: &mut Option<Error>,
     f: &mut dyn FnMut(u8, &[u8]) -> Result<()>,
 ) -> Result<()> {
-    if failed.is_some() {
-        return Ok(());
-    }
     let (Some(&cmd), Some(attrs), Some(ty)) = (frame.get(16), frame.get(20..), frame.get(4..6))
     else {
         return Err(Error::Protocol {
@@ -93,10 +85,7 @@ pub(crate) fn dump_frame(
             reason: "reply of another netlink family".into(),
         });
     }
-    if let Err(e) = f(cmd, attrs) {
-        *failed = Some(e);
-    }
-    Ok(())
+    f(cmd, attrs)
 }
 
 /// A kernel refusal with its errno, before the client names it.
@@ -106,54 +95,6 @@ pub(crate) fn kernel_error(errno: i32, op: Operation) -> Error {
         operation: op,
         object: String::new(),
     })
-}
-
-/// Walk the frames of one reply datagram of request `seq` (sans-IO: the blocking and the
-/// async transports read replies with it): data frames go to `f`; returns whether the
-/// reply is complete (its ack, or `NLMSG_DONE`). Frames of other requests or ports are
-/// skipped; a refusal is a kernel error.
-pub(crate) fn walk_reply(
-    buf: &[u8],
-    seq: u32,
-    port: u32,
-    answer: Answer,
-    op: Operation,
-    f: &mut dyn FnMut(&[u8]) -> Result<()>,
-) -> Result<bool> {
-    for frame in frames(buf, op) {
-        let (id, frame) = frame?;
-        if id.seq != seq || id.port != port {
-            continue; // a stale reply of an earlier request
-        }
-        match frame_kind(frame) {
-            NLMSG_NOOP => {}
-            NLMSG_ERROR => match frame_code(frame, op)? {
-                0 if answer == Answer::Ack => return Ok(true),
-                0 => {}
-                c => return Err(kernel_error(-c, op)),
-            },
-            NLMSG_DONE => {
-                // A DONE without a code is a plain end of dump.
-                let c = if frame.len() >= 20 {
-                    frame_code(frame, op)?
-                } else {
-                    0
-                };
-                if c != 0 {
-                    return Err(kernel_error(-c, op));
-                }
-                return Ok(true);
-            }
-            NLMSG_OVERRUN => {
-                return Err(Error::Protocol {
-                    operation: op,
-                    reason: "the kernel reported an overrun".into(),
-                })
-            }
-            _ => f(frame)?,
-        }
-    }
-    Ok(false)
 }
 
 /// A frame's netlink message type.

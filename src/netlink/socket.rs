@@ -15,8 +15,9 @@ use netlink_sys::{Socket, SocketAddr};
 use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, NetlinkAddr};
 
 use super::batch::Acks;
-use super::frames::{walk_reply, Answer};
+use super::frames::Answer;
 use super::netns::in_netns;
+use super::recovery::{Pending, Recovery, Reply, DRAIN_LIMIT};
 use crate::error::{Error, Operation, Result};
 
 /// The receive buffer offered for one datagram: `NLMSG_GOODSIZE`'s page (at most 8 KiB).
@@ -92,11 +93,9 @@ pub(crate) struct NlSocket {
     /// The receive buffer the kernel granted (`SO_RCVBUF` as read back: twice what was
     /// asked, at least the kernel's minimum).
     rcvbuf: usize,
+    /// The requests given up on before their last answer (see [`Recovery`]).
+    recovery: Recovery,
 }
-
-/// The most datagrams [`NlSocket::drain`] discards before giving up (a dump the kernel is
-/// still producing goes on while it is drained).
-const DRAIN_LIMIT: usize = 1 << 20;
 
 impl NlSocket {
     /// Open a socket of `protocol`, in the namespace at `netns` if given.
@@ -135,6 +134,7 @@ impl NlSocket {
             slot_size: datagram_size(),
             slot_count: SLOTS,
             rcvbuf: granted,
+            recovery: Recovery::default(),
         })
     }
 
@@ -165,33 +165,75 @@ impl NlSocket {
         }
     }
 
-    /// Discard every datagram already queued, without waiting. After `ENOBUFS` the kernel
-    /// marks the socket congested and silently drops everything sent to it until its
-    /// receive queue has been emptied: without this, the next request's reply would be
-    /// lost and that request would time out. The discarded datagrams all belong to the
-    /// request that failed (or to earlier ones): their sequence numbers are stale.
+    /// Discard every datagram already queued, without waiting, telling [`Recovery`] what
+    /// they answered. After `ENOBUFS` the kernel marks the socket congested and silently
+    /// drops everything sent to it until its receive queue has been emptied: without this,
+    /// the next request's reply would be lost and that request would time out. The
+    /// discarded datagrams all belong to requests given up on (or to earlier ones): their
+    /// sequence numbers are stale.
     fn drain(&mut self) {
+        let port = self.port_id;
         for _ in 0..DRAIN_LIMIT {
             self.buf.clear();
-            if self
+            match self
                 .socket
-                .recv(&mut self.buf, libc::MSG_DONTWAIT | libc::MSG_TRUNC)
-                .is_err()
+                .recv_from(&mut self.buf, libc::MSG_DONTWAIT | libc::MSG_TRUNC)
             {
-                break;
+                Ok((_, from)) if from.port_number() == 0 => self.recovery.drained(&self.buf, port),
+                Ok(_) => {}
+                Err(e) if Recovery::drain_goes_on(&e) => {}
+                Err(_) => break,
             }
         }
         self.buf.clear();
     }
 
-    /// A receive error as this crate's error; after an overflow or a timeout the queue is
-    /// drained first, so that the handle is usable again at once.
-    fn recv_failed(&mut self, e: io::Error, op: Operation) -> Error {
-        let err = recv_error(e, op);
-        if matches!(err, Error::Timeout { .. } | Error::Protocol { .. }) {
+    /// The outcome `r` of reading the answers `p` waited for, through [`Recovery`]: the
+    /// socket is drained at once if they were given up on.
+    pub(crate) fn settle<T>(&mut self, p: Pending, r: Result<T>) -> Result<T> {
+        let r = self.recovery.settle(p, r);
+        if self.recovery.needs_drain() {
             self.drain();
         }
-        err
+        r
+    }
+
+    /// Send `bytes` (one datagram of requests), after draining what requests given up on
+    /// may have left queued.
+    pub(crate) fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        if self.recovery.needs_drain() {
+            self.drain();
+        }
+        self.socket.send(bytes, 0)?;
+        Ok(())
+    }
+
+    /// The requests still owed an answer (for tests).
+    #[cfg(test)]
+    pub(crate) fn outstanding(&self) -> Vec<u32> {
+        self.recovery.outstanding()
+    }
+
+    /// A socket over an already connected descriptor that is not a netlink socket (a fake
+    /// kernel's socket pair, in tests), with port id `port_id`.
+    #[cfg(test)]
+    pub(crate) fn from_socket(socket: Socket, port_id: u32, timeout: Duration) -> NlSocket {
+        socket2::SockRef::from(&socket)
+            .set_read_timeout(Some(timeout))
+            .expect("SO_RCVTIMEO");
+        NlSocket {
+            socket,
+            port_id,
+            seq: 0,
+            buf: Vec::with_capacity(datagram_size()),
+            mbuf: Vec::new(),
+            mlens: Vec::new(),
+            mslot: 0,
+            slot_size: datagram_size(),
+            slot_count: SLOTS,
+            rcvbuf: 0,
+            recovery: Recovery::default(),
+        }
     }
 
     /// How long a receive waits for a datagram.
@@ -227,32 +269,43 @@ impl NlSocket {
         nl.finalize();
         let mut bytes = vec![0u8; nl.buffer_len()];
         nl.serialize(&mut bytes);
-        self.socket.send(&bytes, 0)?;
+        self.send(&bytes)?;
         Ok(seq)
     }
 
-    /// Read replies to request `seq` until its ack or `NLMSG_DONE`.
+    /// Read replies to request `seq` until its ack or `NLMSG_DONE` (see [`Reply`]: after an
+    /// undecodable reply the rest is still read, then the decode error returned).
     pub(crate) fn receive<I>(&mut self, seq: u32, answer: Answer, op: Operation) -> Result<Vec<I>>
     where
         I: NetlinkDeserializable + std::fmt::Debug,
     {
         let mut replies = Vec::new();
-        let port = self.port_id;
+        let mut reply = Reply::new(seq, self.port_id, answer, op);
+        let r = self.read_reply(&mut reply, op, &mut |frame| {
+            let msg = NetlinkMessage::<I>::deserialize(frame).map_err(|e| Error::Protocol {
+                operation: op,
+                reason: format!("undecodable reply: {e}"),
+            })?;
+            if let NetlinkPayload::InnerMessage(m) = msg.payload {
+                replies.push(m);
+            }
+            Ok(())
+        });
+        self.settle(reply.pending(), r.and_then(|()| reply.finish()))?;
+        Ok(replies)
+    }
+
+    /// Read `reply` one datagram at a time until it is complete.
+    fn read_reply(
+        &mut self,
+        reply: &mut Reply,
+        op: Operation,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         loop {
             let n = self.recv_datagram(op)?;
-            let datagram = self.buf.get(..n).unwrap_or(&[]);
-            let done = walk_reply(datagram, seq, port, answer, op, &mut |frame| {
-                let msg = NetlinkMessage::<I>::deserialize(frame).map_err(|e| Error::Protocol {
-                    operation: op,
-                    reason: format!("undecodable reply: {e}"),
-                })?;
-                if let NetlinkPayload::InnerMessage(m) = msg.payload {
-                    replies.push(m);
-                }
-                Ok(())
-            })?;
-            if done {
-                return Ok(replies);
+            if reply.datagram(self.buf.get(..n).unwrap_or(&[]), f)? {
+                return Ok(());
             }
         }
     }
@@ -268,11 +321,22 @@ impl NlSocket {
         op: Operation,
         f: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let port_id = self.port_id;
+        let mut reply = Reply::new(seq, self.port_id, answer, op);
+        let r = self.read_many(&mut reply, op, f);
+        self.settle(reply.pending(), r.and_then(|()| reply.finish()))
+    }
+
+    /// Read `reply` many datagrams at a time until it is complete.
+    fn read_many(
+        &mut self,
+        reply: &mut Reply,
+        op: Operation,
+        f: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
         loop {
             self.recv_many(op)?;
             for i in 0..self.mlens.len() {
-                if walk_reply(self.datagram(i), seq, port_id, answer, op, f)? {
+                if reply.datagram(self.datagram(i), f)? {
                     return Ok(());
                 }
             }
@@ -322,7 +386,7 @@ impl NlSocket {
         };
         let got = match got {
             Ok(g) => g,
-            Err(e) => return Err(self.recv_failed(e, op)),
+            Err(e) => return Err(recv_error(e, op)),
         };
         self.mlens.clear();
         let mut kept = 0;
@@ -365,7 +429,7 @@ impl NlSocket {
         self.buf.clear();
         let (n, from) = match self.socket.recv_from(&mut self.buf, libc::MSG_TRUNC) {
             Ok(r) => r,
-            Err(e) => return Err(self.recv_failed(e, op)),
+            Err(e) => return Err(recv_error(e, op)),
         };
         if n > self.buf.capacity() {
             return Err(Error::Protocol {

@@ -23,7 +23,8 @@ use super::kernel::{encode_into, BATCH_BYTES, BATCH_REQUESTS, DAEMON_TIMEOUT, DE
 use super::RequestKind;
 use crate::error::{Error, Operation, Result};
 use crate::netlink::{
-    decode_reply, dump_frame, in_netns, walk_reply, Acks, Answer, BatchAcks, RECV_BUF,
+    decode_reply, dump_frame, in_netns, Acks, Answer, BatchAcks, Pending, Recovery, Reply,
+    DRAIN_LIMIT, RECV_BUF,
 };
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
@@ -165,6 +166,7 @@ impl TokioTransportBuilder {
             timeout: self.timeout,
             out: Vec::new(),
             buf: Vec::with_capacity(RECV_BUF),
+            recovery: Recovery::default(),
         };
         t.family_id = t.resolve_family().await?;
         Ok(t)
@@ -192,6 +194,9 @@ pub struct TokioTransport {
     timeout: Duration,
     out: Vec<u8>,
     buf: Vec<u8>,
+    /// The requests given up on before their last answer: drained as the blocking
+    /// transport drains them (see `netlink::recovery`).
+    recovery: Recovery,
 }
 
 impl std::fmt::Debug for TokioTransport {
@@ -225,9 +230,44 @@ impl TokioTransport {
         self.seq
     }
 
+    /// Send `self.out`, after draining what requests given up on may have left queued.
     async fn send_out(&mut self) -> Result<()> {
+        if self.recovery.needs_drain() {
+            self.drain();
+        }
         self.sock.send(&self.out).await?;
         Ok(())
+    }
+
+    /// Discard every datagram already queued, without waiting, telling the recovery what
+    /// they answered (the socket is non-blocking): after `ENOBUFS` the kernel drops
+    /// everything sent to the socket until its queue has been emptied.
+    fn drain(&mut self) {
+        let port = self.port_id;
+        for _ in 0..DRAIN_LIMIT {
+            self.buf.clear();
+            match self
+                .sock
+                .socket_ref()
+                .recv_from(&mut self.buf, libc::MSG_DONTWAIT)
+            {
+                Ok((_, from)) if from.port_number() == 0 => self.recovery.drained(&self.buf, port),
+                Ok(_) => {}
+                Err(e) if Recovery::drain_goes_on(&e) => {}
+                Err(_) => break,
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// The outcome `r` of reading the answers `p` waited for, through the recovery: the
+    /// socket is drained at once if they were given up on.
+    fn settle<T>(&mut self, p: Pending, r: Result<T>) -> Result<T> {
+        let r = self.recovery.settle(p, r);
+        if self.recovery.needs_drain() {
+            self.drain();
+        }
+        r
     }
 
     /// Receive one datagram from the kernel into `self.buf` (others are dropped).
@@ -260,8 +300,6 @@ impl TokioTransport {
         }
     }
 
-    /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
-    /// `NLMSG_DONE`.
     /// One dump, each reply message handed to `f`.
     async fn dump_once(
         &mut self,
@@ -272,15 +310,16 @@ impl TokioTransport {
         self.send_out().await?;
         let family = self.family_id;
         // After an error from `f`, the rest of the dump is still read (and dropped).
-        let mut failed: Option<Error> = None;
         let timeout = self.timeout;
         self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
-            dump_frame(frame, family, &mut failed, f)
+            dump_frame(frame, family, f)
         })
-        .await?;
-        failed.map_or(Ok(()), Err)
+        .await
     }
 
+    /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
+    /// `NLMSG_DONE` (see `netlink::recovery::Reply`: after an error from `f` the rest is
+    /// still read, then that error returned).
     async fn receive(
         &mut self,
         seq: u32,
@@ -289,12 +328,17 @@ impl TokioTransport {
         op: Operation,
         f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
     ) -> Result<()> {
-        loop {
-            self.recv(timeout, op).await?;
-            if walk_reply(&self.buf, seq, self.port_id, answer, op, f)? {
-                return Ok(());
+        let mut reply = Reply::new(seq, self.port_id, answer, op);
+        let r = async {
+            loop {
+                self.recv(timeout, op).await?;
+                if reply.datagram(&self.buf, f)? {
+                    return Ok(());
+                }
             }
         }
+        .await;
+        self.settle(reply.pending(), r.and_then(|()| reply.finish()))
     }
 
     async fn resolve_family(&mut self) -> Result<u16> {
@@ -464,10 +508,15 @@ impl AsyncTransport for TokioTransport {
                 Acks::Each,
                 &mut results,
             );
-            while !acks.complete() {
-                self.recv(timeout, Operation::Other).await?;
-                acks.datagram(&self.buf)?;
+            let r = async {
+                while !acks.complete() {
+                    self.recv(timeout, Operation::Other).await?;
+                    acks.datagram(&self.buf)?;
+                }
+                Ok(())
             }
+            .await;
+            self.settle(acks.pending(), r)?;
             start = end;
         }
         Ok(results)

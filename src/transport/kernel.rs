@@ -346,15 +346,19 @@ impl KernelTransport {
         (first_seq, count, acks): (u32, usize, Acks),
         results: &mut Vec<Result<Vec<IpvsMessage>>>,
     ) -> Result<()> {
-        self.sock.socket.send(datagram, 0)?;
+        self.sock.send(datagram)?;
         let mut acks = BatchAcks::new(first_seq, count, self.sock.port_id, acks, results);
-        while !acks.complete() {
-            self.sock.recv_many(Operation::Other)?;
-            for i in 0..self.sock.mlens.len() {
-                acks.datagram(self.sock.datagram(i))?;
+        let r = (|| {
+            while !acks.complete() {
+                self.sock.recv_many(Operation::Other)?;
+                for i in 0..self.sock.mlens.len() {
+                    acks.datagram(self.sock.datagram(i))?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        // Given up on (a timeout, ENOBUFS): the rest of the batch's answers are drained.
+        self.sock.settle(acks.pending(), r)
     }
 
     /// Send `msg` as `kind` on the socket it goes to; its sequence number and that socket.
@@ -383,7 +387,7 @@ fn send_on(
     let seq = sock.next_seq();
     out.clear();
     encode_into(out, msg, family, flags, seq);
-    sock.socket.send(out, 0)?;
+    sock.send(out)?;
     Ok(seq)
 }
 
@@ -482,11 +486,9 @@ impl KernelTransport {
         let family = self.family_id;
         let (seq, sock) = self.send_ipvs(msg, RequestKind::Dump)?;
         // After an error from `f`, the rest of the dump is still read (and dropped).
-        let mut failed: Option<Error> = None;
         sock.receive_frames(seq, Answer::Dump, Operation::Other, &mut |frame| {
-            dump_frame(frame, family, &mut failed, f)
-        })?;
-        failed.map_or(Ok(()), Err)
+            dump_frame(frame, family, f)
+        })
     }
 
     /// A service dump, verified: see [`VERIFY_DUMPS`].
