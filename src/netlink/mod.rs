@@ -7,9 +7,13 @@
 //! - [`batch`]: which requests of a batch ask for an acknowledgement, and the answers counted
 //!   back (sans-IO);
 //! - [`recovery`]: one request's reply read to its end, and what a socket still owes after
-//!   a request was given up on (sans-IO, the same for both transports).
+//!   a request was given up on (sans-IO, the same for both transports);
+//! - `fake` (tests only): a fake kernel at the far end of a socket pair, to drive the
+//!   transports through late, stale and undecodable answers.
 
 mod batch;
+#[cfg(test)]
+pub(crate) mod fake;
 mod frames;
 mod netns;
 mod recovery;

@@ -231,7 +231,7 @@ impl NlSocket {
             mslot: 0,
             slot_size: datagram_size(),
             slot_count: SLOTS,
-            rcvbuf: 0,
+            rcvbuf: 1 << 20,
             recovery: Recovery::default(),
         }
     }

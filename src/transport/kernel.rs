@@ -637,3 +637,142 @@ impl Transport for KernelTransport {
         Ok(results)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The transport over a fake kernel (`netlink::fake`): late, stale and undecodable
+    //! answers, and the socket left clean for the next request.
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::netlink::fake::{self, ack, done, reply, undecodable, FakeKernel};
+
+    fn transport(timeout: Duration) -> (KernelTransport, FakeKernel) {
+        let (fd, kernel) = fake::pair();
+        let sock = NlSocket::from_socket(fake::socket(fd), fake::PORT, timeout);
+        let t = KernelTransport {
+            sock,
+            family_id: fake::FAMILY,
+            out: Vec::new(),
+            timeout,
+            rcvbuf: 0,
+            netns: None,
+            bulk: Bulk::Unavailable,
+        };
+        (t, kernel)
+    }
+
+    fn write() -> IpvsMessage {
+        IpvsMessage::flush()
+    }
+
+    #[test]
+    fn a_late_answer_after_a_timeout_is_not_the_next_requests() {
+        let (mut t, kernel) = transport(Duration::from_millis(100));
+        let (go, wait) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let a = kernel.request();
+                wait.recv().unwrap();
+                // A's acknowledgement comes after A timed out: A was applied.
+                kernel.send(&[ack(a, 0)]);
+                let b = kernel.request();
+                kernel.send(&[ack(b, -libc::ENOENT)]);
+                // C: a stale refusal of A and an answer to no request, then C's own.
+                let c = kernel.request();
+                kernel.send(&[ack(a, -libc::EPERM), ack(c + 100, -1), ack(c, 0)]);
+            });
+            let e = t.request(&write(), RequestKind::Do).unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.sock.outstanding(), [1], "A is owed an answer");
+            go.send(()).unwrap();
+            // B is refused: its own answer, not A's late acknowledgement.
+            let e = t.request(&write(), RequestKind::Do).unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ENOENT), "{e:?}");
+            assert!(t.sock.outstanding().is_empty(), "A is over");
+            assert_eq!(t.request(&write(), RequestKind::Do).unwrap(), []);
+        });
+        assert!(!fake::has_queued(&t), "nothing left unread");
+    }
+
+    #[test]
+    fn a_dump_is_read_to_its_end_after_an_undecodable_frame() {
+        let (mut t, kernel) = transport(Duration::from_secs(5));
+        let pause = Duration::from_millis(150);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for _ in 0..2 {
+                    let d = kernel.request();
+                    let info = || reply(d, IpvsMessage::get_info());
+                    kernel.send(&[info(), undecodable(d), info()]);
+                    std::thread::sleep(pause);
+                    kernel.send(&[info(), done(d)]);
+                    let e = kernel.request();
+                    kernel.send(&[ack(e, 0)]);
+                }
+            });
+            // The fast path (dump_each) and the decoding one (request).
+            let start = Instant::now();
+            let mut seen = 0;
+            let e = t
+                .dump_each(&IpvsMessage::get_info(), &mut |_, _| {
+                    seen += 1;
+                    Ok(())
+                })
+                .unwrap_err();
+            assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+            assert_eq!(seen, 1, "the frames after the undecodable one are dropped");
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!fake::has_queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).unwrap(), []);
+            let start = Instant::now();
+            let e = t
+                .request(&IpvsMessage::get_info(), RequestKind::Dump)
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::Protocol { ref reason, .. } if reason.contains("undecodable")),
+                "{e:?}"
+            );
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!fake::has_queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).unwrap(), []);
+        });
+        assert!(t.sock.outstanding().is_empty());
+    }
+
+    #[test]
+    fn a_batch_given_up_on_is_drained_before_the_next_request() {
+        let (mut t, kernel) = transport(Duration::from_millis(100));
+        let (go, wait) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                // Three requests; only the first one's answer before the timeout.
+                let seqs = kernel.requests();
+                assert_eq!(seqs.len(), 3);
+                kernel.send(&[ack(seqs[0], 0)]);
+                wait.recv().unwrap();
+                kernel.send(&[ack(seqs[1], 0), ack(seqs[2], -libc::EEXIST)]);
+                let next = kernel.request();
+                kernel.send(&[ack(next, -libc::ESRCH)]);
+            });
+            let msgs = [write(), write(), write()];
+            let e = t.request_batch(&msgs).unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.sock.outstanding(), [3]);
+            go.send(()).unwrap();
+            // The late answers wait in the queue until the next request drains them.
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(fake::has_queued(&t));
+            let e = t.request(&write(), RequestKind::Do).unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ESRCH), "{e:?}");
+            assert!(t.sock.outstanding().is_empty());
+        });
+    }
+}
