@@ -138,3 +138,11 @@ pub(crate) fn undecodable(seq: u32) -> Vec<u8> {
     f.extend_from_slice(&[1, 0, 0, 0]);
     f
 }
+
+/// The transport's end as a tokio netlink socket (from within a runtime).
+#[cfg(feature = "tokio")]
+#[allow(unsafe_code)]
+pub(crate) fn tokio_socket(fd: OwnedFd) -> netlink_sys::TokioSocket {
+    // SAFETY: the descriptor is owned, and handed over.
+    unsafe { netlink_sys::TokioSocket::from_raw_fd(fd.into_raw_fd()) }
+}

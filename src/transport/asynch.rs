@@ -522,3 +522,172 @@ impl AsyncTransport for TokioTransport {
         Ok(results)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The transport over a fake kernel (`netlink::fake`), as the blocking one's tests:
+    //! late, stale and undecodable answers, and the socket left clean for the next request.
+    use std::os::fd::AsFd;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::netlink::fake::{self, ack, done, reply, undecodable, FakeKernel};
+
+    fn run<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    }
+
+    /// Within a runtime.
+    fn transport(timeout: Duration) -> (TokioTransport, FakeKernel) {
+        let (fd, kernel) = fake::pair();
+        let t = TokioTransport {
+            sock: fake::tokio_socket(fd),
+            port_id: fake::PORT,
+            seq: 0,
+            family_id: fake::FAMILY,
+            timeout,
+            out: Vec::new(),
+            buf: Vec::with_capacity(RECV_BUF),
+            recovery: Recovery::default(),
+        };
+        (t, kernel)
+    }
+
+    fn write() -> IpvsMessage {
+        IpvsMessage::flush()
+    }
+
+    fn queued(t: &TokioTransport) -> bool {
+        fake::has_queued(&t.sock.socket_ref().as_fd())
+    }
+
+    #[test]
+    fn a_late_answer_after_a_timeout_is_not_the_next_requests() {
+        run(async {
+            let (mut t, kernel) = transport(Duration::from_millis(100));
+            let (go, wait) = mpsc::channel::<()>();
+            let (sent, late) = mpsc::channel::<()>();
+            let fake = std::thread::spawn(move || {
+                let a = kernel.request();
+                wait.recv().unwrap();
+                // A's refusal comes after A timed out; then B is applied.
+                kernel.send(&[ack(a, -libc::EEXIST)]);
+                sent.send(()).unwrap();
+                let b = kernel.request();
+                kernel.send(&[ack(b, 0)]);
+                // C: a stale acknowledgement of A and an answer to no request, then C's
+                // refusal.
+                let c = kernel.request();
+                kernel.send(&[ack(a, 0), ack(c + 100, 0), ack(c, -libc::ENOENT)]);
+            });
+            let e = t.request(&write(), RequestKind::Do).await.unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.recovery.outstanding(), [1], "A is owed an answer");
+            go.send(()).unwrap();
+            late.recv().unwrap();
+            assert!(queued(&t), "A's late answer waits");
+            // B was applied: its own acknowledgement, not A's late refusal.
+            assert_eq!(t.request(&write(), RequestKind::Do).await.unwrap(), []);
+            assert!(t.recovery.outstanding().is_empty(), "A is over");
+            let e = t.request(&write(), RequestKind::Do).await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ENOENT), "{e:?}");
+            assert!(!queued(&t), "nothing left unread");
+            fake.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_dump_is_read_to_its_end_after_an_undecodable_frame() {
+        run(async {
+            let (mut t, kernel) = transport(Duration::from_secs(5));
+            let pause = Duration::from_millis(150);
+            let fake = std::thread::spawn(move || {
+                for _ in 0..2 {
+                    let d = kernel.request();
+                    let info = || reply(d, IpvsMessage::get_info());
+                    kernel.send(&[info(), undecodable(d), info()]);
+                    std::thread::sleep(pause);
+                    kernel.send(&[info(), done(d)]);
+                    let e = kernel.request();
+                    kernel.send(&[ack(e, 0)]);
+                }
+            });
+            let start = Instant::now();
+            let mut seen = 0;
+            let e = t
+                .dump_each(&IpvsMessage::get_info(), &mut |_, _| {
+                    seen += 1;
+                    Ok(())
+                })
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+            assert_eq!(seen, 1, "the frames after the undecodable one are dropped");
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).await.unwrap(), []);
+            let start = Instant::now();
+            let e = t
+                .request(&IpvsMessage::get_info(), RequestKind::Dump)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::Protocol { ref reason, .. } if reason.contains("undecodable")),
+                "{e:?}"
+            );
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).await.unwrap(), []);
+            assert!(t.recovery.outstanding().is_empty());
+            fake.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_batch_given_up_on_is_drained_before_the_next_request() {
+        run(async {
+            let (mut t, kernel) = transport(Duration::from_millis(100));
+            let (go, wait) = mpsc::channel::<()>();
+            let (sent, late) = mpsc::channel::<()>();
+            let near = t.sock.socket_ref().as_fd().try_clone_to_owned().unwrap();
+            let fake = std::thread::spawn(move || {
+                let seqs = kernel.requests();
+                assert_eq!(seqs.len(), 3);
+                kernel.send(&[ack(seqs[0], 0)]);
+                wait.recv().unwrap();
+                kernel.send(&[ack(seqs[1], 0), ack(seqs[2], -libc::EEXIST)]);
+                sent.send(()).unwrap();
+                let next = kernel.request();
+                // Sent after the late answers were drained (after ENOBUFS, the kernel
+                // would have dropped its answer).
+                assert!(!fake::has_queued(&near), "sent before draining");
+                kernel.send(&[ack(next, -libc::ESRCH)]);
+            });
+            let e = t
+                .request_batch(&[write(), write(), write()])
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.recovery.outstanding(), [3]);
+            go.send(()).unwrap();
+            late.recv().unwrap();
+            assert!(queued(&t), "the late answers wait for the next request");
+            let e = t.request(&write(), RequestKind::Do).await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ESRCH), "{e:?}");
+            assert!(t.recovery.outstanding().is_empty());
+            assert!(!queued(&t));
+            fake.join().unwrap();
+        });
+    }
+}

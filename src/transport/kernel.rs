@@ -752,6 +752,7 @@ mod tests {
         let (mut t, kernel) = transport(Duration::from_millis(100));
         let (go, wait) = mpsc::channel::<()>();
         std::thread::scope(|s| {
+            let near = std::os::fd::AsFd::as_fd(&t).try_clone_to_owned().unwrap();
             s.spawn(move || {
                 // Three requests; only the first one's answer before the timeout.
                 let seqs = kernel.requests();
@@ -760,6 +761,9 @@ mod tests {
                 wait.recv().unwrap();
                 kernel.send(&[ack(seqs[1], 0), ack(seqs[2], -libc::EEXIST)]);
                 let next = kernel.request();
+                // Sent after the late answers were drained (after ENOBUFS, the kernel
+                // would have dropped its answer).
+                assert!(!fake::has_queued(&near), "sent before draining");
                 kernel.send(&[ack(next, -libc::ESRCH)]);
             });
             let msgs = [write(), write(), write()];
