@@ -35,8 +35,8 @@ const KERNEL_REFUSED: u8 = 255;
 const LIST_FAILED: u8 = 1;
 /// Exit status when IPVS cannot be reached.
 const NO_IPVS: u8 = 2;
-/// How many requests go to the kernel in one batch during `-R`: a batch of 4,096 or more
-/// is built and framed on the transport's second thread while it is sent; a refusal stops
+/// How many requests go to the kernel in one batch during `-R`: a batch of
+/// [`lvs::transport::PIPELINE_MIN`] or more is built and framed on the transport's second thread while it is sent; a refusal stops
 /// the restore after the batch it is in.
 const BATCH: usize = 8192;
 

@@ -14,16 +14,9 @@
 //!   acknowledgement tells that every request before it was handled, and each that no
 //!   refusal names was applied (and the kernel builds one acknowledgement per datagram, not
 //!   one per request).
-//! - Dump datagrams are sized for what is dumped. The kernel fills a dump datagram up to the
-//!   largest buffer its socket ever offered (at least about a page, at most 32 KiB), and
-//!   resumes a service dump by walking the service table from its start again, once per
-//!   datagram: page-sized datagrams make a dump of 10,000 services cost three to five
-//!   times what 32 KiB datagrams cost, while the many small destination dumps of a table
-//!   read cost twice as much in 32 KiB datagrams as in pages (the kernel allocates a
-//!   datagram's whole buffer for each). So service dumps go to a socket of their own that
-//!   offers 32 KiB, and everything else to the main socket, which offers `NLMSG_GOODSIZE`
-//!   (3,776 bytes on 64-bit systems with 4 KiB pages: a 4 KiB kernel allocation, where a
-//!   whole page offered costs 8 KiB).
+//! - Service dumps go to a socket of their own that offers 32 KiB datagrams, everything else
+//!   to the main socket, which offers `NLMSG_GOODSIZE`: why, with the measurements, in
+//!   `BENCHMARKS.md`, "Dump datagram sizes: two sockets".
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -444,9 +437,19 @@ fn pack(
     end
 }
 
-/// From this many requests on, a batch built by [`Transport::request_batch_with`] is built
-/// and framed on a second thread.
-const PIPELINE_MIN: usize = 4096;
+/// From this many requests on, the kernel transport's
+/// [`Transport::request_batch_with`] (what [`Ipvs::apply`](crate::Ipvs::apply) uses) builds
+/// and frames the requests on a second, scoped thread, a datagram at a time, while the
+/// calling thread sends the datagrams before and reads their acknowledgements; smaller
+/// batches are built first, then sent, on the calling thread.
+///
+/// Why this value: a batch datagram carries at most 128 requests, so a smaller batch is at
+/// most 32 datagrams, a few milliseconds of kernel work, against which starting a thread and
+/// handing datagrams across gain little; from here on, building the requests is a cost
+/// worth overlapping. It is a round number in that range, not a measured optimum. A caller
+/// that sends its own batches in chunks (the drop-in `ipvsadm -R`) makes them at least this
+/// large to keep the overlap.
+pub const PIPELINE_MIN: usize = 4096;
 /// How many framed datagrams wait, at most, for their turn.
 const PIPELINE_DEPTH: usize = 4;
 
@@ -587,8 +590,8 @@ impl Transport for KernelTransport {
         r.map(|()| results)
     }
 
-    /// From 4,096 requests on, the requests are built and framed on a scoped thread, a
-    /// datagram at a time (at most four datagrams ahead), while this thread
+    /// From [`PIPELINE_MIN`] requests on, the requests are built and framed on a scoped
+    /// thread, a datagram at a time (at most four datagrams ahead), while this thread
     /// sends each datagram and reads its acknowledgements: the kernel's work on one
     /// datagram overlaps with the building of the next.
     fn request_batch_with(
