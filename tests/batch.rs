@@ -383,7 +383,7 @@ fn table_settled_returns_a_table_that_holds_still() {
     assert_eq!(settled[0].destinations.len(), 1);
 }
 
-/// A batch over 4,096 operations through `Transport::request_batch_with` (what `apply` uses;
+/// A batch over `lvs::transport::PIPELINE_MIN` operations through `Transport::request_batch_with` (what `apply` uses;
 /// the kernel transport builds such a batch on a second thread, tests/kernel/batch.rs)
 /// gives the same results, refusals at the same indices, and the same table as the same
 /// batch built first and sent with `request_batch` (`set_parallel(false)`).
@@ -400,7 +400,7 @@ fn a_large_batch_gives_the_same_results_either_way() {
             ops.push(Op::AddDestination(s.id, masq("10.2.0.1:80", 1)));
         }
     }
-    assert!(ops.len() > 5000);
+    assert!(ops.len() > lvs::transport::PIPELINE_MIN);
     let mut pipelined = mock();
     let a = pipelined.apply(&ops).unwrap();
     let mut plain = mock();

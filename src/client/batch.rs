@@ -97,7 +97,8 @@ impl<T: Transport> Ipvs<T> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
-    /// The kernel transport builds and frames a large batch (4,096 operations or more) on a
+    /// The kernel transport builds and frames a large batch (of
+    /// [`PIPELINE_MIN`](crate::transport::PIPELINE_MIN) operations or more) on a
     /// scoped thread, a datagram at a time, while this thread sends the datagrams before it
     /// ([`Transport::request_batch_with`]; [`set_parallel`](Ipvs::set_parallel) turns it
     /// off): the kernel's work and the encoding overlap.

@@ -160,7 +160,8 @@ impl<T: Transport> Ipvs<T> {
     ///   and kept. With a backend that has none, everything is read on this handle's
     ///   transport.
     /// - [`apply`](Self::apply) hands a batch to [`Transport::request_batch_with`]: the
-    ///   kernel transport builds the requests of a large batch (4,096 operations or more)
+    ///   kernel transport builds the requests of a large batch (of
+    ///   [`PIPELINE_MIN`](crate::transport::PIPELINE_MIN) operations or more)
     ///   on a second thread while this one sends them and reads the answers.
     ///
     /// Off, everything runs in the calling thread.

@@ -53,7 +53,9 @@ use crate::transport::Transport;
 use crate::wire::IpvsMessage;
 
 /// How many writes a transaction sends in one batch before it looks at their results: a
-/// refusal stops the transaction after the batch it is in.
+/// refusal stops the transaction after the batch it is in. Twice
+/// [`PIPELINE_MIN`](crate::transport::PIPELINE_MIN), so a full batch is framed on the
+/// transport's second thread while it is sent.
 pub const TRANSACTION_CHUNK: usize = 8192;
 
 /// From this many writes in one call, a transaction computes the undo records on a second

@@ -23,7 +23,8 @@ use super::kernel::{encode_into, BATCH_BYTES, BATCH_REQUESTS, DAEMON_TIMEOUT, DE
 use super::RequestKind;
 use crate::error::{Error, Operation, Result};
 use crate::netlink::{
-    decode_reply, dump_frame, in_netns, walk_reply, Acks, Answer, BatchAcks, RECV_BUF,
+    decode_reply, dump_frame, in_netns, Acks, Answer, BatchAcks, Pending, Recovery, Reply,
+    DRAIN_LIMIT, RECV_BUF,
 };
 use crate::wire::{IpvsCmd, IpvsMessage, IPVS_GENL_NAME};
 
@@ -165,6 +166,7 @@ impl TokioTransportBuilder {
             timeout: self.timeout,
             out: Vec::new(),
             buf: Vec::with_capacity(RECV_BUF),
+            recovery: Recovery::default(),
         };
         t.family_id = t.resolve_family().await?;
         Ok(t)
@@ -192,6 +194,9 @@ pub struct TokioTransport {
     timeout: Duration,
     out: Vec<u8>,
     buf: Vec<u8>,
+    /// The requests given up on before their last answer: drained as the blocking
+    /// transport drains them (see `netlink::recovery`).
+    recovery: Recovery,
 }
 
 impl std::fmt::Debug for TokioTransport {
@@ -225,9 +230,44 @@ impl TokioTransport {
         self.seq
     }
 
+    /// Send `self.out`, after draining what requests given up on may have left queued.
     async fn send_out(&mut self) -> Result<()> {
+        if self.recovery.needs_drain() {
+            self.drain();
+        }
         self.sock.send(&self.out).await?;
         Ok(())
+    }
+
+    /// Discard every datagram already queued, without waiting, telling the recovery what
+    /// they answered (the socket is non-blocking): after `ENOBUFS` the kernel drops
+    /// everything sent to the socket until its queue has been emptied.
+    fn drain(&mut self) {
+        let port = self.port_id;
+        for _ in 0..DRAIN_LIMIT {
+            self.buf.clear();
+            match self
+                .sock
+                .socket_ref()
+                .recv_from(&mut self.buf, libc::MSG_DONTWAIT)
+            {
+                Ok((_, from)) if from.port_number() == 0 => self.recovery.drained(&self.buf, port),
+                Ok(_) => {}
+                Err(e) if Recovery::drain_goes_on(&e) => {}
+                Err(_) => break,
+            }
+        }
+        self.buf.clear();
+    }
+
+    /// The outcome `r` of reading the answers `p` waited for, through the recovery: the
+    /// socket is drained at once if they were given up on.
+    fn settle<T>(&mut self, p: Pending, r: Result<T>) -> Result<T> {
+        let r = self.recovery.settle(p, r);
+        if self.recovery.needs_drain() {
+            self.drain();
+        }
+        r
     }
 
     /// Receive one datagram from the kernel into `self.buf` (others are dropped).
@@ -260,8 +300,6 @@ impl TokioTransport {
         }
     }
 
-    /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
-    /// `NLMSG_DONE`.
     /// One dump, each reply message handed to `f`.
     async fn dump_once(
         &mut self,
@@ -272,15 +310,16 @@ impl TokioTransport {
         self.send_out().await?;
         let family = self.family_id;
         // After an error from `f`, the rest of the dump is still read (and dropped).
-        let mut failed: Option<Error> = None;
         let timeout = self.timeout;
         self.receive(seq, Answer::Dump, timeout, Operation::Other, &mut |frame| {
-            dump_frame(frame, family, &mut failed, f)
+            dump_frame(frame, family, f)
         })
-        .await?;
-        failed.map_or(Ok(()), Err)
+        .await
     }
 
+    /// Read the replies of request `seq`, handing each data frame to `f`, until its ack or
+    /// `NLMSG_DONE` (see `netlink::recovery::Reply`: after an error from `f` the rest is
+    /// still read, then that error returned).
     async fn receive(
         &mut self,
         seq: u32,
@@ -289,12 +328,17 @@ impl TokioTransport {
         op: Operation,
         f: &mut (dyn FnMut(&[u8]) -> Result<()> + Send),
     ) -> Result<()> {
-        loop {
-            self.recv(timeout, op).await?;
-            if walk_reply(&self.buf, seq, self.port_id, answer, op, f)? {
-                return Ok(());
+        let mut reply = Reply::new(seq, self.port_id, answer, op);
+        let r = async {
+            loop {
+                self.recv(timeout, op).await?;
+                if reply.datagram(&self.buf, f)? {
+                    return Ok(());
+                }
             }
         }
+        .await;
+        self.settle(reply.pending(), r.and_then(|()| reply.finish()))
     }
 
     async fn resolve_family(&mut self) -> Result<u16> {
@@ -464,12 +508,186 @@ impl AsyncTransport for TokioTransport {
                 Acks::Each,
                 &mut results,
             );
-            while !acks.complete() {
-                self.recv(timeout, Operation::Other).await?;
-                acks.datagram(&self.buf)?;
+            let r = async {
+                while !acks.complete() {
+                    self.recv(timeout, Operation::Other).await?;
+                    acks.datagram(&self.buf)?;
+                }
+                Ok(())
             }
+            .await;
+            self.settle(acks.pending(), r)?;
             start = end;
         }
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The transport over a fake kernel (`netlink::fake`), as the blocking one's tests:
+    //! late, stale and undecodable answers, and the socket left clean for the next request.
+    use std::os::fd::AsFd;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    use super::*;
+    use crate::netlink::fake::{self, ack, done, reply, undecodable, FakeKernel};
+
+    fn run<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(f)
+    }
+
+    /// Within a runtime.
+    fn transport(timeout: Duration) -> (TokioTransport, FakeKernel) {
+        let (fd, kernel) = fake::pair();
+        let t = TokioTransport {
+            sock: fake::tokio_socket(fd),
+            port_id: fake::PORT,
+            seq: 0,
+            family_id: fake::FAMILY,
+            timeout,
+            out: Vec::new(),
+            buf: Vec::with_capacity(RECV_BUF),
+            recovery: Recovery::default(),
+        };
+        (t, kernel)
+    }
+
+    fn write() -> IpvsMessage {
+        IpvsMessage::flush()
+    }
+
+    fn queued(t: &TokioTransport) -> bool {
+        fake::has_queued(&t.sock.socket_ref().as_fd())
+    }
+
+    #[test]
+    fn a_late_answer_after_a_timeout_is_not_the_next_requests() {
+        run(async {
+            let (mut t, kernel) = transport(Duration::from_millis(100));
+            let (go, wait) = mpsc::channel::<()>();
+            let (sent, late) = mpsc::channel::<()>();
+            let fake = std::thread::spawn(move || {
+                let a = kernel.request();
+                wait.recv().unwrap();
+                // A's refusal comes after A timed out; then B is applied.
+                kernel.send(&[ack(a, -libc::EEXIST)]);
+                sent.send(()).unwrap();
+                let b = kernel.request();
+                kernel.send(&[ack(b, 0)]);
+                // C: a stale acknowledgement of A and an answer to no request, then C's
+                // refusal.
+                let c = kernel.request();
+                kernel.send(&[ack(a, 0), ack(c + 100, 0), ack(c, -libc::ENOENT)]);
+            });
+            let e = t.request(&write(), RequestKind::Do).await.unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.recovery.outstanding(), [1], "A is owed an answer");
+            go.send(()).unwrap();
+            late.recv().unwrap();
+            assert!(queued(&t), "A's late answer waits");
+            // B was applied: its own acknowledgement, not A's late refusal.
+            assert_eq!(t.request(&write(), RequestKind::Do).await.unwrap(), []);
+            assert!(t.recovery.outstanding().is_empty(), "A is over");
+            let e = t.request(&write(), RequestKind::Do).await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ENOENT), "{e:?}");
+            assert!(!queued(&t), "nothing left unread");
+            fake.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_dump_is_read_to_its_end_after_an_undecodable_frame() {
+        run(async {
+            let (mut t, kernel) = transport(Duration::from_secs(5));
+            let pause = Duration::from_millis(150);
+            let fake = std::thread::spawn(move || {
+                for _ in 0..2 {
+                    let d = kernel.request();
+                    let info = || reply(d, IpvsMessage::get_info());
+                    kernel.send(&[info(), undecodable(d), info()]);
+                    std::thread::sleep(pause);
+                    kernel.send(&[info(), done(d)]);
+                    let e = kernel.request();
+                    kernel.send(&[ack(e, 0)]);
+                }
+            });
+            let start = Instant::now();
+            let mut seen = 0;
+            let e = t
+                .dump_each(&IpvsMessage::get_info(), &mut |_, _| {
+                    seen += 1;
+                    Ok(())
+                })
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+            assert_eq!(seen, 1, "the frames after the undecodable one are dropped");
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).await.unwrap(), []);
+            let start = Instant::now();
+            let e = t
+                .request(&IpvsMessage::get_info(), RequestKind::Dump)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::Protocol { ref reason, .. } if reason.contains("undecodable")),
+                "{e:?}"
+            );
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).await.unwrap(), []);
+            assert!(t.recovery.outstanding().is_empty());
+            fake.join().unwrap();
+        });
+    }
+
+    #[test]
+    fn a_batch_given_up_on_is_drained_before_the_next_request() {
+        run(async {
+            let (mut t, kernel) = transport(Duration::from_millis(100));
+            let (go, wait) = mpsc::channel::<()>();
+            let (sent, late) = mpsc::channel::<()>();
+            let near = t.sock.socket_ref().as_fd().try_clone_to_owned().unwrap();
+            let fake = std::thread::spawn(move || {
+                let seqs = kernel.requests();
+                assert_eq!(seqs.len(), 3);
+                kernel.send(&[ack(seqs[0], 0)]);
+                wait.recv().unwrap();
+                kernel.send(&[ack(seqs[1], 0), ack(seqs[2], -libc::EEXIST)]);
+                sent.send(()).unwrap();
+                let next = kernel.request();
+                // Sent after the late answers were drained (after ENOBUFS, the kernel
+                // would have dropped its answer).
+                assert!(!fake::has_queued(&near), "sent before draining");
+                kernel.send(&[ack(next, -libc::ESRCH)]);
+            });
+            let e = t
+                .request_batch(&[write(), write(), write()])
+                .await
+                .unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.recovery.outstanding(), [3]);
+            go.send(()).unwrap();
+            late.recv().unwrap();
+            assert!(queued(&t), "the late answers wait for the next request");
+            let e = t.request(&write(), RequestKind::Do).await.unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ESRCH), "{e:?}");
+            assert!(t.recovery.outstanding().is_empty());
+            assert!(!queued(&t));
+            fake.join().unwrap();
+        });
     }
 }

@@ -14,16 +14,9 @@
 //!   acknowledgement tells that every request before it was handled, and each that no
 //!   refusal names was applied (and the kernel builds one acknowledgement per datagram, not
 //!   one per request).
-//! - Dump datagrams are sized for what is dumped. The kernel fills a dump datagram up to the
-//!   largest buffer its socket ever offered (at least about a page, at most 32 KiB), and
-//!   resumes a service dump by walking the service table from its start again, once per
-//!   datagram: page-sized datagrams make a dump of 10,000 services cost three to five
-//!   times what 32 KiB datagrams cost, while the many small destination dumps of a table
-//!   read cost twice as much in 32 KiB datagrams as in pages (the kernel allocates a
-//!   datagram's whole buffer for each). So service dumps go to a socket of their own that
-//!   offers 32 KiB, and everything else to the main socket, which offers `NLMSG_GOODSIZE`
-//!   (3,776 bytes on 64-bit systems with 4 KiB pages: a 4 KiB kernel allocation, where a
-//!   whole page offered costs 8 KiB).
+//! - Service dumps go to a socket of their own that offers 32 KiB datagrams, everything else
+//!   to the main socket, which offers `NLMSG_GOODSIZE`: why, with the measurements, in
+//!   `BENCHMARKS.md`, "Dump datagram sizes: two sockets".
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -346,15 +339,19 @@ impl KernelTransport {
         (first_seq, count, acks): (u32, usize, Acks),
         results: &mut Vec<Result<Vec<IpvsMessage>>>,
     ) -> Result<()> {
-        self.sock.socket.send(datagram, 0)?;
+        self.sock.send(datagram)?;
         let mut acks = BatchAcks::new(first_seq, count, self.sock.port_id, acks, results);
-        while !acks.complete() {
-            self.sock.recv_many(Operation::Other)?;
-            for i in 0..self.sock.mlens.len() {
-                acks.datagram(self.sock.datagram(i))?;
+        let r = (|| {
+            while !acks.complete() {
+                self.sock.recv_many(Operation::Other)?;
+                for i in 0..self.sock.mlens.len() {
+                    acks.datagram(self.sock.datagram(i))?;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })();
+        // Given up on (a timeout, ENOBUFS): the rest of the batch's answers are drained.
+        self.sock.settle(acks.pending(), r)
     }
 
     /// Send `msg` as `kind` on the socket it goes to; its sequence number and that socket.
@@ -383,7 +380,7 @@ fn send_on(
     let seq = sock.next_seq();
     out.clear();
     encode_into(out, msg, family, flags, seq);
-    sock.socket.send(out, 0)?;
+    sock.send(out)?;
     Ok(seq)
 }
 
@@ -440,9 +437,19 @@ fn pack(
     end
 }
 
-/// From this many requests on, a batch built by [`Transport::request_batch_with`] is built
-/// and framed on a second thread.
-const PIPELINE_MIN: usize = 4096;
+/// From this many requests on, the kernel transport's
+/// [`Transport::request_batch_with`] (what [`Ipvs::apply`](crate::Ipvs::apply) uses) builds
+/// and frames the requests on a second, scoped thread, a datagram at a time, while the
+/// calling thread sends the datagrams before and reads their acknowledgements; smaller
+/// batches are built first, then sent, on the calling thread.
+///
+/// Why this value: a batch datagram carries at most 128 requests, so a smaller batch is at
+/// most 32 datagrams, a few milliseconds of kernel work, against which starting a thread and
+/// handing datagrams across gain little; from here on, building the requests is a cost
+/// worth overlapping. It is a round number in that range, not a measured optimum. A caller
+/// that sends its own batches in chunks (the drop-in `ipvsadm -R`) makes them at least this
+/// large to keep the overlap.
+pub const PIPELINE_MIN: usize = 4096;
 /// How many framed datagrams wait, at most, for their turn.
 const PIPELINE_DEPTH: usize = 4;
 
@@ -482,11 +489,9 @@ impl KernelTransport {
         let family = self.family_id;
         let (seq, sock) = self.send_ipvs(msg, RequestKind::Dump)?;
         // After an error from `f`, the rest of the dump is still read (and dropped).
-        let mut failed: Option<Error> = None;
         sock.receive_frames(seq, Answer::Dump, Operation::Other, &mut |frame| {
-            dump_frame(frame, family, &mut failed, f)
-        })?;
-        failed.map_or(Ok(()), Err)
+            dump_frame(frame, family, f)
+        })
     }
 
     /// A service dump, verified: see [`VERIFY_DUMPS`].
@@ -585,8 +590,8 @@ impl Transport for KernelTransport {
         r.map(|()| results)
     }
 
-    /// From 4,096 requests on, the requests are built and framed on a scoped thread, a
-    /// datagram at a time (at most four datagrams ahead), while this thread
+    /// From [`PIPELINE_MIN`] requests on, the requests are built and framed on a scoped
+    /// thread, a datagram at a time (at most four datagrams ahead), while this thread
     /// sends each datagram and reads its acknowledgements: the kernel's work on one
     /// datagram overlaps with the building of the next.
     fn request_batch_with(
@@ -633,5 +638,148 @@ impl Transport for KernelTransport {
             Ok(())
         })?;
         Ok(results)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The transport over a fake kernel (`netlink::fake`): late, stale and undecodable
+    //! answers, and the socket left clean for the next request.
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::netlink::fake::{self, ack, done, reply, undecodable, FakeKernel};
+
+    fn transport(timeout: Duration) -> (KernelTransport, FakeKernel) {
+        let (fd, kernel) = fake::pair();
+        let sock = NlSocket::from_socket(fake::socket(fd), fake::PORT, timeout);
+        let t = KernelTransport {
+            sock,
+            family_id: fake::FAMILY,
+            out: Vec::new(),
+            timeout,
+            rcvbuf: 0,
+            netns: None,
+            bulk: Bulk::Unavailable,
+        };
+        (t, kernel)
+    }
+
+    fn write() -> IpvsMessage {
+        IpvsMessage::flush()
+    }
+
+    #[test]
+    fn a_late_answer_after_a_timeout_is_not_the_next_requests() {
+        let (mut t, kernel) = transport(Duration::from_millis(100));
+        let (go, wait) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let a = kernel.request();
+                wait.recv().unwrap();
+                // A's acknowledgement comes after A timed out: A was applied.
+                kernel.send(&[ack(a, 0)]);
+                let b = kernel.request();
+                kernel.send(&[ack(b, -libc::ENOENT)]);
+                // C: a stale refusal of A and an answer to no request, then C's own.
+                let c = kernel.request();
+                kernel.send(&[ack(a, -libc::EPERM), ack(c + 100, -1), ack(c, 0)]);
+            });
+            let e = t.request(&write(), RequestKind::Do).unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.sock.outstanding(), [1], "A is owed an answer");
+            go.send(()).unwrap();
+            // B is refused: its own answer, not A's late acknowledgement.
+            let e = t.request(&write(), RequestKind::Do).unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ENOENT), "{e:?}");
+            assert!(t.sock.outstanding().is_empty(), "A is over");
+            assert_eq!(t.request(&write(), RequestKind::Do).unwrap(), []);
+        });
+        assert!(!fake::has_queued(&t), "nothing left unread");
+    }
+
+    #[test]
+    fn a_dump_is_read_to_its_end_after_an_undecodable_frame() {
+        let (mut t, kernel) = transport(Duration::from_secs(5));
+        let pause = Duration::from_millis(150);
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                for _ in 0..2 {
+                    let d = kernel.request();
+                    let info = || reply(d, IpvsMessage::get_info());
+                    kernel.send(&[info(), undecodable(d), info()]);
+                    std::thread::sleep(pause);
+                    kernel.send(&[info(), done(d)]);
+                    let e = kernel.request();
+                    kernel.send(&[ack(e, 0)]);
+                }
+            });
+            // The fast path (dump_each) and the decoding one (request).
+            let start = Instant::now();
+            let mut seen = 0;
+            let e = t
+                .dump_each(&IpvsMessage::get_info(), &mut |_, _| {
+                    seen += 1;
+                    Ok(())
+                })
+                .unwrap_err();
+            assert!(matches!(e, Error::Protocol { .. }), "{e:?}");
+            assert_eq!(seen, 1, "the frames after the undecodable one are dropped");
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!fake::has_queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).unwrap(), []);
+            let start = Instant::now();
+            let e = t
+                .request(&IpvsMessage::get_info(), RequestKind::Dump)
+                .unwrap_err();
+            assert!(
+                matches!(e, Error::Protocol { ref reason, .. } if reason.contains("undecodable")),
+                "{e:?}"
+            );
+            assert!(
+                start.elapsed() >= pause,
+                "returned before the end of the dump"
+            );
+            assert!(!fake::has_queued(&t));
+            assert_eq!(t.request(&write(), RequestKind::Do).unwrap(), []);
+        });
+        assert!(t.sock.outstanding().is_empty());
+    }
+
+    #[test]
+    fn a_batch_given_up_on_is_drained_before_the_next_request() {
+        let (mut t, kernel) = transport(Duration::from_millis(100));
+        let (go, wait) = mpsc::channel::<()>();
+        std::thread::scope(|s| {
+            let near = std::os::fd::AsFd::as_fd(&t).try_clone_to_owned().unwrap();
+            s.spawn(move || {
+                // Three requests; only the first one's answer before the timeout.
+                let seqs = kernel.requests();
+                assert_eq!(seqs.len(), 3);
+                kernel.send(&[ack(seqs[0], 0)]);
+                wait.recv().unwrap();
+                kernel.send(&[ack(seqs[1], 0), ack(seqs[2], -libc::EEXIST)]);
+                let next = kernel.request();
+                // Sent after the late answers were drained (after ENOBUFS, the kernel
+                // would have dropped its answer).
+                assert!(!fake::has_queued(&near), "sent before draining");
+                kernel.send(&[ack(next, -libc::ESRCH)]);
+            });
+            let msgs = [write(), write(), write()];
+            let e = t.request_batch(&msgs).unwrap_err();
+            assert!(matches!(e, Error::Timeout { .. }), "{e:?}");
+            assert_eq!(t.sock.outstanding(), [3]);
+            go.send(()).unwrap();
+            // The late answers wait in the queue until the next request drains them.
+            std::thread::sleep(Duration::from_millis(50));
+            assert!(fake::has_queued(&t));
+            let e = t.request(&write(), RequestKind::Do).unwrap_err();
+            assert_eq!(e.errno(), Some(libc::ESRCH), "{e:?}");
+            assert!(t.sock.outstanding().is_empty());
+        });
     }
 }

@@ -15,7 +15,7 @@ pub(crate) mod probe;
 
 #[cfg(feature = "tokio")]
 pub use asynch::{AsyncTransport, TokioTransport, TokioTransportBuilder};
-pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT};
+pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT, PIPELINE_MIN};
 #[cfg(feature = "mock")]
 pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};
 
@@ -57,7 +57,8 @@ pub trait Transport: Send {
 
     /// Like [`request_batch`](Self::request_batch), with request `i` built by `build(i)`
     /// (from any thread), for `count` requests: a backend may build and frame them while
-    /// it sends the ones before (the kernel transport does, from 4,096 requests on). The
+    /// it sends the ones before (the kernel transport does, from [`PIPELINE_MIN`] requests
+    /// on). The
     /// default builds them all, then calls `request_batch`.
     fn request_batch_with(
         &mut self,

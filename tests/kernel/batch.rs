@@ -35,7 +35,7 @@ fn large_batch_with_refusals_in_the_middle() {
         ops.push(Op::AddDestination(s.id, masq("10.2.0.1:80", 1)));
     }
     // Refused: a duplicate service (index 4200), a destination of a missing service (4201),
-    // a duplicate destination (4202); then valid ones again. (Over 4,096 operations: the
+    // a duplicate destination (4202); then valid ones again. (Over `lvs::transport::PIPELINE_MIN` operations: the
     // blocking handle builds requests on a second thread while it sends.)
     ops.push(Op::AddService(svc(700)));
     ops.push(Op::AddDestination(

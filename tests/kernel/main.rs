@@ -30,6 +30,9 @@
 #[macro_use]
 mod common;
 
+// Socket-level faults of the async transport, in the async-handle run only.
+#[cfg(feature = "kernel-tests-async")]
+mod async_faults;
 mod batch;
 mod capture;
 mod daemons;
