@@ -1455,6 +1455,9 @@ pub fn parse_args<S: AsRef<str>>(
 }
 
 #[cfg(test)]
+mod corpus;
+
+#[cfg(test)]
 mod tests {
     use super::super::names::NoNames;
     use super::*;
