@@ -1,17 +1,28 @@
 //! `lvs`: program Linux IPVS, the kernel's layer-4 load balancer, from Rust.
 //!
-//! The crate is layered (data flows down on writes and up on reads):
+//! The crate is layered (data flows down on writes and up on reads); every module uses only
+//! modules below it, and no two sibling files use each other:
 //!
-//! 1. [`model`]: plain values ([`Service`], [`Destination`], [`Scheduler`], ...), validated
-//!    by builders that read like ipvsadm lines.
-//! 2. [`wire`]: the `IPVS` generic netlink family, encoded and decoded; conversions between
-//!    the model and attributes, one place per object.
-//! 3. [`transport`]: one trait, [`transport::Transport`], that carries requests to a kernel
-//!    and brings back replies; [`transport::KernelTransport`] is the real netlink socket.
-//! 4. [`client`]: [`Ipvs`], the handle users call (services, destinations, the whole table,
-//!    flush, zero, timeouts, info, sync daemons, batches, reconcile, stats snapshots), with
-//!    kernel refusals named as [`Error`] cases; with feature `tokio`, `AsyncIpvs`, the same
-//!    handle for async code.
+//! 1. [`error`]: the [`Error`] cases, kernel refusals named ([`Operation`],
+//!    [`KernelContext`], [`InvalidError`]).
+//! 2. [`model`]: plain values ([`Service`], [`Destination`], [`Scheduler`], ...), validated
+//!    by builders that read like ipvsadm lines, and [`Op`], the one write vocabulary of
+//!    batches, transactions, reconcile plans and ipvsadm commands.
+//! 3. [`wire`]: the `IPVS` generic netlink family, encoded and decoded; conversions between
+//!    the model and attributes, one place per object (`IpvsMessage::from(&Op)` for writes).
+//! 4. `netlink` (private): entering a network namespace, the socket, frame walking, batch
+//!    acknowledgements, and the recovery both transports share after a timeout or an
+//!    undecodable frame.
+//! 5. [`transport`]: one trait, [`transport::Transport`], that carries requests to a kernel
+//!    and brings back replies; [`transport::KernelTransport`] is the real netlink socket, the
+//!    mock (feature `mock`) an in-memory kernel.
+//! 6. [`client`]: [`Ipvs`], the handle users call (services, destinations, the whole table,
+//!    flush, zero, timeouts, info, sync daemons, batches, transactions, reconcile, stats
+//!    snapshots), with kernel refusals named as [`Error`] cases; with feature `tokio`,
+//!    `AsyncIpvs`, the same handle for async code.
+//! 7. Around the client: [`host`] (preparing directors and real servers), [`text`]
+//!    (ipvsadm's command line, rule format and listings), [`conn`] (the connection table);
+//!    then `strategies` (feature `proptest`) and the [`guide`].
 //!
 //! The [`guide`] walks from adding a service to reconciling a whole table. Features: `mock`
 //! (the in-memory kernel, for tests), `serde` (the model in configuration files), `tokio`

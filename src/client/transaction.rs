@@ -519,8 +519,20 @@ fn same_entry(a: &ServiceEntry, b: &ServiceEntry) -> bool {
         })
 }
 
-/// Writes applied to one table with a record of how to undo them; see the
-/// [module docs](self).
+/// Writes applied to one table with a record of how to undo them.
+///
+/// IPVS has no transactions of its own. This one reads a settled snapshot first
+/// ([`Ipvs::table_settled`]); for every write the kernel accepts, it keeps the writes that
+/// undo it, built from what the kernel held (sent as they are, never through
+/// [`Op::validate`], so a weight ipvsadm wrote above [`Destination::MAX_WEIGHT`] comes back as
+/// it was). Only what the transaction changed is undone: a service another process added
+/// meanwhile stays. [`roll_back`](Self::roll_back) sends the undo writes newest first, reads
+/// the table again and reports exactly what is not as it was ([`RollbackReport`]).
+///
+/// What a roll back cannot give back: counters and rates of what it re-creates, the
+/// scheduler's position, and the place of a single destination put back in its service's
+/// list (it goes to the head, as with `ipvsadm -a`; a deleted service is re-created with its
+/// destinations in their order).
 ///
 /// A transaction that is dropped without [`commit`](Self::commit) or
 /// [`roll_back`](Self::roll_back) is rolled back (the report is lost: call `roll_back` to

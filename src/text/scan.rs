@@ -29,7 +29,7 @@ pub fn may_edit_or_delete(input: &str) -> bool {
 
 /// `input` in chunks of `first` lines, then of `lines` lines each (the last one shorter),
 /// each with the number of lines before it: for parsing a large rule file a chunk at a time
-/// (with [`rules`](super::rules), adding the offset to each rule's line number) while the
+/// (with [`rules()`](super::rules()), adding the offset to each rule's line number) while the
 /// chunk before is applied. Chunks split only after a newline.
 ///
 /// ```
