@@ -21,7 +21,8 @@
 //! - `errors`: every kernel refusal as its typed error, and raw requests the builders would
 //!   stop, to record the kernel's own answer;
 //! - `daemons`: connection sync daemons;
-//! - `quirks`: kernel behaviour worth knowing, one named test each, asserted as observed;
+//! - `quirks`: kernel behaviour worth knowing, one named test each, asserted as observed
+//!   (the scenarios shared with the mock suite, `scenarios`, run there);
 //! - `isolation`: namespaces, permissions;
 //! - `capture`: real kernel replies as byte fixtures (`LVS_CAPTURE_DIR`).
 
@@ -29,6 +30,10 @@
 
 #[macro_use]
 mod common;
+// The kernel behaviour scenarios shared with the mock suite (run by `quirks`).
+#[macro_use]
+#[path = "../support/scenarios.rs"]
+mod scenarios;
 
 mod batch;
 mod capture;
