@@ -4,7 +4,7 @@
 //! by the differential suite, `tests/differential.rs`) are written once, in
 //! `tests/support/scenarios.rs`, and run here on every mock kernel profile.
 
-use lvs::strategies::{ops, Op};
+use lvs::strategies::{actions, Action};
 use lvs::transport::{MockKernel, MockKernelBuilder, RequestKind, Transport};
 use lvs::wire::{DaemonAttr, DestAttr, IpvsAttr, IpvsCmd, IpvsMessage, ServiceAttr};
 use lvs::{
@@ -1323,7 +1323,7 @@ proptest! {
     /// Any operation sequence: the mock answers without panicking, a clone answers the same,
     /// and its own view of the table is what the client reads back.
     #[test]
-    fn any_sequence_is_answered_consistently(seq in ops(40)) {
+    fn any_sequence_is_answered_consistently(seq in actions(40)) {
         let mut a = mock();
         let mut b = mock();
         for op in &seq {
@@ -1340,7 +1340,7 @@ proptest! {
 
     /// Adding what a listing shows to a fresh mock rebuilds the same listing.
     #[test]
-    fn a_listing_replays_to_the_same_table(seq in ops(40)) {
+    fn a_listing_replays_to_the_same_table(seq in actions(40)) {
         let mut a = mock();
         for op in &seq {
             let _ = op.apply(&mut a);
@@ -1350,9 +1350,9 @@ proptest! {
         for e in table.iter().rev() {
             let mut s = e.service.clone();
             s.stats = None;
-            if Op::Raw(IpvsMessage::new_service(&s), RequestKind::Do).apply(&mut b).is_ok() {
+            if Action::Raw(IpvsMessage::new_service(&s), RequestKind::Do).apply(&mut b).is_ok() {
                 for d in e.destinations.iter().rev() {
-                    let _ = Op::Raw(IpvsMessage::new_dest(&s.id, d), RequestKind::Do).apply(&mut b);
+                    let _ = Action::Raw(IpvsMessage::new_dest(&s.id, d), RequestKind::Do).apply(&mut b);
                 }
             }
         }
