@@ -304,7 +304,7 @@ impl MockKernelBuilder {
 ///
 /// What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`, each point
 /// checked against Debian's 5.10, 6.1, 6.12 and 7.x kernels by the differential suite (and
-/// the named `quirk_*` tests in `tests/mock.rs` and `tests/kernel/quirks.rs`). What differs
+/// the `quirk_*` scenarios of `tests/support/scenarios.rs`, run on both). What differs
 /// between kernels follows the profile chosen on the builder ([`MockKernelBuilder::kernel`],
 /// [`Capabilities::expected`] for the version ranges): the schedulers, the largest upper
 /// threshold, whether `lo`'s network address is refused, and the connection table that
@@ -323,7 +323,8 @@ impl MockKernelBuilder {
 ///   IPv4 address is its first 4 bytes; any protocol number is taken. A destination is its
 ///   family, address and port within its service.
 /// - **Refusals, in the kernel's order**, with the kernel's errno: the rules, one a line
-///   with their kernel ranges, are in [the guide](crate::guide#8-which-errno-in-which-order-the-kernels-refusals).
+///   with their kernel ranges, are in
+///   [the guide](crate::guide#8-which-errno-in-which-order-the-kernels-refusals).
 /// - **Values as the kernel keeps them.** Flags merged under their mask
 ///   (`(old & !mask) | (flags & mask)`), `HASHED` (0x2) set on every service, after an add
 ///   as after an edit; the persistence timeout kept in ticks (`timeout * HZ`, wrapping in
