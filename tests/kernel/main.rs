@@ -17,6 +17,8 @@
 //!
 //! Modules:
 //! - `common`: the namespace guard, ipvsadm helpers, raw requests, error assertions;
+//! - `guest`: the running kernel as the backend of the scenarios shared with the mock
+//!   suite (`tests/support/scenarios.rs`), which `quirks` and `errors` run;
 //! - `services`, `destinations`, `table`: the configuration, both directions;
 //! - `errors`: every kernel refusal as its typed error, and raw requests the builders would
 //!   stop, to record the kernel's own answer;
@@ -34,6 +36,8 @@ mod common;
 #[macro_use]
 #[path = "../support/scenarios.rs"]
 mod scenarios;
+#[macro_use]
+mod guest;
 
 mod batch;
 mod capture;

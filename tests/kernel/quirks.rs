@@ -8,7 +8,7 @@
 //!
 //! The scenarios the mock models too are written once, in `tests/support/scenarios.rs`,
 //! and run here on the guest's kernel (the host suite runs them on every mock profile):
-//! [`Guest`] is the real kernel as their backend, ipvsadm in each namespace its oracle.
+//! `guest::Guest` is the real kernel as their backend, ipvsadm in each namespace its oracle.
 //! The rest, below, check what only the real kernel (or ipvsadm) can show.
 
 use lvs::transport::RequestKind;
@@ -18,91 +18,9 @@ use lvs::{
 };
 
 use crate::common::{assert_lines, expected, kernel_version, lines, raw, sa, Handle, Netns};
-use crate::scenarios::{self, dump_one, kinds, Backend, Lab, Setup};
+use crate::scenarios::{dump_one, kinds};
 
-// ---- the shared scenarios, on the guest's kernel --------------------------------------
-
-/// The running kernel as the scenarios' backend: each lab is a network namespace of its own.
-pub struct Guest;
-
-/// A namespace and a handle on its IPVS.
-pub struct GuestLab {
-    ns: Netns,
-    ipvs: Handle,
-}
-
-#[cfg(feature = "kernel-tests-async")]
-impl_handle!([] Handle, |this, msg, kind| this.raw(msg, kind));
-
-impl Lab for GuestLab {
-    type Handle = Handle;
-
-    fn ipvs(&mut self) -> &mut Handle {
-        &mut self.ipvs
-    }
-
-    fn stop_daemon(&mut self, state: lvs::DaemonState) {
-        self.ns.stop_daemon(&mut self.ipvs, state);
-    }
-
-    fn ipvsadm(&self, args: &[&str]) -> Option<String> {
-        Some(self.ns.ipvsadm(args))
-    }
-
-    fn ipvsadm_fails(&self, args: &[&str]) -> Option<String> {
-        Some(self.ns.ipvsadm_fails(args))
-    }
-
-    fn bring_loopback_up(&mut self) -> bool {
-        self.ns.ip(&["link", "set", "lo", "up"]);
-        true
-    }
-
-    fn path_exists(&self, path: &str) -> Option<bool> {
-        Some(std::path::Path::new(path).exists())
-    }
-
-    fn keep(self) {
-        let GuestLab { ns, ipvs } = self;
-        drop(ipvs);
-        std::mem::forget(ns);
-    }
-}
-
-impl Backend for Guest {
-    type Lab = GuestLab;
-
-    fn caps(&self) -> lvs::Capabilities {
-        expected()
-    }
-
-    fn lab(&self, tag: &str, setup: Setup) -> GuestLab {
-        let ns = if setup.loopback_down {
-            Netns::bare(tag)
-        } else {
-            Netns::new(tag)
-        };
-        for (name, mtu) in setup.interfaces {
-            ns.ip(&["link", "add", name, "type", "dummy"]);
-            ns.ip(&["link", "set", name, "mtu", &mtu.to_string()]);
-            ns.ip(&["link", "set", name, "up"]);
-        }
-        let ipvs = ns.ipvs();
-        GuestLab { ns, ipvs }
-    }
-}
-
-/// One `#[test]` per scenario, on the guest's kernel.
-macro_rules! on_the_guest_kernel {
-    ($($name:ident),* $(,)?) => {
-        $(
-            #[test]
-            fn $name() {
-                scenarios::$name(&Guest);
-            }
-        )*
-    };
-}
+// ---- the shared scenarios, on the guest's kernel (`crate::guest`) --------------------
 
 for_each_scenario!(on_the_guest_kernel);
 

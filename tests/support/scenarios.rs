@@ -32,6 +32,8 @@ pub trait Handle {
     fn capabilities(&mut self) -> Result<Capabilities>;
     fn add_service(&mut self, svc: &Service) -> Result<()>;
     fn update_service(&mut self, svc: &Service) -> Result<()>;
+    fn delete_service(&mut self, id: &ServiceId) -> Result<()>;
+    fn zero_service(&mut self, id: &ServiceId) -> Result<()>;
     fn get_service(&mut self, id: &ServiceId) -> Result<Service>;
     fn services(&mut self) -> Result<Vec<Service>>;
     fn add_destination(&mut self, id: &ServiceId, d: &Destination) -> Result<()>;
@@ -68,6 +70,12 @@ macro_rules! impl_handle {
             }
             fn update_service(&mut self, s: &lvs::Service) -> lvs::Result<()> {
                 <$ty>::update_service(self, s)
+            }
+            fn delete_service(&mut self, id: &lvs::ServiceId) -> lvs::Result<()> {
+                <$ty>::delete_service(self, id)
+            }
+            fn zero_service(&mut self, id: &lvs::ServiceId) -> lvs::Result<()> {
+                <$ty>::zero_service(self, id)
             }
             fn get_service(&mut self, id: &lvs::ServiceId) -> lvs::Result<lvs::Service> {
                 <$ty>::get_service(self, id)
@@ -280,13 +288,14 @@ pub fn raw_errno<T: Debug>(r: Result<T>) -> i32 {
     }
 }
 
-/// Assert `Err(Error::$variant(ctx))` with this errno and operation.
+/// Assert `Err(Error::$variant(ctx))` with this errno and operation; evaluates to `ctx`.
 macro_rules! refused {
     ($result:expr, $variant:ident, $errno:expr, $op:ident) => {
         match $result {
             Err(Error::$variant(ctx)) => {
                 assert_eq!(ctx.errno, $errno, "{ctx:?}");
                 assert_eq!(ctx.operation, Operation::$op, "{ctx:?}");
+                ctx
             }
             other => panic!(
                 "expected Error::{}({}), got {other:?}",
@@ -1025,6 +1034,543 @@ pub fn quirk_conn_table_per_namespace<B: Backend>(b: &B) {
     lab.stop_daemon(DaemonState::Backup);
 }
 
+// ---- refusals: the kernel's errno, and the error the client names from it ---------------
+
+/// A service `tcp ADDR` with the rr scheduler.
+fn rr_service(addr: &str) -> Service {
+    Service::tcp(sa(addr))
+        .scheduler(Scheduler::Rr)
+        .build()
+        .unwrap()
+}
+
+/// A lab holding `tcp 10.0.0.1:80` (rr), and a destination `10.0.0.2:80` (masquerading,
+/// not added) to spoil.
+fn service_and_dest<B: Backend>(b: &B, tag: &str) -> (B::Lab, ServiceId, Destination) {
+    let (lab, id) = with_service(b, tag);
+    (lab, id, masq("10.0.0.2:80"))
+}
+
+fn new_dest<H: Handle>(ipvs: &mut H, id: &ServiceId, d: &Destination) -> Result<Vec<IpvsMessage>> {
+    ipvs.raw(&IpvsMessage::new_dest(id, d), RequestKind::Do)
+}
+
+fn set_dest<H: Handle>(ipvs: &mut H, id: &ServiceId, d: &Destination) -> Result<Vec<IpvsMessage>> {
+    ipvs.raw(&IpvsMessage::set_dest(id, d), RequestKind::Do)
+}
+
+/// Every kernel: adding a service that exists is EEXIST (`ServiceExists`, naming it), also
+/// when the second add differs in everything but the identity, and for a service ipvsadm
+/// made.
+pub fn add_existing_service_is_service_exists<B: Backend>(b: &B) {
+    let mut lab = b.plain("err-svc-exists");
+    let ipvs = lab.ipvs();
+    let s = rr_service("10.0.0.1:80");
+    ipvs.add_service(&s).unwrap();
+    let ctx = refused!(
+        ipvs.add_service(&s),
+        ServiceExists,
+        libc::EEXIST,
+        AddService
+    );
+    assert_eq!(ctx.object, "tcp:10.0.0.1:80");
+    let other = Service::builder(s.id)
+        .scheduler(Scheduler::Wlc)
+        .persistent(10)
+        .build()
+        .unwrap();
+    refused!(
+        ipvs.add_service(&other),
+        ServiceExists,
+        libc::EEXIST,
+        AddService
+    );
+    // Every kind of identity.
+    let ids = [
+        ServiceId::udp(sa("10.0.0.1:80")),
+        ServiceId::sctp(sa("10.0.0.1:80")),
+        tcp("[fd00::1]:80"),
+        ServiceId::fwmark(1),
+        ServiceId::fwmark6(1),
+    ];
+    for id in &ids {
+        ipvs.add_service(&Service::builder(*id).build().unwrap())
+            .unwrap();
+        refused!(
+            ipvs.add_service(&Service::builder(*id).build().unwrap()),
+            ServiceExists,
+            libc::EEXIST,
+            AddService
+        );
+    }
+    if lab.ipvsadm(&["-A", "-f", "5", "-6"]).is_some() {
+        let ctx = refused!(
+            lab.ipvs()
+                .add_service(&Service::fwmark6(5).build().unwrap()),
+            ServiceExists,
+            libc::EEXIST,
+            AddService
+        );
+        assert_eq!(ctx.object, "fwmark6:5");
+    }
+}
+
+/// Every kernel: adding a destination that exists (same address and port, whatever its
+/// settings) is EEXIST (`DestinationExists`); another port is another destination.
+pub fn add_existing_destination_is_destination_exists<B: Backend>(b: &B) {
+    let (mut lab, id) = with_service(b, "err-dst-exists");
+    let ipvs = lab.ipvs();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    refused!(
+        ipvs.add_destination(&id, &masq("10.0.0.2:80")),
+        DestinationExists,
+        libc::EEXIST,
+        AddDestination
+    );
+    let again = Destination::builder(sa("10.0.0.2:80"))
+        .tunnel(lvs::Tunnel::ipip())
+        .weight(5)
+        .build()
+        .unwrap();
+    let ctx = refused!(
+        ipvs.add_destination(&id, &again),
+        DestinationExists,
+        libc::EEXIST,
+        AddDestination
+    );
+    assert_eq!(ctx.object, "tcp:10.0.0.1:80 -> 10.0.0.2:80");
+    ipvs.add_destination(&id, &masq("10.0.0.2:81")).unwrap();
+}
+
+/// Every kernel: every command on a service that does not exist is ESRCH
+/// (`NoSuchService`), before the destination is even parsed; another protocol at the same
+/// address, or a fwmark service of the other family, is another service.
+pub fn missing_service_is_no_such_service<B: Backend>(b: &B) {
+    let mut lab = b.plain("err-no-svc");
+    let ipvs = lab.ipvs();
+    // Another service exists, so the table is not empty.
+    ipvs.add_service(&rr_service("10.0.0.1:80")).unwrap();
+    let missing = rr_service("10.0.0.9:80");
+    let id = missing.id;
+    let ctx = refused!(
+        ipvs.update_service(&missing),
+        NoSuchService,
+        libc::ESRCH,
+        UpdateService
+    );
+    assert_eq!(ctx.object, "tcp:10.0.0.9:80");
+    refused!(
+        ipvs.delete_service(&id),
+        NoSuchService,
+        libc::ESRCH,
+        DeleteService
+    );
+    refused!(ipvs.zero_service(&id), NoSuchService, libc::ESRCH, Zero);
+    refused!(
+        ipvs.get_service(&id),
+        NoSuchService,
+        libc::ESRCH,
+        GetService
+    );
+    let d = masq("10.0.0.2:80");
+    let ctx = refused!(
+        ipvs.add_destination(&id, &d),
+        NoSuchService,
+        libc::ESRCH,
+        AddDestination
+    );
+    assert_eq!(ctx.object, "tcp:10.0.0.9:80 -> 10.0.0.2:80");
+    refused!(
+        ipvs.update_destination(&id, &d),
+        NoSuchService,
+        libc::ESRCH,
+        UpdateDestination
+    );
+    refused!(
+        ipvs.delete_destination(&id, sa("10.0.0.2:80")),
+        NoSuchService,
+        libc::ESRCH,
+        DeleteDestination
+    );
+    // ESRCH comes before the destination is even parsed.
+    let bad = IpvsMessage::new(
+        IpvsCmd::NewDest,
+        vec![
+            IpvsAttr::Service(ServiceAttr::from_id(&id)),
+            IpvsAttr::Dest(Vec::new()),
+        ],
+    );
+    assert_eq!(raw_errno(ipvs.raw(&bad, RequestKind::Do)), libc::ESRCH);
+    refused!(
+        ipvs.delete_service(&ServiceId::udp(sa("10.0.0.1:80"))),
+        NoSuchService,
+        libc::ESRCH,
+        DeleteService
+    );
+    ipvs.add_service(&Service::fwmark(3).build().unwrap())
+        .unwrap();
+    refused!(
+        ipvs.delete_service(&ServiceId::fwmark6(3)),
+        NoSuchService,
+        libc::ESRCH,
+        DeleteService
+    );
+}
+
+/// Every kernel: editing or deleting a destination that does not exist is ENOENT
+/// (`NoSuchDestination`); the same address at another port is another destination.
+pub fn missing_destination_is_no_such_destination<B: Backend>(b: &B) {
+    let (mut lab, id) = with_service(b, "err-no-dst");
+    let ipvs = lab.ipvs();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    let ctx = refused!(
+        ipvs.update_destination(&id, &masq("10.0.0.3:80")),
+        NoSuchDestination,
+        libc::ENOENT,
+        UpdateDestination
+    );
+    assert_eq!(ctx.object, "tcp:10.0.0.1:80 -> 10.0.0.3:80");
+    for gone in ["10.0.0.3:80", "10.0.0.2:8080"] {
+        refused!(
+            ipvs.delete_destination(&id, sa(gone)),
+            NoSuchDestination,
+            libc::ENOENT,
+            DeleteDestination
+        );
+    }
+    ipvs.delete_destination(&id, sa("10.0.0.2:80")).unwrap();
+    refused!(
+        ipvs.delete_destination(&id, sa("10.0.0.2:80")),
+        NoSuchDestination,
+        libc::ENOENT,
+        DeleteDestination
+    );
+}
+
+/// Every kernel: a scheduler no module provides is ENOENT (`SchedulerNotFound`) on add and
+/// on edit, and nothing changes; with a persistence engine that exists, the scheduler is
+/// still the one missing.
+pub fn unknown_scheduler_is_scheduler_not_found<B: Backend>(b: &B) {
+    let mut lab = b.plain("err-sched");
+    let ipvs = lab.ipvs();
+    let nosuch = Scheduler::Other("nosuch".into());
+    let s = Service::tcp(sa("10.0.0.1:80"))
+        .scheduler(nosuch.clone())
+        .build()
+        .unwrap();
+    let ctx = refused!(
+        ipvs.add_service(&s),
+        SchedulerNotFound,
+        libc::ENOENT,
+        AddService
+    );
+    assert_eq!(ctx.object, "tcp:10.0.0.1:80");
+    assert_eq!(ipvs.services().unwrap(), [], "nothing was added");
+    ipvs.add_service(&rr_service("10.0.0.1:80")).unwrap();
+    refused!(
+        ipvs.update_service(&s),
+        SchedulerNotFound,
+        libc::ENOENT,
+        UpdateService
+    );
+    assert_eq!(ipvs.get_service(&s.id).unwrap().scheduler, Scheduler::Rr);
+    let with_pe = Service::udp(sa("10.0.0.1:5060"))
+        .scheduler(nosuch)
+        .persistent(60)
+        .pe(lvs::PersistenceEngine::Sip)
+        .build()
+        .unwrap();
+    refused!(
+        ipvs.add_service(&with_pe),
+        SchedulerNotFound,
+        libc::ENOENT,
+        AddService
+    );
+}
+
+/// Every kernel: a persistence engine no module provides is ENOENT, after the scheduler
+/// lookup; the `sip` engine is taken and read back. With the scheduler `none` (ipvsadm
+/// `-s none`, no module) the ENOENT can only be the engine's, and the client says so
+/// (`PersistenceEngineNotFound`; with a real scheduler it tells from the machine's loaded
+/// modules, which is the guest's business: `errors::unknown_persistence_engine_is_...`).
+pub fn unknown_persistence_engine_with_scheduler_none<B: Backend>(b: &B) {
+    let mut lab = b.plain("err-pe-none");
+    let ipvs = lab.ipvs();
+    let s = Service::udp(sa("10.0.0.1:5060"))
+        .scheduler(Scheduler::Other("none".into()))
+        .persistent(60)
+        .pe(lvs::PersistenceEngine::Other("nosuch".into()))
+        .build()
+        .unwrap();
+    // The same service with the `sip` engine is accepted: only the engine is missing.
+    let mut with_sip = s.clone();
+    with_sip.pe = Some(lvs::PersistenceEngine::Sip);
+    ipvs.add_service(&with_sip).unwrap();
+    assert_eq!(
+        ipvs.get_service(&s.id).unwrap().pe,
+        Some(lvs::PersistenceEngine::Sip)
+    );
+    ipvs.delete_service(&s.id).unwrap();
+    refused!(
+        ipvs.add_service(&s),
+        PersistenceEngineNotFound,
+        libc::ENOENT,
+        AddService
+    );
+    // With a real scheduler: ENOENT too (raw: the transport names no case).
+    let mut rr = s.clone();
+    rr.scheduler = Scheduler::Rr;
+    assert_eq!(
+        raw_errno(ipvs.raw(&IpvsMessage::new_service(&rr), RequestKind::Do)),
+        libc::ENOENT
+    );
+}
+
+/// Every kernel: real server addresses the kernel refuses with EINVAL
+/// (`InvalidRequest`): IPv4 multicast, broadcast, 0.0.0.0 and `lo`'s broadcast; IPv6
+/// multicast, `::`, link-local and v4-mapped. Other unicast ones are taken (for 127.0.0.0
+/// and the rest of 0.0.0.0/8, see `quirk_ipv4_destination_address_classes`).
+pub fn destination_address_not_unicast_is_invalid_request<B: Backend>(b: &B) {
+    let (mut lab, id) = with_service(b, "err-mcast-dst");
+    let ipvs = lab.ipvs();
+    for bad in [
+        "224.0.0.1:80",
+        "255.255.255.255:80",
+        "0.0.0.0:80",
+        "127.255.255.255:80",
+    ] {
+        let ctx = refused!(
+            ipvs.add_destination(&id, &masq(bad)),
+            InvalidRequest,
+            libc::EINVAL,
+            AddDestination
+        );
+        assert_eq!(ctx.object, format!("tcp:10.0.0.1:80 -> {bad}"));
+    }
+    for ok in ["127.0.0.1:80", "240.0.0.1:80", "10.0.0.255:80"] {
+        ipvs.add_destination(&id, &masq(ok)).unwrap();
+    }
+    let v6 = tcp("[fd00::1]:80");
+    ipvs.add_service(&Service::builder(v6).build().unwrap())
+        .unwrap();
+    for bad in [
+        "[ff02::1]:80",
+        "[::]:80",
+        "[fe80::1]:80",
+        "[::ffff:10.0.0.1]:80",
+    ] {
+        refused!(
+            ipvs.add_destination(&v6, &masq(bad)),
+            InvalidRequest,
+            libc::EINVAL,
+            AddDestination
+        );
+    }
+    for ok in [
+        "[::1]:80",
+        "[::10.0.0.1]:80",
+        "[fec0::1]:80",
+        "[2001:db8::1]:80",
+    ] {
+        ipvs.add_destination(&v6, &masq(ok)).unwrap();
+    }
+}
+
+/// Every kernel: a timeout that is negative as an int, or above `INT_MAX / HZ` seconds, is
+/// EINVAL (`InvalidRequest`) and nothing changes (the exact limit:
+/// `quirk_timeouts_limited_to_int_max_jiffies`).
+pub fn timeouts_out_of_range_are_invalid_request<B: Backend>(b: &B) {
+    let mut lab = b.plain("err-timeouts");
+    let ipvs = lab.ipvs();
+    let before = ipvs.timeouts().unwrap();
+    for t in [
+        Timeouts {
+            tcp: u32::MAX,
+            tcp_fin: 0,
+            udp: 0,
+        },
+        Timeouts {
+            tcp: 0,
+            tcp_fin: 0,
+            udp: 100_000_000,
+        },
+    ] {
+        refused!(
+            ipvs.set_timeouts(&t),
+            InvalidRequest,
+            libc::EINVAL,
+            SetTimeouts
+        );
+    }
+    assert_eq!(ipvs.timeouts().unwrap(), before, "nothing was changed");
+}
+
+/// Every kernel: a weight negative as an int (the builder stops at 65535) is ERANGE, on
+/// add and on edit.
+pub fn raw_weight_above_i32_max_is_erange<B: Backend>(b: &B) {
+    let (mut lab, id, mut d) = service_and_dest(b, "raw-weight");
+    let ipvs = lab.ipvs();
+    for w in [0x8000_0000, u32::MAX] {
+        d.weight = w;
+        assert_eq!(raw_errno(new_dest(ipvs, &id, &d)), libc::ERANGE);
+    }
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(raw_errno(set_dest(ipvs, &id, &d)), libc::ERANGE);
+    assert_eq!(ipvs.destinations(&id).unwrap()[0].weight, 1);
+}
+
+/// Every kernel: a lower threshold above the upper one is ERANGE, even when the upper one
+/// is 0 ("no limit"; `quirk_lower_threshold_without_upper_is_erange`), on add and on edit,
+/// and before the destination lookup (an edit of a missing one too).
+pub fn raw_lower_threshold_above_upper_is_erange<B: Backend>(b: &B) {
+    let (mut lab, id, mut d) = service_and_dest(b, "raw-thresh");
+    let ipvs = lab.ipvs();
+    for (upper, lower) in [(10, 11), (0, 1)] {
+        d.upper_threshold = upper;
+        d.lower_threshold = lower;
+        assert_eq!(raw_errno(new_dest(ipvs, &id, &d)), libc::ERANGE);
+    }
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    d.upper_threshold = 10;
+    d.lower_threshold = 11;
+    assert_eq!(raw_errno(set_dest(ipvs, &id, &d)), libc::ERANGE);
+    d.addr = "10.0.0.3".parse().unwrap();
+    assert_eq!(raw_errno(set_dest(ipvs, &id, &d)), libc::ERANGE);
+}
+
+/// Every kernel: a lower threshold above i32::MAX (the builder stops it) with an upper one
+/// at most i32::MAX is ERANGE; i32::MAX is taken for both (an upper threshold above it:
+/// `quirk_upper_threshold_above_i32_max`).
+pub fn raw_lower_threshold_above_i32_max_is_erange<B: Backend>(b: &B) {
+    let (mut lab, id, mut d) = service_and_dest(b, "raw-thresh-max");
+    let ipvs = lab.ipvs();
+    for upper in [0, i32::MAX as u32] {
+        d.upper_threshold = upper;
+        d.lower_threshold = 0x8000_0000;
+        assert_eq!(raw_errno(new_dest(ipvs, &id, &d)), libc::ERANGE);
+    }
+    d.upper_threshold = i32::MAX as u32;
+    d.lower_threshold = i32::MAX as u32 - 1;
+    new_dest(ipvs, &id, &d).expect("i32::MAX");
+    let back = &ipvs.destinations(&id).unwrap()[0];
+    assert_eq!(
+        (back.upper_threshold, back.lower_threshold),
+        (i32::MAX as u32, i32::MAX as u32 - 1)
+    );
+    assert_lines_if(
+        lab.listing(&["--thresholds"]),
+        &[
+            "TCP 10.0.0.1:80 rr",
+            "-> 10.0.0.2:80 2147483647 2147483646 0 0",
+        ],
+    );
+}
+
+/// Every kernel: an IPv6 service's netmask outside 1..=128 is EINVAL, persistent or not,
+/// on add and on edit.
+pub fn raw_ipv6_netmask_out_of_range_is_einval<B: Backend>(b: &B) {
+    let mut lab = b.plain("raw-mask6");
+    let ipvs = lab.ipvs();
+    let mut s = Service::tcp(sa("[fd00::1]:443"))
+        .persistent(300)
+        .build()
+        .unwrap();
+    let with_mask = |s: &mut Service, bits| {
+        s.persistence = Some(lvs::Persistence {
+            timeout: 300,
+            netmask: lvs::Netmask::V6(bits),
+        });
+    };
+    for bad in [129u8, 0] {
+        with_mask(&mut s, bad);
+        let r = ipvs.raw(&IpvsMessage::new_service(&s), RequestKind::Do);
+        assert_eq!(raw_errno(r), libc::EINVAL);
+    }
+    // Also for a service that is not persistent: the kernel checks the prefix regardless.
+    let mut plain = Service::tcp(sa("[fd00::1]:443")).build().unwrap();
+    plain.raw_netmask = Some(lvs::Netmask::V6(0));
+    let r = ipvs.raw(&IpvsMessage::new_service(&plain), RequestKind::Do);
+    assert_eq!(raw_errno(r), libc::EINVAL);
+    // And on edit.
+    ipvs.add_service(&Service::tcp(sa("[fd00::1]:443")).build().unwrap())
+        .unwrap();
+    for bad in [129u8, 0] {
+        with_mask(&mut s, bad);
+        let r = ipvs.raw(&IpvsMessage::set_service(&s), RequestKind::Do);
+        assert_eq!(raw_errno(r), libc::EINVAL);
+    }
+    with_mask(&mut s, 64);
+    ipvs.update_service(&s).unwrap();
+    assert_eq!(ipvs.services().unwrap().len(), 1);
+}
+
+/// Every kernel: a GUE tunnel without a port is EINVAL, on add and on edit.
+pub fn raw_gue_tunnel_without_port_is_einval<B: Backend>(b: &B) {
+    let (mut lab, id, mut d) = service_and_dest(b, "raw-gue");
+    let ipvs = lab.ipvs();
+    d.forward = lvs::ForwardMethod::Tunnel(lvs::Tunnel {
+        kind: lvs::TunnelType::Gue,
+        port: 0,
+        flags: lvs::TunnelFlags::CSUM,
+    });
+    assert_eq!(raw_errno(new_dest(ipvs, &id, &d)), libc::EINVAL);
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(raw_errno(set_dest(ipvs, &id, &d)), libc::EINVAL);
+}
+
+/// Every kernel: a request without its mandatory attributes is EINVAL: a service nest with
+/// only the identity, no nest, an identity without its port, a destination nest with only
+/// its identity.
+pub fn raw_missing_attributes_are_einval<B: Backend>(b: &B) {
+    let mut lab = b.plain("raw-missing");
+    let ipvs = lab.ipvs();
+    let id = tcp("10.0.0.1:80");
+    let only_id = IpvsMessage::new(
+        IpvsCmd::NewService,
+        vec![IpvsAttr::Service(ServiceAttr::from_id(&id))],
+    );
+    assert_eq!(raw_errno(ipvs.raw(&only_id, RequestKind::Do)), libc::EINVAL);
+    let empty = IpvsMessage::new(IpvsCmd::NewService, vec![]);
+    assert_eq!(raw_errno(ipvs.raw(&empty, RequestKind::Do)), libc::EINVAL);
+    let partial = IpvsMessage::new(
+        IpvsCmd::DelService,
+        vec![IpvsAttr::Service(vec![
+            ServiceAttr::Af(2),
+            ServiceAttr::Protocol(6),
+        ])],
+    );
+    assert_eq!(raw_errno(ipvs.raw(&partial, RequestKind::Do)), libc::EINVAL);
+    ipvs.add_service(&rr_service("10.0.0.1:80")).unwrap();
+    let dest_id = IpvsMessage::new(
+        IpvsCmd::NewDest,
+        vec![
+            IpvsAttr::Service(ServiceAttr::from_id(&id)),
+            IpvsAttr::Dest(lvs::wire::DestAttr::from_dest_id(&sa("10.0.0.2:80"))),
+        ],
+    );
+    assert_eq!(raw_errno(ipvs.raw(&dest_id, RequestKind::Do)), libc::EINVAL);
+    assert_eq!(ipvs.destinations(&id).unwrap(), []);
+}
+
+/// Every kernel: a destination of the other family than its service's without tunnel
+/// forwarding is EINVAL (the builder refuses it too).
+pub fn raw_mixed_family_without_tunnel_is_einval<B: Backend>(b: &B) {
+    let (mut lab, id) = with_service(b, "raw-mixed");
+    let ipvs = lab.ipvs();
+    for d in [
+        Destination::builder(sa("[fd00::2]:80"))
+            .masquerade()
+            .build()
+            .unwrap(),
+        Destination::builder(sa("[fd00::2]:80"))
+            .direct_route()
+            .build()
+            .unwrap(),
+    ] {
+        assert_eq!(raw_errno(new_dest(ipvs, &id, &d)), libc::EINVAL);
+    }
+}
+
 /// Invoke `$m!(name)` for each scenario: the list both suites run.
 macro_rules! for_each_scenario {
     ($m:ident) => {
@@ -1046,6 +1592,29 @@ macro_rules! for_each_scenario {
             quirk_sync_id_above_255_is_kept,
             quirk_upper_threshold_above_i32_max,
             quirk_conn_table_per_namespace,
+        }
+    };
+}
+
+/// Invoke `$m!(name)` for each refusal scenario: the list both suites run.
+macro_rules! for_each_refusal_scenario {
+    ($m:ident) => {
+        $m! {
+            add_existing_service_is_service_exists,
+            add_existing_destination_is_destination_exists,
+            missing_service_is_no_such_service,
+            missing_destination_is_no_such_destination,
+            unknown_scheduler_is_scheduler_not_found,
+            unknown_persistence_engine_with_scheduler_none,
+            destination_address_not_unicast_is_invalid_request,
+            timeouts_out_of_range_are_invalid_request,
+            raw_weight_above_i32_max_is_erange,
+            raw_lower_threshold_above_upper_is_erange,
+            raw_lower_threshold_above_i32_max_is_erange,
+            raw_ipv6_netmask_out_of_range_is_einval,
+            raw_gue_tunnel_without_port_is_einval,
+            raw_missing_attributes_are_einval,
+            raw_mixed_family_without_tunnel_is_einval,
         }
     };
 }
