@@ -17,7 +17,7 @@ use lvs::{
     Destination, ForwardMethod, Scheduler, Service, ServiceId, Tunnel, TunnelFlags, TunnelType,
 };
 
-use crate::common::{assert_lines, expected, kernel_version, lines, raw, sa, Handle, Netns};
+use crate::common::{assert_lines, expected, kernel_version, lines, raw, sa, Netns};
 use crate::scenarios::{dump_one, kinds};
 
 // ---- the shared scenarios, on the guest's kernel (`crate::guest`) --------------------
