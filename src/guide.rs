@@ -145,3 +145,64 @@
 //! With feature `tokio`, [`AsyncIpvs`](crate::client::AsyncIpvs) has every method above as
 //! an `async fn` (same checks, same errors), over a netlink socket registered with tokio; it
 //! also takes the mock, so the same tests run against both handles.
+//!
+//! # 8. Which errno, in which order: the kernel's refusals
+//!
+//! The kernel checks a request in a fixed order and answers the first problem it finds; the
+//! client names most errnos as [`Error`](crate::Error) variants, and
+//! [`MockKernel`](crate::transport::MockKernel) answers the same, in the same order. Every
+//! rule holds on every kernel the crate is tested on (5.10, 6.1, 6.12, 7.x) unless a range
+//! is given; [`Capabilities`](crate::Capabilities) has each range-dependent one.
+//!
+//! Every service or destination request, in this order:
+//!
+//! 1. EINVAL: a missing nest, or a missing mandatory attribute (the identity first, then
+//!    the full entry), before the service lookup (`SET_SERVICE` on a missing service
+//!    without its full entry is EINVAL, not ESRCH); or a string longer than the netlink
+//!    policy allows (scheduler 15 bytes, engine 16, interface 15).
+//! 2. EAFNOSUPPORT: a service family other than IPv4 and IPv6, or IPv6 on a kernel
+//!    without it.
+//! 3. ESRCH: a missing service, for every command that names one (`GET_SERVICE` and
+//!    `ZERO` too), before the destination is even parsed.
+//! 4. Destinations: EINVAL for a missing attribute, EAFNOSUPPORT for a family of their
+//!    own other than IPv4 and IPv6; then EINVAL for one of the other family than its
+//!    service's while a sync daemon runs, or without tunnel forwarding.
+//!
+//! Then adding or editing a service:
+//!
+//! 1. EEXIST: the service exists already (add).
+//! 2. ENOENT: a scheduler that is not available (`none` is no scheduler and always taken;
+//!    `twos` exists from 6.7), then a persistence engine that is not.
+//! 3. EINVAL: an IPv6 persistence netmask outside 1..=128.
+//!
+//! Or adding or editing a destination:
+//!
+//! 1. ERANGE: a negative weight (read as an int), or a lower threshold above the upper
+//!    one, even when the upper one is 0 (the thresholds compare unsigned).
+//! 2. EINVAL: an upper threshold above `i32::MAX`, from 6.1.183 in the 6.1 series and from
+//!    7.0 (`Capabilities::max_upper_threshold`; stored as unsigned on 5.10, on 6.1 before
+//!    6.1.183 and on 6.12).
+//! 3. EINVAL: a GUE tunnel type without a port.
+//! 4. EEXIST: the destination exists already (add); ENOENT: it does not (edit, delete).
+//! 5. EINVAL (add): a real server address the kernel cannot use. IPv4: 0.0.0.0,
+//!    255.255.255.255, multicast, `lo`'s broadcast 127.255.255.255, `lo`'s network
+//!    address 127.0.0.0 before 6.0 (`Capabilities::network_broadcast_routes`), and any
+//!    address while `lo` is down in a new namespace. IPv6: multicast, `::`, link-local,
+//!    v4-mapped.
+//!
+//! Sync daemons:
+//!
+//! - EINVAL: a missing attribute, a group that is not multicast, a state that is neither
+//!   master nor backup (stopping too), or a start while a destination of the other family
+//!   exists.
+//! - ENODEV: an unknown interface.
+//! - EEXIST: a daemon of that state runs already; ESRCH: stopping one that does not.
+//! - ENETUNREACH: a master with an IPv6 group on `lo` (the loopback has no IPv6 multicast
+//!   route, so the sync socket cannot connect).
+//!
+//! Timeouts: EINVAL when one value is above `INT_MAX / HZ` seconds (8589934 with HZ 250);
+//! the whole request is refused.
+//!
+//! Any request: EOPNOTSUPP for a command the family does not have, or a request kind it
+//! does not take (`GET_DEST` is dump-only; `GET_INFO`, `GET_CONFIG` and the writes are
+//! do-only). Not a refusal: `GET_DEST` on a missing service is an empty dump.

@@ -3,7 +3,7 @@
 //! share validation, error naming and decoding), batches and reconcile included.
 
 use lvs::client::{Op as BatchOp, ReconcileOptions};
-use lvs::strategies::{self, Op, OpReply};
+use lvs::strategies::{self, Action, ActionReply};
 use lvs::transport::{AsyncTransport, MockKernel};
 use lvs::{AsyncIpvs, Destination, Ipvs, Service, ServiceEntry, Timeouts};
 use proptest::prelude::*;
@@ -15,29 +15,33 @@ fn rt() -> tokio::runtime::Runtime {
         .expect("runtime")
 }
 
-/// [`Op::apply`] through the async handle.
-async fn apply_async(op: &Op, ipvs: &mut AsyncIpvs<MockKernel>) -> lvs::Result<OpReply> {
-    let done = |r: lvs::Result<()>| r.map(|()| OpReply::Done);
+/// [`Action::apply`] through the async handle.
+async fn apply_async(op: &Action, ipvs: &mut AsyncIpvs<MockKernel>) -> lvs::Result<ActionReply> {
+    let done = |r: lvs::Result<()>| r.map(|()| ActionReply::Done);
     match op {
-        Op::AddService(s) => done(ipvs.add_service(s).await),
-        Op::UpdateService(s) => done(ipvs.update_service(s).await),
-        Op::DeleteService(id) => done(ipvs.delete_service(id).await),
-        Op::GetService(id) => ipvs.get_service(id).await.map(OpReply::Service),
-        Op::Services => ipvs.services().await.map(OpReply::Services),
-        Op::AddDestination(id, d) => done(ipvs.add_destination(id, d).await),
-        Op::UpdateDestination(id, d) => done(ipvs.update_destination(id, d).await),
-        Op::DeleteDestination(id, a) => done(ipvs.delete_destination(id, *a).await),
-        Op::Destinations(id) => ipvs.destinations(id).await.map(OpReply::Destinations),
-        Op::Flush => done(ipvs.flush().await),
-        Op::ZeroAll => done(ipvs.zero_all().await),
-        Op::ZeroService(id) => done(ipvs.zero_service(id).await),
-        Op::SetTimeouts(t) => done(ipvs.set_timeouts(t).await),
-        Op::GetTimeouts => ipvs.timeouts().await.map(OpReply::Timeouts),
-        Op::Info => ipvs.info().await.map(OpReply::Info),
-        Op::StartDaemon(d) => done(ipvs.start_daemon(d).await),
-        Op::StopDaemon(s) => done(ipvs.stop_daemon(*s).await),
-        Op::Daemons => ipvs.daemons().await.map(OpReply::Daemons),
-        Op::Raw(msg, kind) => ipvs.transport().request(msg, *kind).await.map(OpReply::Raw),
+        Action::AddService(s) => done(ipvs.add_service(s).await),
+        Action::UpdateService(s) => done(ipvs.update_service(s).await),
+        Action::DeleteService(id) => done(ipvs.delete_service(id).await),
+        Action::GetService(id) => ipvs.get_service(id).await.map(ActionReply::Service),
+        Action::Services => ipvs.services().await.map(ActionReply::Services),
+        Action::AddDestination(id, d) => done(ipvs.add_destination(id, d).await),
+        Action::UpdateDestination(id, d) => done(ipvs.update_destination(id, d).await),
+        Action::DeleteDestination(id, a) => done(ipvs.delete_destination(id, *a).await),
+        Action::Destinations(id) => ipvs.destinations(id).await.map(ActionReply::Destinations),
+        Action::Flush => done(ipvs.flush().await),
+        Action::ZeroAll => done(ipvs.zero_all().await),
+        Action::ZeroService(id) => done(ipvs.zero_service(id).await),
+        Action::SetTimeouts(t) => done(ipvs.set_timeouts(t).await),
+        Action::GetTimeouts => ipvs.timeouts().await.map(ActionReply::Timeouts),
+        Action::Info => ipvs.info().await.map(ActionReply::Info),
+        Action::StartDaemon(d) => done(ipvs.start_daemon(d).await),
+        Action::StopDaemon(s) => done(ipvs.stop_daemon(*s).await),
+        Action::Daemons => ipvs.daemons().await.map(ActionReply::Daemons),
+        Action::Raw(msg, kind) => ipvs
+            .transport()
+            .request(msg, *kind)
+            .await
+            .map(ActionReply::Raw),
         other => panic!("operation unknown to this test: {other:?}"),
     }
 }
@@ -46,7 +50,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
-    fn same_results_as_the_blocking_handle(ops in strategies::ops(30)) {
+    fn same_results_as_the_blocking_handle(ops in strategies::actions(30)) {
         let rt = rt();
         let mut blocking = Ipvs::with_transport(MockKernel::new());
         let mut asynch = AsyncIpvs::with_transport(MockKernel::new());

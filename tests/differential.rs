@@ -1,4 +1,4 @@
-//! The differential suite: random operation sequences (`lvs::strategies::ops`, valid and
+//! The differential suite: random operation sequences (`lvs::strategies::actions`, valid and
 //! invalid ones, raw requests included) applied through `Ipvs` to the mock and to the real
 //! kernel, side by side; every reply, every error (variant, errno, operation, object) and
 //! the final state (services and destinations in dump order, timeouts, daemons) must be
@@ -33,7 +33,7 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use lvs::strategies::{ops, Op, OpReply};
+use lvs::strategies::{actions, Action, ActionReply};
 use lvs::transport::{KernelTransport, MockKernel, RequestKind};
 use lvs::wire::{IpvsCmd, IpvsMessage};
 use lvs::{DaemonState, Ipvs, Service, ServiceId, Timeouts};
@@ -50,7 +50,7 @@ const MAX_OPS: usize = 40;
 
 /// What an operation gave, in a comparable form: the reply, or the error's full debug form
 /// (variant, errno, operation, object).
-fn outcome(r: lvs::Result<OpReply>) -> Result<OpReply, String> {
+fn outcome(r: lvs::Result<ActionReply>) -> Result<ActionReply, String> {
     r.map(canonical).map_err(|e| format!("{e:?}"))
 }
 
@@ -63,18 +63,18 @@ fn random_service_order() -> bool {
 }
 
 /// A reply with the service order taken out where the kernel's cannot be predicted.
-fn canonical(reply: OpReply) -> OpReply {
+fn canonical(reply: ActionReply) -> ActionReply {
     if !random_service_order() {
         return reply;
     }
     match reply {
-        OpReply::Services(mut v) => {
+        ActionReply::Services(mut v) => {
             v.sort_by_key(|s| s.id);
-            OpReply::Services(v)
+            ActionReply::Services(v)
         }
-        OpReply::Raw(mut v) if v.iter().all(|m| m.cmd == IpvsCmd::NewService) => {
+        ActionReply::Raw(mut v) if v.iter().all(|m| m.cmd == IpvsCmd::NewService) => {
             v.sort_by_key(|m| format!("{m:?}"));
-            OpReply::Raw(v)
+            ActionReply::Raw(v)
         }
         other => other,
     }
@@ -222,7 +222,7 @@ fn run_case(
     ns: &str,
     kernel: &mut Ipvs<KernelTransport>,
     seed: u8,
-    seq: &[Op],
+    seq: &[Action],
     times: &mut BTreeMap<String, (u32, Duration)>,
 ) -> Result<(), TestCaseError> {
     reset(ns, kernel);
@@ -304,7 +304,7 @@ fn mock_and_kernel_agree_on_random_sequences() {
     let start = Instant::now();
     let times = RefCell::new(BTreeMap::new());
     let kernel = RefCell::new(kernel);
-    let result = runner.run(&ops(MAX_OPS), |seq| {
+    let result = runner.run(&actions(MAX_OPS), |seq| {
         run_case(
             ns.name(),
             &mut kernel.borrow_mut(),

@@ -304,7 +304,7 @@ impl MockKernelBuilder {
 ///
 /// What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`, each point
 /// checked against Debian's 5.10, 6.1, 6.12 and 7.x kernels by the differential suite (and
-/// the named `quirk_*` tests in `tests/mock.rs` and `tests/kernel/quirks.rs`). What differs
+/// the `quirk_*` scenarios of `tests/support/scenarios.rs`, run on both). What differs
 /// between kernels follows the profile chosen on the builder ([`MockKernelBuilder::kernel`],
 /// [`Capabilities::expected`] for the version ranges): the schedulers, the largest upper
 /// threshold, whether `lo`'s network address is refused, and the connection table that
@@ -322,27 +322,9 @@ impl MockKernelBuilder {
 ///   ignored (so `FWMARK` 0 names the TCP service at the unspecified address, port 0); an
 ///   IPv4 address is its first 4 bytes; any protocol number is taken. A destination is its
 ///   family, address and port within its service.
-/// - **Refusals, in the kernel's order.** EINVAL for a missing nest or mandatory attribute
-///   (identity first, then the full entry, before the service lookup) or a string longer
-///   than the netlink policy allows (scheduler 15 bytes, engine 16, interface 15);
-///   EAFNOSUPPORT for a family other than IPv4/IPv6; ESRCH for a missing service (also
-///   `GET_SERVICE` and `ZERO`, and before a destination is even parsed); EEXIST for a
-///   duplicate; ENOENT for a scheduler or persistence engine that is not available (the
-///   scheduler is looked up first; `none` is no scheduler and always taken) or a missing
-///   destination; EINVAL for an IPv6 netmask outside 1..=128; ERANGE for a negative weight
-///   (read as int) or a lower threshold above the upper one, even when the upper one is 0
-///   (thresholds compare unsigned); EINVAL for a GUE tunnel type without a port, for a
-///   destination of the other family without tunnel forwarding or while a sync daemon
-///   runs, for a real server address the kernel cannot use (IPv4: 0.0.0.0,
-///   255.255.255.255, multicast, `lo`'s broadcast 127.255.255.255, everything while `lo` is
-///   down; IPv6: multicast, `::`, link-local, v4-mapped), and for `NEW_DAEMON` while such
-///   destinations exist or with a group that is not multicast or a state that is neither
-///   master nor backup; ENODEV for a daemon on an unknown interface; EEXIST for a daemon
-///   already running, ESRCH for stopping one that is not; ENETUNREACH for a master daemon
-///   with an IPv6 group on `lo` (the loopback has no IPv6 multicast route, so the sync
-///   socket cannot connect); EOPNOTSUPP for a command (or request kind: `GET_DEST` is
-///   dump-only, `GET_INFO` and `GET_CONFIG` do-only, writes do-only) the family does not
-///   have.
+/// - **Refusals, in the kernel's order**, with the kernel's errno: the rules, one a line
+///   with their kernel ranges, are in
+///   [the guide](crate::guide#8-which-errno-in-which-order-the-kernels-refusals).
 /// - **Values as the kernel keeps them.** Flags merged under their mask
 ///   (`(old & !mask) | (flags & mask)`), `HASHED` (0x2) set on every service, after an add
 ///   as after an edit; the persistence timeout kept in ticks (`timeout * HZ`, wrapping in

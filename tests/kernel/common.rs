@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use lvs::transport::{KernelTransport, RequestKind};
-use lvs::wire::{IpvsMessage, ServiceAttr};
-use lvs::{Service, ServiceId};
+use lvs::wire::IpvsMessage;
+use lvs::Service;
 
 /// The handle the suite runs against: the blocking `Ipvs`, or with feature
 /// `kernel-tests-async` the async `AsyncIpvs` (behind a blocking face, `async_handle`).
@@ -296,21 +296,6 @@ pub fn raw(
     ipvs.raw(msg, kind)
 }
 
-/// The raw flags word the kernel reports for a service (`GET_SERVICE`), HASHED included.
-pub fn raw_service_flags(ipvs: &mut Handle, id: &ServiceId) -> u32 {
-    let replies = raw(ipvs, &IpvsMessage::get_service(id), RequestKind::Do).expect("GET_SERVICE");
-    assert_eq!(replies.len(), 1, "one reply to GET_SERVICE");
-    replies[0]
-        .service_attrs()
-        .expect("a service nest")
-        .iter()
-        .find_map(|a| match a {
-            ServiceAttr::Flags { flags, .. } => Some(*flags),
-            _ => None,
-        })
-        .expect("a FLAGS attribute")
-}
-
 /// The resolved family id of a transport opened in `ns`.
 pub fn family_id(ns: &Netns) -> u16 {
     KernelTransport::builder()
@@ -405,21 +390,6 @@ macro_rules! assert_refused {
                 stringify!($op),
                 other
             ),
-        }
-    };
-}
-
-/// Assert that a raw request (through the transport, which names no case) was refused with
-/// errno `$errno`; evaluates to the `KernelContext`.
-macro_rules! assert_raw_errno {
-    ($result:expr, $errno:expr) => {
-        match $result {
-            Err(lvs::Error::Kernel(ctx)) => {
-                assert_eq!(ctx.errno, $errno, "errno: {ctx:?}");
-                assert_eq!(ctx.operation, lvs::Operation::Other, "operation: {ctx:?}");
-                ctx
-            }
-            other => panic!("expected Error::Kernel(errno {}), got {:?}", $errno, other),
         }
     };
 }

@@ -17,11 +17,14 @@
 //!
 //! Modules:
 //! - `common`: the namespace guard, ipvsadm helpers, raw requests, error assertions;
+//! - `guest`: the running kernel as the backend of the scenarios shared with the mock
+//!   suite (`tests/support/scenarios.rs`), which `quirks` and `errors` run;
 //! - `services`, `destinations`, `table`: the configuration, both directions;
 //! - `errors`: every kernel refusal as its typed error, and raw requests the builders would
 //!   stop, to record the kernel's own answer;
 //! - `daemons`: connection sync daemons;
-//! - `quirks`: kernel behaviour worth knowing, one named test each, asserted as observed;
+//! - `quirks`: kernel behaviour worth knowing, one named test each, asserted as observed
+//!   (the scenarios shared with the mock suite, `scenarios`, run there);
 //! - `isolation`: namespaces, permissions;
 //! - `capture`: real kernel replies as byte fixtures (`LVS_CAPTURE_DIR`).
 
@@ -29,6 +32,12 @@
 
 #[macro_use]
 mod common;
+// The kernel behaviour scenarios shared with the mock suite (run by `quirks`).
+#[macro_use]
+#[path = "../support/scenarios.rs"]
+mod scenarios;
+#[macro_use]
+mod guest;
 
 // Socket-level faults of the async transport, in the async-handle run only.
 #[cfg(feature = "kernel-tests-async")]

@@ -1,301 +1,21 @@
-//! proptest strategies for the model, for users' property tests (feature `proptest`).
-//!
-//! Value strategies ([`service`], [`destination_for`], [`daemon`], ...) yield values that
-//! pass the model's validation, so they can be sent to a kernel (or the mock) as they are.
-//!
-//! Operation sequences ([`ops`], [`op`], [`Op`]) are what a control plane does to a table,
-//! valid or not: adds, edits and deletes that meet (on a few services per sequence, at
-//! addresses from a small pool, some of which the kernel refuses for a real server), reads,
-//! flush, zero, timeouts, sync daemons, and raw requests with one thing broken
-//! ([`raw_request`]: a missing attribute, an unknown family, any weight, threshold,
-//! forwarding code, netmask or name, an attribute twice, an unknown command...). Apply one
-//! with [`Op::apply`]; this is what the differential suite runs on the mock and the kernel.
-//!
-//! ```
-//! # #[cfg(feature = "mock")] {
-//! use lvs::strategies::ops;
-//! use lvs::transport::MockKernel;
-//! use lvs::Ipvs;
-//! use proptest::strategy::{Strategy, ValueTree};
-//! use proptest::test_runner::TestRunner;
-//!
-//! let mut runner = TestRunner::deterministic();
-//! let seq = ops(20).new_tree(&mut runner).unwrap().current();
-//! let mut ipvs = Ipvs::with_transport(MockKernel::new());
-//! for op in &seq {
-//!     let _ = op.apply(&mut ipvs); // a reply or a typed error, as from the kernel
-//! }
-//! assert_eq!(ipvs.transport().services(), ipvs.table().unwrap());
-//! # }
-//! ```
+//! Action sequences: what a control plane does to a table, valid or not, as values to
+//! apply to a handle ([`Action::apply`]).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use proptest::prelude::*;
 
+use super::values::{daemon, destination_for, netmask, protocol, service_id};
 use crate::model::*;
-
-/// Any IPv4 or IPv6 address.
-pub fn ip_addr() -> impl Strategy<Value = IpAddr> {
-    prop_oneof![
-        any::<[u8; 4]>().prop_map(|o| IpAddr::V4(Ipv4Addr::from(o))),
-        any::<[u8; 16]>().prop_map(|o| IpAddr::V6(Ipv6Addr::from(o))),
-    ]
-}
-
-/// An address of the given family.
-pub fn ip_addr_of(af: AddressFamily) -> BoxedStrategy<IpAddr> {
-    match af {
-        AddressFamily::Inet => any::<[u8; 4]>()
-            .prop_map(|o| IpAddr::V4(Ipv4Addr::from(o)))
-            .boxed(),
-        AddressFamily::Inet6 => any::<[u8; 16]>()
-            .prop_map(|o| IpAddr::V6(Ipv6Addr::from(o)))
-            .boxed(),
-    }
-}
-
-/// TCP, UDP or SCTP.
-pub fn protocol() -> impl Strategy<Value = Protocol> {
-    prop_oneof![
-        Just(Protocol::Tcp),
-        Just(Protocol::Udp),
-        Just(Protocol::Sctp)
-    ]
-}
-
-/// Any service identity (port may be 0: pair it with persistence, as [`service`] does).
-pub fn service_id() -> impl Strategy<Value = ServiceId> {
-    prop_oneof![
-        3 => (protocol(), ip_addr(), any::<u16>()).prop_map(|(protocol, ip, port)| {
-            ServiceId::Addr { protocol, addr: SocketAddr::new(ip, port) }
-        }),
-        1 => (1..=u32::MAX, any::<bool>()).prop_map(|(mark, v6)| {
-            if v6 { ServiceId::fwmark6(mark) } else { ServiceId::fwmark(mark) }
-        }),
-    ]
-}
-
-/// Any scheduler, including a made-up module name.
-pub fn scheduler() -> impl Strategy<Value = Scheduler> {
-    prop_oneof![
-        8 => proptest::sample::select(Scheduler::ALL.to_vec()),
-        1 => "[a-z][a-z0-9_]{0,14}".prop_map(|s| Scheduler::from_name(&s)),
-    ]
-}
-
-/// A netmask of the given family.
-pub fn netmask(af: AddressFamily) -> BoxedStrategy<Netmask> {
-    match af {
-        AddressFamily::Inet => any::<[u8; 4]>()
-            .prop_map(|o| Netmask::V4(Ipv4Addr::from(o)))
-            .boxed(),
-        AddressFamily::Inet6 => (1u8..=128).prop_map(Netmask::V6).boxed(),
-    }
-}
-
-/// A valid service.
-pub fn service() -> impl Strategy<Value = Service> {
-    service_id().prop_flat_map(|id| {
-        let af = id.af();
-        (
-            Just(id),
-            scheduler(),
-            0u32..8,
-            proptest::option::of((1..=Persistence::MAX_TIMEOUT, netmask(af))),
-            any::<bool>(),
-            proptest::option::of(prop_oneof![
-                Just(PersistenceEngine::Sip),
-                "[a-z]{1,15}".prop_map(|s| PersistenceEngine::from_name(&s)),
-            ]),
-            proptest::option::of(netmask(af)),
-            any::<u32>(),
-            proptest::option::of(0x40u32..=0x8000_0000),
-        )
-            .prop_map(
-                move |(
-                    id,
-                    scheduler,
-                    sf,
-                    persistence,
-                    one_packet,
-                    pe,
-                    raw_mask,
-                    raw_timeout,
-                    extra,
-                )| {
-                    let mut s = Service::builder(id)
-                        .scheduler(scheduler)
-                        .build_unvalidated();
-                    s.sched_flags = SchedFlags::from_bits_retain(sf << 3);
-                    s.persistence =
-                        persistence.map(|(timeout, netmask)| Persistence { timeout, netmask });
-                    if let ServiceId::Addr { addr, protocol } = &mut s.id {
-                        if addr.port() == 0 && s.persistence.is_none() {
-                            addr.set_port(1);
-                        }
-                        s.one_packet = one_packet && *protocol == Protocol::Udp;
-                    } else {
-                        s.one_packet = one_packet;
-                    }
-                    s.pe = pe;
-                    if s.persistence.is_none() {
-                        s.raw_netmask = raw_mask.filter(|m| *m != Netmask::full(af));
-                        s.raw_timeout = raw_timeout;
-                    }
-                    // Bits above the known ones: kept and sent as they are.
-                    s.other_flags = ServiceFlags::from_bits_retain(extra.unwrap_or(0) & !0x3f);
-                    s
-                },
-            )
-    })
-}
-
-/// A forwarding method valid for a destination of family `dest_af` under a service of
-/// family `svc_af`.
-pub fn forward_method(mixed_family: bool) -> BoxedStrategy<ForwardMethod> {
-    let tunnel = prop_oneof![
-        Just(Tunnel::ipip()),
-        (1u16..).prop_map(Tunnel::gue),
-        Just(Tunnel::gre()),
-    ];
-    let tunnel = (tunnel, 0u16..4).prop_map(|(mut t, f)| {
-        t.flags = TunnelFlags::from_bits_retain(f);
-        t
-    });
-    if mixed_family {
-        tunnel.prop_map(ForwardMethod::Tunnel).boxed()
-    } else {
-        prop_oneof![
-            Just(ForwardMethod::Masquerade),
-            Just(ForwardMethod::Local),
-            tunnel.prop_map(ForwardMethod::Tunnel),
-            Just(ForwardMethod::DirectRoute),
-            Just(ForwardMethod::Bypass),
-        ]
-        .boxed()
-    }
-}
-
-/// A valid destination for a service of this identity.
-pub fn destination_for(id: ServiceId) -> impl Strategy<Value = Destination> {
-    let svc_af = id.af();
-    (any::<bool>(), any::<bool>()).prop_flat_map(move |(mixed, _)| {
-        let af = if mixed {
-            match svc_af {
-                AddressFamily::Inet => AddressFamily::Inet6,
-                AddressFamily::Inet6 => AddressFamily::Inet,
-            }
-        } else {
-            svc_af
-        };
-        (
-            ip_addr_of(af),
-            any::<u16>(),
-            forward_method(mixed),
-            0u32..=Destination::MAX_WEIGHT,
-            0u32..=i32::MAX as u32,
-            0u32..=i32::MAX as u32,
-        )
-            .prop_map(|(ip, port, forward, weight, a, b)| {
-                let mut d = Destination::builder(SocketAddr::new(ip, port))
-                    .forward(forward)
-                    .weight(weight)
-                    .build_unvalidated();
-                d.upper_threshold = a.max(b);
-                d.lower_threshold = a.min(b);
-                d
-            })
-    })
-}
-
-/// A valid service with up to `max_dests` valid destinations (distinct addresses).
-pub fn service_with_dests(max_dests: usize) -> impl Strategy<Value = (Service, Vec<Destination>)> {
-    service().prop_flat_map(move |svc| {
-        let dests = proptest::collection::vec(destination_for(svc.id), 0..=max_dests);
-        (Just(svc), dests).prop_map(|(svc, mut dests)| {
-            let mut seen = std::collections::HashSet::new();
-            dests.retain(|d| seen.insert(d.socket_addr()));
-            (svc, dests)
-        })
-    })
-}
-
-/// Any counters.
-pub fn stats() -> impl Strategy<Value = Stats> {
-    any::<[u64; 10]>().prop_map(|v| Stats {
-        conns: v[0],
-        in_packets: v[1],
-        out_packets: v[2],
-        in_bytes: v[3],
-        out_bytes: v[4],
-        cps: v[5],
-        in_pps: v[6],
-        out_pps: v[7],
-        in_bps: v[8],
-        out_bps: v[9],
-    })
-}
-
-/// A valid sync daemon.
-pub fn daemon() -> impl Strategy<Value = Daemon> {
-    (
-        prop_oneof![Just(DaemonState::Master), Just(DaemonState::Backup)],
-        "[a-z][a-z0-9]{0,14}",
-        0u32..=255,
-        proptest::option::of(any::<u16>()),
-        proptest::option::of(prop_oneof![
-            any::<[u8; 3]>().prop_map(|o| IpAddr::V4(Ipv4Addr::new(
-                224 + o[0] % 16,
-                o[1],
-                o[2],
-                1
-            ))),
-            any::<[u8; 15]>().prop_map(|o| {
-                let mut a = [0xffu8; 16];
-                a[1..].copy_from_slice(&o);
-                IpAddr::V6(Ipv6Addr::from(a))
-            }),
-        ]),
-        proptest::option::of(1u16..),
-        proptest::option::of(1u8..),
-    )
-        .prop_map(|(state, ifname, sync_id, max_len, group, port, ttl)| {
-            let mut b = Daemon::builder(state, &ifname).sync_id(sync_id);
-            if let Some(v) = max_len {
-                b = b.max_len(v);
-            }
-            if let Some(g) = group {
-                b = b.group(g);
-            }
-            if let Some(p) = port {
-                b = b.port(p);
-            }
-            if let Some(t) = ttl {
-                b = b.ttl(t);
-            }
-            b.build_unvalidated()
-        })
-}
-
-/// Any timeouts.
-pub fn timeouts() -> impl Strategy<Value = Timeouts> {
-    any::<(u32, u32, u32)>().prop_map(|(tcp, tcp_fin, udp)| Timeouts { tcp, tcp_fin, udp })
-}
-
-// ---------------------------------------------------------------------------------------
-// Operation sequences: what a control plane does to a table, valid or not.
-// ---------------------------------------------------------------------------------------
-
 use crate::transport::{RequestKind, Transport};
 use crate::wire::{DaemonAttr, DestAttr, IpvsAttr, IpvsCmd, IpvsMessage, ServiceAttr};
 use crate::Ipvs;
 
-/// One operation on an IPVS table, through [`Ipvs`] (or, for [`Op::Raw`], straight through
+/// One step a control plane takes on an IPVS table, through [`Ipvs`] (or, for [`Action::Raw`], straight through
 /// the transport, bypassing the client's checks).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum Op {
+pub enum Action {
     /// [`Ipvs::add_service`].
     AddService(Service),
     /// [`Ipvs::update_service`].
@@ -336,10 +56,10 @@ pub enum Op {
     Raw(IpvsMessage, RequestKind),
 }
 
-/// What an [`Op`] returned.
+/// What an [`Action`] returned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum OpReply {
+pub enum ActionReply {
     /// A write that succeeded.
     Done,
     /// One service.
@@ -358,30 +78,30 @@ pub enum OpReply {
     Raw(Vec<IpvsMessage>),
 }
 
-impl Op {
+impl Action {
     /// Apply the operation to a table.
-    pub fn apply<T: Transport>(&self, ipvs: &mut Ipvs<T>) -> crate::Result<OpReply> {
-        let done = |r: crate::Result<()>| r.map(|()| OpReply::Done);
+    pub fn apply<T: Transport>(&self, ipvs: &mut Ipvs<T>) -> crate::Result<ActionReply> {
+        let done = |r: crate::Result<()>| r.map(|()| ActionReply::Done);
         match self {
-            Op::AddService(s) => done(ipvs.add_service(s)),
-            Op::UpdateService(s) => done(ipvs.update_service(s)),
-            Op::DeleteService(id) => done(ipvs.delete_service(id)),
-            Op::GetService(id) => ipvs.get_service(id).map(OpReply::Service),
-            Op::Services => ipvs.services().map(OpReply::Services),
-            Op::AddDestination(id, d) => done(ipvs.add_destination(id, d)),
-            Op::UpdateDestination(id, d) => done(ipvs.update_destination(id, d)),
-            Op::DeleteDestination(id, a) => done(ipvs.delete_destination(id, *a)),
-            Op::Destinations(id) => ipvs.destinations(id).map(OpReply::Destinations),
-            Op::Flush => done(ipvs.flush()),
-            Op::ZeroAll => done(ipvs.zero_all()),
-            Op::ZeroService(id) => done(ipvs.zero_service(id)),
-            Op::SetTimeouts(t) => done(ipvs.set_timeouts(t)),
-            Op::GetTimeouts => ipvs.timeouts().map(OpReply::Timeouts),
-            Op::Info => ipvs.info().map(OpReply::Info),
-            Op::StartDaemon(d) => done(ipvs.start_daemon(d)),
-            Op::StopDaemon(s) => done(ipvs.stop_daemon(*s)),
-            Op::Daemons => ipvs.daemons().map(OpReply::Daemons),
-            Op::Raw(msg, kind) => ipvs.transport().request(msg, *kind).map(OpReply::Raw),
+            Action::AddService(s) => done(ipvs.add_service(s)),
+            Action::UpdateService(s) => done(ipvs.update_service(s)),
+            Action::DeleteService(id) => done(ipvs.delete_service(id)),
+            Action::GetService(id) => ipvs.get_service(id).map(ActionReply::Service),
+            Action::Services => ipvs.services().map(ActionReply::Services),
+            Action::AddDestination(id, d) => done(ipvs.add_destination(id, d)),
+            Action::UpdateDestination(id, d) => done(ipvs.update_destination(id, d)),
+            Action::DeleteDestination(id, a) => done(ipvs.delete_destination(id, *a)),
+            Action::Destinations(id) => ipvs.destinations(id).map(ActionReply::Destinations),
+            Action::Flush => done(ipvs.flush()),
+            Action::ZeroAll => done(ipvs.zero_all()),
+            Action::ZeroService(id) => done(ipvs.zero_service(id)),
+            Action::SetTimeouts(t) => done(ipvs.set_timeouts(t)),
+            Action::GetTimeouts => ipvs.timeouts().map(ActionReply::Timeouts),
+            Action::Info => ipvs.info().map(ActionReply::Info),
+            Action::StartDaemon(d) => done(ipvs.start_daemon(d)),
+            Action::StopDaemon(s) => done(ipvs.stop_daemon(*s)),
+            Action::Daemons => ipvs.daemons().map(ActionReply::Daemons),
+            Action::Raw(msg, kind) => ipvs.transport().request(msg, *kind).map(ActionReply::Raw),
         }
     }
 }
@@ -570,7 +290,7 @@ pub fn raw_request() -> impl Strategy<Value = (IpvsMessage, RequestKind)> {
     raw_request_on(Vec::new())
 }
 
-/// [`raw_request`] about services of `ids` (mostly), as [`op_on`] picks them.
+/// [`raw_request`] about services of `ids` (mostly), as [`action_on`] picks them.
 pub fn raw_request_on(ids: Vec<ServiceId>) -> impl Strategy<Value = (IpvsMessage, RequestKind)> {
     let kind = prop_oneof![8 => Just(RequestKind::Do), 1 => Just(RequestKind::Dump)];
     (
@@ -865,41 +585,41 @@ fn id_from(ids: Vec<ServiceId>) -> BoxedStrategy<ServiceId> {
 
 /// One operation on a table whose services come from [`pool_service_id`]: mostly valid
 /// ones, some the client refuses, some raw requests the kernel refuses.
-pub fn op() -> impl Strategy<Value = Op> {
-    op_on(Vec::new())
+pub fn action() -> impl Strategy<Value = Action> {
+    action_on(Vec::new())
 }
 
-/// [`op`], on services of `ids` most of the time (so that a sequence mostly works on a
+/// [`action`], on services of `ids` most of the time (so that a sequence mostly works on a
 /// few services, and its destination operations find them).
-pub fn op_on(ids: Vec<ServiceId>) -> impl Strategy<Value = Op> {
+pub fn action_on(ids: Vec<ServiceId>) -> impl Strategy<Value = Action> {
     let i = ids.clone();
     let id = move || id_from(i.clone());
     prop_oneof![
-        10 => id().prop_flat_map(service_of).prop_map(Op::AddService),
-        3 => id().prop_flat_map(service_of).prop_map(Op::UpdateService),
-        2 => id().prop_map(Op::DeleteService),
-        2 => id().prop_map(Op::GetService),
-        1 => Just(Op::Services),
-        12 => id().prop_flat_map(|id| pool_destination_for(id).prop_map(move |d| Op::AddDestination(id, d))),
-        4 => id().prop_flat_map(|id| pool_destination_for(id).prop_map(move |d| Op::UpdateDestination(id, d))),
-        3 => id().prop_flat_map(|id| pool_dest_addr(id.af()).prop_map(move |a| Op::DeleteDestination(id, a))),
-        2 => id().prop_map(Op::Destinations),
-        1 => Just(Op::Flush),
-        1 => Just(Op::ZeroAll),
-        1 => id().prop_map(Op::ZeroService),
-        1 => pool_timeouts().prop_map(Op::SetTimeouts),
-        1 => Just(Op::GetTimeouts),
-        1 => Just(Op::Info),
-        1 => pool_daemon().prop_map(Op::StartDaemon),
-        1 => prop_oneof![Just(DaemonState::Master), Just(DaemonState::Backup)].prop_map(Op::StopDaemon),
-        1 => Just(Op::Daemons),
-        8 => raw_request_on(ids).prop_map(|(m, k)| Op::Raw(m, k)),
+        10 => id().prop_flat_map(service_of).prop_map(Action::AddService),
+        3 => id().prop_flat_map(service_of).prop_map(Action::UpdateService),
+        2 => id().prop_map(Action::DeleteService),
+        2 => id().prop_map(Action::GetService),
+        1 => Just(Action::Services),
+        12 => id().prop_flat_map(|id| pool_destination_for(id).prop_map(move |d| Action::AddDestination(id, d))),
+        4 => id().prop_flat_map(|id| pool_destination_for(id).prop_map(move |d| Action::UpdateDestination(id, d))),
+        3 => id().prop_flat_map(|id| pool_dest_addr(id.af()).prop_map(move |a| Action::DeleteDestination(id, a))),
+        2 => id().prop_map(Action::Destinations),
+        1 => Just(Action::Flush),
+        1 => Just(Action::ZeroAll),
+        1 => id().prop_map(Action::ZeroService),
+        1 => pool_timeouts().prop_map(Action::SetTimeouts),
+        1 => Just(Action::GetTimeouts),
+        1 => Just(Action::Info),
+        1 => pool_daemon().prop_map(Action::StartDaemon),
+        1 => prop_oneof![Just(DaemonState::Master), Just(DaemonState::Backup)].prop_map(Action::StopDaemon),
+        1 => Just(Action::Daemons),
+        8 => raw_request_on(ids).prop_map(|(m, k)| Action::Raw(m, k)),
     ]
 }
 
-/// A sequence of up to `max_len` operations (see [`op`]), most of them on a handful of
+/// A sequence of up to `max_len` operations (see [`action`]), most of them on a handful of
 /// services chosen for the sequence.
-pub fn ops(max_len: usize) -> impl Strategy<Value = Vec<Op>> {
+pub fn actions(max_len: usize) -> impl Strategy<Value = Vec<Action>> {
     proptest::collection::vec(pool_service_id(), 1..=5)
-        .prop_flat_map(move |ids| proptest::collection::vec(op_on(ids), 0..=max_len))
+        .prop_flat_map(move |ids| proptest::collection::vec(action_on(ids), 0..=max_len))
 }

@@ -1,0 +1,40 @@
+//! proptest strategies for the model, for users' property tests (feature `proptest`).
+//!
+//! Value strategies ([`service`], [`destination_for`], [`daemon`], ...) yield values that
+//! pass the model's validation, so they can be sent to a kernel (or the mock) as they are.
+//!
+//! Action sequences ([`actions`], [`action`], [`Action`]) are what a control plane does to a table,
+//! valid or not: adds, edits and deletes that meet (on a few services per sequence, at
+//! addresses from a small pool, some of which the kernel refuses for a real server), reads,
+//! flush, zero, timeouts, sync daemons, and raw requests with one thing broken
+//! ([`raw_request`]: a missing attribute, an unknown family, any weight, threshold,
+//! forwarding code, netmask or name, an attribute twice, an unknown command...). Apply one
+//! with [`Action::apply`]; this is what the differential suite runs on the mock and the kernel.
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use lvs::strategies::actions;
+//! use lvs::transport::MockKernel;
+//! use lvs::Ipvs;
+//! use proptest::strategy::{Strategy, ValueTree};
+//! use proptest::test_runner::TestRunner;
+//!
+//! let mut runner = TestRunner::deterministic();
+//! let seq = actions(20).new_tree(&mut runner).unwrap().current();
+//! let mut ipvs = Ipvs::with_transport(MockKernel::new());
+//! for action in &seq {
+//!     let _ = action.apply(&mut ipvs); // a reply or a typed error, as from the kernel
+//! }
+//! assert_eq!(ipvs.transport().services(), ipvs.table().unwrap());
+//! # }
+//! ```
+
+//!
+//! The value strategies are in `values`, the action sequences in `actions`; both are
+//! re-exported here.
+
+mod actions;
+mod values;
+
+pub use actions::*;
+pub use values::*;
