@@ -14,6 +14,7 @@ mod reconcile;
 mod snapshot;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use asynch::AsyncIpvs;
 pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
