@@ -1,6 +1,9 @@
 //! Encode and decode costs of the wire layer: a service request, a destination request, and
 //! a kernel-style service reply with stats.
 
+// criterion_group! makes a `pub fn` without docs.
+#![allow(missing_docs)]
+
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use lvs::wire::{IpvsAttr, IpvsCmd, IpvsMessage, ServiceAttr, StatsAttr};
 use lvs::{Destination, Scheduler, Service, Stats};

@@ -27,6 +27,11 @@
 //! hook (so with `posix_spawn`, not a `fork` of this large process).
 //!
 //! Output: a Markdown table per shape, times in milliseconds, with ratios.
+//!
+//! It runs only when built with `--cfg lvs_kernel_tests` (as `scripts/bench.sh` builds it);
+//! otherwise (`cargo bench` on a host) it says so and does nothing.
+
+#![cfg_attr(not(lvs_kernel_tests), allow(dead_code, unused_imports))]
 
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -521,6 +526,12 @@ fn check_loaded(ipvs: &mut Ipvs, services: u32, dests: u32) -> Res<()> {
     Ok(())
 }
 
+#[cfg(not(lvs_kernel_tests))]
+fn main() {
+    eprintln!("benches/guest.rs needs a real IPVS kernel: run it with scripts/bench.sh");
+}
+
+#[cfg(lvs_kernel_tests)]
 fn main() -> Res<()> {
     let Some(args) = parse_args()? else {
         return Ok(());

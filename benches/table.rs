@@ -1,6 +1,9 @@
 //! Table-scale costs on the host: reading dump replies (fast path against the full decoder),
 //! planning a reconcile of a 10,000 x 4 table, and applying a table to the mock backend.
 
+// criterion_group! makes a `pub fn` without docs.
+#![allow(missing_docs)]
+
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion};

@@ -24,9 +24,10 @@
 //!    (ipvsadm's command line, rule format and listings), [`conn`] (the connection table);
 //!    then `strategies` (feature `proptest`) and the [`guide`].
 //!
-//! The [`guide`] walks from adding a service to reconciling a whole table. Features: `mock`
-//! (the in-memory kernel, for tests), `serde` (the model in configuration files), `tokio`
-//! (the async handle), `proptest` (strategies for the model).
+//! The [`guide`] walks from adding a service to reconciling a whole table. Features: `host`
+//! (on by default: `lvs::host`, host preparation), `mock` (the in-memory kernel, for tests),
+//! `serde` (the model in configuration files), `tokio` (the async handle), `proptest`
+//! (strategies for the model).
 //!
 //! ```
 //! use lvs::{Destination, Scheduler, Service};
@@ -37,13 +38,14 @@
 //! assert_eq!(rs.to_string(), "192.168.2.2:80 masq weight 1");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
 pub mod conn;
 pub mod error;
 pub mod guide;
+#[cfg(feature = "host")]
+#[cfg_attr(docsrs, doc(cfg(feature = "host")))]
 pub mod host;
 pub mod model;
 mod netlink;
@@ -52,9 +54,11 @@ pub mod transport;
 pub mod wire;
 
 #[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategies;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use client::AsyncIpvs;
 pub use client::{Ipvs, ServiceEntry};
 pub use error::{DecodeError, Error, HostError, InvalidError, KernelContext, Operation, Result};

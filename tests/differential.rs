@@ -4,10 +4,11 @@
 //! the final state (services and destinations in dump order, timeouts, daemons) must be
 //! identical. proptest shrinks a failing sequence to a minimal one.
 //!
-//! It runs in the qemu guest (it needs a kernel with IPVS), as root:
+//! It runs in the qemu guest (it needs a kernel with IPVS), as root, and is empty unless
+//! built with `--cfg lvs_kernel_tests` (as `scripts/ci/test-binary.sh` builds it):
 //!
 //! ```sh
-//! bin=$(scripts/ci/test-binary.sh differential --features kernel-tests,mock)
+//! bin=$(scripts/ci/test-binary.sh differential --features mock,proptest)
 //! PROPTEST_CASES=2000 scripts/guest/run.sh --kernel 6.12 -- "$bin" --nocapture
 //! ```
 //!
@@ -23,7 +24,7 @@
 //! `PROPTEST_CASES` sets the number of cases (default [`DEFAULT_CASES`]); each case is up
 //! to [`MAX_OPS`] operations.
 
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", lvs_kernel_tests))]
 
 #[allow(dead_code, unused_macros, unused_imports)]
 #[path = "kernel/common.rs"]

@@ -1,5 +1,8 @@
 //! Host preparation in a real kernel (runs in the qemu guest, as root): each step does what
 //! the seed scripts did, is idempotent, and `undo` leaves the namespace exactly as it was.
+//! Empty unless built with `--cfg lvs_kernel_tests` (`scripts/ci/50-faults.sh` does).
+
+#![cfg(lvs_kernel_tests)]
 
 use std::net::IpAddr;
 use std::process::Command;

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ci/kernels.sh
-kernel_bin=$(scripts/ci/test-binary.sh kernel --features kernel-tests)
+kernel_bin=$(scripts/ci/test-binary.sh kernel --features mock)
 status=0
 on_kernels "kernel suite" "${ALL_KERNELS[@]}" -- "$kernel_bin" --test-threads=1 || status=1
 on_kernels "IPVS not loaded (guest without ip_vs)" "${OLDEST_NEWEST[@]}" --no-ipvs -- \

@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ci/kernels.sh
-diff_bin=$(scripts/ci/test-binary.sh differential --features kernel-tests,mock)
+diff_bin=$(scripts/ci/test-binary.sh differential --features mock,proptest)
 on_kernels "differential suite (mock vs kernel)" "${ALL_KERNELS[@]}" -- "$diff_bin" --nocapture

@@ -8,8 +8,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/ci/kernels.sh
-cargo build --example lvs
-sync_bin=$(scripts/ci/test-binary.sh e2e_sync --features kernel-tests)
+cargo build --features mock --example lvs
+sync_bin=$(scripts/ci/test-binary.sh e2e_sync)
 # The suite runs the example dozens of times; a stripped copy loads much faster over 9p.
 lvs_bin=target/e2e/lvs
 mkdir -p target/e2e

@@ -34,7 +34,7 @@ on_kernels() {
     shift # --
     mapfile -t kernels < <(selected_kernels "${kernels[@]}")
     for k in "${kernels[@]}"; do
-        echo "-- $what on Linux $k ($(cat ".guest/$k/package" 2>/dev/null || echo '?'), qemu guest)"
+        echo "-- $what on Linux $k ($(cat "${LVS_GUEST_DIR:-.guest}/$k/package" 2>/dev/null || echo '?'), qemu guest)"
         start=$SECONDS
         rc=0
         scripts/guest/run.sh --kernel "$k" "${opts[@]}" -- "$@" || rc=$?

@@ -16,6 +16,7 @@ mod snapshot;
 mod transaction;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use asynch::AsyncIpvs;
 pub use batch::{BatchOutcome, Op};
 pub use reconcile::{plan, ReconcileOptions, ReconcileReport};

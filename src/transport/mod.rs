@@ -14,9 +14,11 @@ mod mock;
 pub(crate) mod probe;
 
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use asynch::{AsyncTransport, TokioTransport, TokioTransportBuilder};
 pub use kernel::{KernelTransport, KernelTransportBuilder, DAEMON_TIMEOUT, PIPELINE_MIN};
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use mock::{MockKernel, MockKernelBuilder, MAINLINE_PERSISTENCE_ENGINES, MAINLINE_SCHEDULERS};
 
 use crate::error::{Error, Result};

@@ -2,7 +2,7 @@
 # End-to-end suite for examples/lvs.rs: the classic NAT, TUN and DR setups, built in network
 # namespaces (a client, a director, real servers running busybox httpd) and proven with real
 # HTTP traffic. Runs as root in the qemu guest: scripts/ci/40-e2e.sh, or by hand
-# `scripts/guest/run.sh -- tests/e2e/run.sh` after `cargo build --example lvs`.
+# `scripts/guest/run.sh -- tests/e2e/run.sh` after `cargo build --features mock --example lvs`.
 #
 #   tests/e2e/run.sh [--lvs PATH] [--mode nat|tun|dr]... [--topology seed|alt]...
 #
@@ -39,7 +39,7 @@ while (($#)); do
 done
 ((${#modes[@]})) || modes=(nat tun dr)
 ((${#topologies[@]})) || topologies=(seed alt)
-[[ -x $LVS ]] || { echo "run.sh: $LVS is not built (cargo build --example lvs)" >&2; exit 2; }
+[[ -x $LVS ]] || { echo "run.sh: $LVS is not built (cargo build --features mock --example lvs)" >&2; exit 2; }
 [[ $(id -u) == 0 ]] || { echo "run.sh: needs root (run it in the guest)" >&2; exit 2; }
 
 BODY_PAD=16384   # bytes of padding in every answer, so replies dwarf requests

@@ -7,6 +7,9 @@
 //! The master runs the `master` sync daemon, the backup the `backup` one, both on `eth0` with
 //! sync id 7. HTTP connections from the client go through the master; every one of them must
 //! then appear in the backup's `/proc/net/ip_vs_conn`, which was empty before.
+//! Empty unless built with `--cfg lvs_kernel_tests` (as `scripts/ci/test-binary.sh` builds it).
+
+#![cfg(lvs_kernel_tests)]
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

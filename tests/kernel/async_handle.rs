@@ -1,5 +1,5 @@
 //! The async handle behind a blocking face, so the whole suite runs against `AsyncIpvs`
-//! when built with `--features kernel-tests-async` (see `common::Handle`). Each handle has
+//! when built with `--cfg lvs_kernel_tests_async` (see `common::Handle`). Each handle has
 //! its own current-thread tokio runtime; every method is the async handle's, awaited.
 
 use std::net::SocketAddr;

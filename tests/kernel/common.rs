@@ -11,14 +11,14 @@ use lvs::transport::{KernelTransport, RequestKind};
 use lvs::wire::IpvsMessage;
 use lvs::Service;
 
-/// The handle the suite runs against: the blocking `Ipvs`, or with feature
-/// `kernel-tests-async` the async `AsyncIpvs` (behind a blocking face, `async_handle`).
-#[cfg(not(feature = "kernel-tests-async"))]
+/// The handle the suite runs against: the blocking `Ipvs`, or built with `--cfg
+/// lvs_kernel_tests_async` the async `AsyncIpvs` (behind a blocking face, `async_handle`).
+#[cfg(not(lvs_kernel_tests_async))]
 pub type Handle = lvs::Ipvs;
-#[cfg(feature = "kernel-tests-async")]
+#[cfg(lvs_kernel_tests_async)]
 #[path = "async_handle.rs"]
 mod async_handle;
-#[cfg(feature = "kernel-tests-async")]
+#[cfg(lvs_kernel_tests_async)]
 pub type Handle = async_handle::BlockOn;
 
 /// A network namespace of its own, `lvs-t-<tag>-<pid>-<n>`, with `lo` up (as any namespace in
@@ -276,7 +276,7 @@ pub fn assert_same_service(got: &Service, want: &Service) {
 }
 
 /// Send a raw request through the handle's transport, bypassing the client's checks.
-#[cfg(not(feature = "kernel-tests-async"))]
+#[cfg(not(lvs_kernel_tests_async))]
 pub fn raw(
     ipvs: &mut Handle,
     msg: &IpvsMessage,
@@ -287,7 +287,7 @@ pub fn raw(
 }
 
 /// Send a raw request through the handle's (async) transport, bypassing the client's checks.
-#[cfg(feature = "kernel-tests-async")]
+#[cfg(lvs_kernel_tests_async)]
 pub fn raw(
     ipvs: &mut Handle,
     msg: &IpvsMessage,

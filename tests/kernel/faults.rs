@@ -31,6 +31,7 @@ fn open(ns: &Netns, rcvbuf: usize, timeout: Duration) -> Ipvs {
 
 /// `NETLINK_NO_ENOBUFS`: the kernel then drops what does not fit without reporting it, so
 /// the reply a request waits for never comes.
+#[allow(unsafe_code)] // one setsockopt that neither nix nor socket2 offers
 fn set_no_enobufs(t: &KernelTransport) {
     let one: libc::c_int = 1;
     // SAFETY: a valid descriptor, and a pointer to a c_int with its exact size.

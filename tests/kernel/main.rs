@@ -1,12 +1,15 @@
 //! The real-kernel suite: every test talks to a real IPVS, in the qemu guest of
-//! `scripts/guest/` (the host has no IPVS). Build on the host, run in the guest:
+//! `scripts/guest/` (the host has no IPVS). It is empty unless built with `--cfg
+//! lvs_kernel_tests` (so that `cargo test --all-features` passes on a host); with `--cfg
+//! lvs_kernel_tests_async` too (and feature `tokio`), it runs against `AsyncIpvs`. Build on
+//! the host, run in the guest (`scripts/ci/10-kernel.sh` and `15-kernel-async.sh` do this):
 //!
 //! ```sh
-//! cargo test --features kernel-tests --test kernel --no-run   # prints the binary's path
-//! scripts/guest/run.sh --kernel 6.1  -- target/debug/deps/kernel-HASH --test-threads=1
-//! scripts/guest/run.sh --kernel 6.12 -- target/debug/deps/kernel-HASH --test-threads=1
+//! bin=$(scripts/ci/test-binary.sh kernel --features mock)   # prints the binary's path
+//! scripts/guest/run.sh --kernel 6.1  -- "$bin" --test-threads=1
+//! scripts/guest/run.sh --kernel 6.12 -- "$bin" --test-threads=1
 //! # IPVS not loaded (the one ignored test, on its own):
-//! scripts/guest/run.sh --kernel 6.1 --no-ipvs -- target/debug/deps/kernel-HASH --ignored ipvs_unavailable --exact
+//! scripts/guest/run.sh --kernel 6.1 --no-ipvs -- "$bin" --ignored ipvs_unavailable --exact
 //! ```
 //!
 //! Isolation: each test makes its own network namespace (`common::Netns`, deleted on drop,
@@ -28,7 +31,10 @@
 //! - `isolation`: namespaces, permissions;
 //! - `capture`: real kernel replies as byte fixtures (`LVS_CAPTURE_DIR`).
 
-#![cfg(target_os = "linux")]
+#![cfg(all(target_os = "linux", lvs_kernel_tests))]
+
+#[cfg(all(lvs_kernel_tests_async, not(feature = "tokio")))]
+compile_error!("--cfg lvs_kernel_tests_async needs feature tokio");
 
 #[macro_use]
 mod common;
@@ -48,7 +54,7 @@ mod daemons;
 mod destinations;
 mod errors;
 // Socket-level faults of the blocking `KernelTransport`: not part of the async-handle run.
-#[cfg(not(feature = "kernel-tests-async"))]
+#[cfg(not(lvs_kernel_tests_async))]
 mod faults;
 mod isolation;
 mod quirks;

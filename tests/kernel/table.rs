@@ -300,7 +300,7 @@ fn zero_one_service_leaves_the_others() {
 /// own and the test runs in another, so the second socket must be opened in the handle's
 /// namespace (one opened in the test's would find no destinations at all).
 /// 150 services (wrr), service `i` with `i % 6` masquerading destinations of weights 1...
-#[cfg(not(feature = "kernel-tests-async"))]
+#[cfg(not(lvs_kernel_tests_async))]
 fn services_150() -> Vec<lvs::client::Op> {
     use lvs::client::Op;
     let mut ops = Vec::new();
@@ -323,7 +323,7 @@ fn services_150() -> Vec<lvs::client::Op> {
     ops
 }
 
-#[cfg(not(feature = "kernel-tests-async"))]
+#[cfg(not(lvs_kernel_tests_async))]
 #[test]
 fn large_table_read_in_parallel_is_the_same_table() {
     use lvs::client::Op;
@@ -419,7 +419,7 @@ fn large_table_read_in_parallel_is_the_same_table() {
 /// and its 150 services were being deleted (up to 6.x one table holds every namespace's
 /// services, and a dump's position counts them all). No frame is flagged
 /// (`NLM_F_DUMP_INTR`).
-#[cfg(not(feature = "kernel-tests-async"))]
+#[cfg(not(lvs_kernel_tests_async))]
 #[test]
 fn table_read_right_after_a_batch_is_complete() {
     for round in 0..12 {
