@@ -410,10 +410,12 @@ impl UndoLog {
                 .any(|o| matches!(o.borrow(), Op::StartDaemon(_) | Op::StopDaemon(_)))
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // the async handle's
     pub(crate) fn had_timeouts(&self) -> bool {
         self.timeouts_before.is_some()
     }
 
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // the async handle's
     pub(crate) fn had_daemons(&self) -> bool {
         self.daemons_before.is_some()
     }
@@ -444,6 +446,7 @@ impl UndoLog {
     }
 
     /// Whether any undo record was kept.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))] // the async handle's
     pub(crate) fn is_empty(&self) -> bool {
         self.undo.is_empty()
     }

@@ -20,7 +20,10 @@ mod recovery;
 mod socket;
 
 pub(crate) use batch::{ack_last, Acks, BatchAcks};
-pub(crate) use frames::{decode_reply, dump_frame, Answer};
+#[cfg(feature = "tokio")]
+pub(crate) use frames::decode_reply;
+pub(crate) use frames::{dump_frame, Answer};
+#[cfg(any(feature = "host", feature = "tokio"))]
 pub(crate) use netns::in_netns;
 #[cfg(feature = "tokio")]
 pub(crate) use recovery::{Pending, Recovery, Reply, DRAIN_LIMIT};

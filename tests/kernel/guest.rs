@@ -14,7 +14,7 @@ pub struct GuestLab {
     ipvs: Handle,
 }
 
-#[cfg(feature = "kernel-tests-async")]
+#[cfg(lvs_kernel_tests_async)]
 impl_handle!([] Handle, |this, msg, kind| this.raw(msg, kind));
 
 impl Lab for GuestLab {

@@ -46,7 +46,7 @@ mod scenarios;
 mod guest;
 
 // Socket-level faults of the async transport, in the async-handle run only.
-#[cfg(feature = "kernel-tests-async")]
+#[cfg(lvs_kernel_tests_async)]
 mod async_faults;
 mod batch;
 mod capture;

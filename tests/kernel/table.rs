@@ -338,8 +338,7 @@ fn large_table_read_in_parallel_is_the_same_table() {
     // Linux 7.0 on: the service dump order is the order of a hash table that the kernel
     // resizes in the background after a batch of adds, so two reads may list the services
     // in different orders; compare them in service order there, in the kernel's elsewhere.
-    let random = lvs::Capabilities::expected(lvs::KernelVersion::running().unwrap())
-        .service_order
+    let random = lvs::Capabilities::expected(lvs::KernelVersion::running().unwrap()).service_order
         == lvs::ServiceOrder::Random;
     let norm = |mut t: Vec<lvs::ServiceEntry>| {
         if random {
