@@ -267,10 +267,18 @@ fn restore(
         let _ = tx.set_track_adds(false); // turning it off cannot fail
     }
     let stopped = apply_rules(&mut tx, &input, names, &mut signals, out);
+    let code = finish(tx, stopped);
+    // Committed or rolled back: a later Ctrl-C has nothing left to stop.
+    let _ = signals.take_all();
+    // The process ends now: freeing the input line by line would only delay the exit.
+    std::mem::forget(input);
+    code
+}
+
+/// Commit, or roll back and say why: the exit status.
+fn finish(tx: Transaction<'_, KernelTransport>, stopped: Option<Failure>) -> ExitCode {
     let Some(why) = stopped else {
         tx.commit();
-        // The process ends now: freeing the input line by line would only delay the exit.
-        std::mem::forget(input);
         return ExitCode::SUCCESS;
     };
     let nothing_applied = tx.applied() == 0;

@@ -63,6 +63,19 @@ impl DeferredSignals {
     }
 }
 
+impl DeferredSignals {
+    /// Take every signal that came and was not taken yet, so that none ends the program when
+    /// the mask is restored (once a change has been rolled back or committed, a second
+    /// Ctrl-C has nothing left to stop); the numbers taken, oldest first.
+    pub fn take_all(&mut self) -> Result<Vec<i32>> {
+        let mut taken = Vec::new();
+        while let Some(sig) = self.pending()? {
+            taken.push(sig);
+        }
+        Ok(taken)
+    }
+}
+
 impl Drop for DeferredSignals {
     fn drop(&mut self) {
         let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
@@ -87,6 +100,13 @@ mod tests {
             nix::sys::signal::raise(Signal::SIGTERM).unwrap();
             assert_eq!(signals.pending().unwrap(), Some(libc::SIGTERM));
             assert_eq!(signals.pending().unwrap(), None);
+            nix::sys::signal::raise(Signal::SIGINT).unwrap();
+            nix::sys::signal::raise(Signal::SIGHUP).unwrap();
+            let mut taken = signals.take_all().unwrap();
+            taken.sort_unstable();
+            assert_eq!(taken, [libc::SIGHUP, libc::SIGINT]);
+            // Restoring the mask now delivers nothing (the test thread would die).
+            drop(signals);
         })
         .join()
         .unwrap();
