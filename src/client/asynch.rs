@@ -320,23 +320,7 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         }
         let ops = log.undo_ops();
         let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
-        match self.transport.request_batch(&messages).await {
-            Ok(rs) if rs.len() == ops.len() => {
-                for (op, r) in ops.iter().zip(rs) {
-                    match r {
-                        Ok(_) => report.undone += 1,
-                        Err(e) => report.failed.push((op.clone(), batch::classify_op(op, e))),
-                    }
-                }
-            }
-            Ok(_) | Err(_) => report.failed.push((
-                ops[0].clone(),
-                crate::Error::Protocol {
-                    operation: crate::Operation::Other,
-                    reason: "the roll back's batch failed".to_owned(),
-                },
-            )),
-        }
+        report.count(&ops, self.transport.request_batch(&messages).await);
         let checked = async {
             let now = self
                 .table_settled(TransactionOptions::default().settle_reads)

@@ -329,6 +329,31 @@ impl RollbackReport {
     }
 }
 
+impl RollbackReport {
+    /// Count the answers to one batch of undo writes.
+    pub(crate) fn count(&mut self, ops: &[Op], replies: Result<Vec<Result<Vec<IpvsMessage>>>>) {
+        match replies {
+            Ok(rs) if rs.len() == ops.len() => {
+                for (op, r) in ops.iter().zip(rs) {
+                    match r {
+                        Ok(_) => self.undone += 1,
+                        Err(e) => self.failed.push((op.clone(), classify_op(op, e))),
+                    }
+                }
+            }
+            Ok(_) | Err(_) => {
+                // The transport failed: which undo writes were applied is unknown; the check
+                // after the roll back says what is not restored.
+                let e = Error::Protocol {
+                    operation: Operation::Other,
+                    reason: "the roll back's batch failed".to_owned(),
+                };
+                self.failed.push((ops[0].clone(), e));
+            }
+        }
+    }
+}
+
 impl fmt::Display for RollbackReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_complete() {
@@ -753,25 +778,8 @@ impl<T: Transport> Transaction<'_, T> {
         }
         for chunk in ops.chunks(self.chunk) {
             let build = |i: usize| IpvsMessage::from(&chunk[i]);
-            match self.ipvs.transport.request_batch_with(chunk.len(), &build) {
-                Ok(rs) if rs.len() == chunk.len() => {
-                    for (op, r) in chunk.iter().zip(rs) {
-                        match r {
-                            Ok(_) => report.undone += 1,
-                            Err(e) => report.failed.push((op.clone(), classify_op(op, e))),
-                        }
-                    }
-                }
-                Ok(_) | Err(_) => {
-                    // The transport failed: which undo writes were applied is unknown; the
-                    // check below says what is not restored.
-                    let e = Error::Protocol {
-                        operation: Operation::Other,
-                        reason: "the roll back's batch failed".to_owned(),
-                    };
-                    report.failed.push((chunk[0].clone(), e));
-                }
-            }
+            let replies = self.ipvs.transport.request_batch_with(chunk.len(), &build);
+            report.count(chunk, replies);
         }
         report.not_restored = self.check(&ops);
         report
