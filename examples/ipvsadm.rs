@@ -359,7 +359,7 @@ fn interrupted(sig: i32) -> Failure {
 /// The failure for an error of `tx.apply` on the writes of `rules`: the refused line, named.
 fn refusal(rules: &[text::Rule<'_>], e: Error) -> Failure {
     match e {
-        Error::Batch { index, source } => match rules.get(index) {
+        Error::Batch { index, source, .. } => match rules.get(index) {
             Some(rule) => Failure::refused(format!(
                 "line {}: the kernel refused it: {} (in: {})",
                 rule.line,

@@ -90,11 +90,16 @@ pub enum Error {
         /// How many times the table was read.
         reads: usize,
     },
-    /// An operation of a batch was invalid or refused: which one (its index, from 0) and why.
-    #[error("operation {index} of the batch: {source}")]
+    /// An operation of a batch was invalid or refused: which one (the operation and its
+    /// object, and its index from 0) and why. A kernel refusal names the operation and the
+    /// object itself ([`KernelContext`]); an invalid value is named after the operation.
+    #[error("{}", batch_message(op, source))]
     Batch {
         /// The operation's index in the batch.
         index: usize,
+        /// The operation, as [`Op`](crate::Op)'s `Display` writes it (`add destination
+        /// tcp:10.0.0.1:80 -> 10.0.0.2:80 masq weight 70000`).
+        op: String,
         /// What was wrong with it.
         source: Box<Error>,
     },
@@ -114,6 +119,19 @@ pub enum Error {
         /// How many undo writes failed.
         failed_writes: usize,
     },
+    /// The kernel refused some writes of a batch or reconcile that had to be applied whole
+    /// ([`ReconcileReport::into_result`](crate::client::ReconcileReport::into_result),
+    /// [`Ipvs::reconcile_strict`](crate::Ipvs::reconcile_strict)): every refusal, each an
+    /// [`Error::Batch`] naming its operation and object; the others were applied.
+    #[error("{} of {total} writes refused, {applied} applied; first: {}", refused.len(), refused.first().map(ToString::to_string).unwrap_or_default())]
+    Refused {
+        /// How many writes there were.
+        total: usize,
+        /// How many the kernel applied.
+        applied: usize,
+        /// Each refusal.
+        refused: Vec<Error>,
+    },
     /// A change failed and putting the table back as it was failed too: the table is in
     /// neither state. Both errors are kept.
     #[error("{cause}; rolling back failed too: {rollback}")]
@@ -123,6 +141,13 @@ pub enum Error {
         /// Why the roll back failed.
         rollback: Box<Error>,
     },
+}
+
+fn batch_message(op: &str, source: &Error) -> String {
+    match source.kernel_context() {
+        Some(_) => source.to_string(),
+        None => format!("{op}: {source}"),
+    }
 }
 
 impl Error {

@@ -71,7 +71,9 @@ fn a_refusal_mid_batch_is_attributed_to_its_operation_and_the_rest_applies() {
     assert_eq!(failures, vec![2, 3]);
     assert_eq!(ipvs.destinations(&s.id).unwrap().len(), 2);
     match outcome.into_result() {
-        Err(Error::Batch { index: 2, source }) => {
+        Err(Error::Batch {
+            index: 2, source, ..
+        }) => {
             assert!(matches!(*source, Error::ServiceExists(_)))
         }
         other => panic!("{other:?}"),
@@ -87,7 +89,9 @@ fn an_invalid_operation_sends_nothing() {
     bad.upper_threshold = 5;
     let ops = vec![Op::AddService(s.clone()), Op::AddDestination(s.id, bad)];
     match ipvs.apply(&ops) {
-        Err(Error::Batch { index: 1, source }) => assert!(matches!(*source, Error::Invalid(_))),
+        Err(Error::Batch {
+            index: 1, source, ..
+        }) => assert!(matches!(*source, Error::Invalid(_))),
         other => panic!("{other:?}"),
     }
     assert!(ipvs.services().unwrap().is_empty(), "nothing was sent");
@@ -123,7 +127,9 @@ fn apply_or_roll_back_leaves_the_table_as_it_was() {
         Op::AddService(svc("10.0.0.6:80")),
     ];
     match ipvs.apply_or_roll_back(&ops) {
-        Err(Error::Batch { index: 5, source }) => {
+        Err(Error::Batch {
+            index: 5, source, ..
+        }) => {
             assert!(matches!(*source, Error::DestinationExists(_)))
         }
         other => panic!("{other:?}"),

@@ -90,7 +90,7 @@ fn a_refused_write_rolls_back_deletes_edits_and_adds_exactly() {
     ];
     let e = ipvs.apply_or_roll_back(&ops).unwrap_err();
     assert!(
-        matches!(e, Error::Batch { index: 6, ref source } if matches!(**source, Error::ServiceExists(_))),
+        matches!(e, Error::Batch { index: 6, ref source, .. } if matches!(**source, Error::ServiceExists(_))),
         "{e:?}"
     );
     assert_eq!(
@@ -274,7 +274,7 @@ fn a_transaction_without_tracked_adds_refuses_what_it_could_not_undo() {
         .apply(&[Op::AddService(svc("10.0.0.9:80")), Op::Flush])
         .unwrap_err();
     assert!(
-        matches!(e, Error::Batch { index: 1, ref source } if matches!(**source, Error::TransactionState { .. })),
+        matches!(e, Error::Batch { index: 1, ref source, .. } if matches!(**source, Error::TransactionState { .. })),
         "{e:?}"
     );
     assert_eq!(tx.applied(), 1, "nothing of the refused call was sent");

@@ -154,6 +154,16 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
 
     /// The destinations of a service, with counters and stats (empty for a missing service).
     pub async fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
+        let dests = self.destinations_of(id).await?;
+        if dests.is_empty() {
+            // The kernel lists a missing service's destinations as none: tell them apart.
+            self.get_service(id).await?;
+        }
+        Ok(dests)
+    }
+
+    /// The destinations as the kernel lists them (none for a missing service).
+    async fn destinations_of(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
         let mut dump = call::DestDump::new(id, true);
         let msg = dump.message();
         let r = self
@@ -168,7 +178,7 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         let services = self.services().await?;
         let mut out = Vec::with_capacity(services.len());
         for service in services {
-            let destinations = self.destinations(&service.id).await?;
+            let destinations = self.destinations_of(&service.id).await?;
             out.push(ServiceEntry {
                 service,
                 destinations,
@@ -200,7 +210,7 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         F: FnMut(ServiceEntry) -> Result<()> + Send,
     {
         for service in self.services().await? {
-            let destinations = self.destinations(&service.id).await?;
+            let destinations = self.destinations_of(&service.id).await?;
             f(ServiceEntry {
                 service,
                 destinations,
@@ -352,12 +362,62 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         let current = self.table().await?;
         let ops = plan(&current, desired, opts);
         let outcome = if ops.is_empty() {
-            BatchOutcome {
-                results: Vec::new(),
-            }
+            BatchOutcome::default()
         } else {
             self.apply(&ops).await?
         };
         Ok(ReconcileReport { ops, outcome })
+    }
+
+    /// Reconcile with any refused write an error (see
+    /// [`Ipvs::reconcile_strict`](super::Ipvs::reconcile_strict)).
+    pub async fn reconcile_strict(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+    ) -> Result<Vec<Op>> {
+        Ok(self.reconcile(desired, opts).await?.into_result()?.ops)
+    }
+
+    /// One destination of a service, as the kernel holds it (see
+    /// [`Ipvs::destination`](super::Ipvs::destination)).
+    pub async fn destination(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<Destination> {
+        self.destinations(id)
+            .await?
+            .into_iter()
+            .find(|d| d.socket_addr() == addr)
+            .ok_or_else(|| super::no_such_destination(id, addr))
+    }
+
+    /// Set one destination's weight and keep the rest (see
+    /// [`Ipvs::set_weight`](super::Ipvs::set_weight)); the weight it had.
+    pub async fn set_weight(
+        &mut self,
+        id: &ServiceId,
+        addr: SocketAddr,
+        weight: u32,
+    ) -> Result<u32> {
+        let mut dest = self.destination(id, addr).await?;
+        let old = std::mem::replace(&mut dest.weight, weight);
+        if old != weight {
+            self.run(call::update_destination_raw(id, &dest)).await?;
+        }
+        Ok(old)
+    }
+
+    /// Weight 0, so the destination takes no new connections (see
+    /// [`Ipvs::quiesce`](super::Ipvs::quiesce)); the weight to restore.
+    pub async fn quiesce(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<u32> {
+        self.set_weight(id, addr, 0).await
+    }
+
+    /// Give a quiesced destination its weight back.
+    pub async fn restore_weight(
+        &mut self,
+        id: &ServiceId,
+        addr: SocketAddr,
+        weight: u32,
+    ) -> Result<()> {
+        self.set_weight(id, addr, weight).await.map(drop)
     }
 }

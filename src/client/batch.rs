@@ -9,6 +9,8 @@
 //! [`Ipvs::apply_or_roll_back`] (in [`super::transaction`]) adds all-or-nothing semantics on
 //! top.
 
+use std::fmt;
+
 use super::{classify, ErrCtx, Ipvs};
 use crate::error::{Error, Operation, Result};
 use crate::transport::Transport;
@@ -27,10 +29,16 @@ pub(crate) fn classify_op(op: &Op, e: Error) -> Error {
 }
 
 /// What a batch did: one result per operation, in order.
-#[derive(Debug)]
+///
+/// Its `Display` is a line an operator can log: `3 operations: 2 applied, 1 refused (service
+/// already exists: add service tcp:10.0.0.1:80 (errno 17))`.
+#[derive(Debug, Default)]
+#[must_use = "a batch's refusals are in its outcome: check it (into_result, is_ok, failures)"]
 pub struct BatchOutcome {
     /// `Ok` for each operation the kernel applied, the named error for each it refused.
     pub results: Vec<Result<()>>,
+    /// The refused operations' indexes and descriptions (`Op`'s `Display`), for the errors.
+    refused: Vec<(usize, String)>,
 }
 
 impl BatchOutcome {
@@ -52,16 +60,44 @@ impl BatchOutcome {
             .filter_map(|(i, r)| r.as_ref().err().map(|e| (i, e)))
     }
 
-    /// The first refusal, as an error naming its index in the batch; `Ok` if every operation
-    /// was applied.
+    /// The first refusal, as an error naming the operation, its object and its index in the
+    /// batch; `Ok` if every operation was applied.
     pub fn into_result(self) -> Result<()> {
+        self.into_errors().into_iter().next().map_or(Ok(()), Err)
+    }
+
+    /// Every refusal, each as an [`Error::Batch`] naming its operation and index.
+    pub fn into_errors(self) -> Vec<Error> {
+        let mut names = self.refused.into_iter().peekable();
+        let mut out = Vec::new();
         for (index, r) in self.results.into_iter().enumerate() {
             if let Err(e) = r {
-                return Err(Error::Batch {
+                while names.next_if(|(i, _)| *i < index).is_some() {}
+                let op = names
+                    .next_if(|(i, _)| *i == index)
+                    .map_or_else(|| format!("operation {index}"), |(_, op)| op);
+                out.push(Error::Batch {
                     index,
+                    op,
                     source: Box::new(e),
                 });
             }
+        }
+        out
+    }
+}
+
+impl fmt::Display for BatchOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let refused = self.results.len() - self.applied();
+        write!(
+            f,
+            "{} operations: {} applied, {refused} refused",
+            self.results.len(),
+            self.applied()
+        )?;
+        if let Some((_, e)) = self.failures().next() {
+            write!(f, " (first: {e})")?;
         }
         Ok(())
     }
@@ -120,6 +156,7 @@ pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
     for (index, op) in ops.iter().enumerate() {
         op.validate().map_err(|e| Error::Batch {
             index,
+            op: op.to_string(),
             source: Box::new(e.into()),
         })?;
     }
@@ -149,10 +186,16 @@ pub(crate) fn outcome(
             ),
         });
     }
-    let results = ops
+    let results: Vec<Result<()>> = ops
         .iter()
         .zip(replies)
         .map(|(op, r)| r.map(|_| ()).map_err(|e| classify_op(op, e)))
         .collect();
-    Ok(BatchOutcome { results })
+    let refused = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.is_err())
+        .map(|(i, _)| (i, ops[i].to_string()))
+        .collect();
+    Ok(BatchOutcome { results, refused })
 }

@@ -148,13 +148,19 @@ pub(crate) fn add_destination(id: &ServiceId, dest: &Destination) -> Result<Call
 
 pub(crate) fn update_destination(id: &ServiceId, dest: &Destination) -> Result<Call<()>> {
     dest.validate_for(id)?;
-    Ok(Call::new(
+    Ok(update_destination_raw(id, dest))
+}
+
+/// Update a destination as given, unchecked: for values read from the kernel (a weight
+/// ipvsadm wrote above the builder's limit must survive a weight change).
+pub(crate) fn update_destination_raw(id: &ServiceId, dest: &Destination) -> Call<()> {
+    Call::new(
         IpvsMessage::set_dest(id, dest),
         RequestKind::Do,
         Operation::UpdateDestination,
         Object::Dest(*id, dest.socket_addr()),
         unit,
-    ))
+    )
 }
 
 pub(crate) fn delete_destination(id: &ServiceId, addr: SocketAddr) -> Call<()> {

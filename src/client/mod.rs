@@ -267,10 +267,52 @@ impl<T: Transport> Ipvs<T> {
     }
 
     /// The destinations of a service, with counters and stats (unless
-    /// [`set_read_stats(false)`](Self::set_read_stats)). A missing service gives an empty
-    /// list, as the kernel answers.
+    /// [`set_read_stats(false)`](Self::set_read_stats)).
+    ///
+    /// A missing service is [`Error::NoSuchService`]: the kernel lists a missing service's
+    /// destinations as none, so an empty list is checked with one more request (a
+    /// mistyped id must not read as a service without destinations).
     pub fn destinations(&mut self, id: &ServiceId) -> Result<Vec<Destination>> {
-        destinations_on(&mut self.transport, id, self.read_stats)
+        let dests = destinations_on(&mut self.transport, id, self.read_stats)?;
+        if dests.is_empty() {
+            self.get_service(id)?;
+        }
+        Ok(dests)
+    }
+
+    /// Set one destination's weight, keeping its forwarding method, thresholds and tunnel
+    /// options as the kernel holds them (a fresh [`Destination::builder`] would reset them).
+    /// Returns the weight it had. Two requests: the service's destinations are read, then
+    /// the one destination is updated. [`Error::NoSuchDestination`] if it is not there.
+    ///
+    /// The weight goes as it is: the kernel takes up to `i32::MAX`, as ipvsadm does.
+    pub fn set_weight(&mut self, id: &ServiceId, addr: SocketAddr, weight: u32) -> Result<u32> {
+        let mut dest = self.destination(id, addr)?;
+        let old = std::mem::replace(&mut dest.weight, weight);
+        if old != weight {
+            self.run(call::update_destination_raw(id, &dest))?;
+        }
+        Ok(old)
+    }
+
+    /// Quiesce a destination: weight 0, so it takes no new connections while its current
+    /// ones finish (the LVS way to drain a real server). Returns the weight to give back to
+    /// [`restore_weight`](Self::restore_weight).
+    pub fn quiesce(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<u32> {
+        self.set_weight(id, addr, 0)
+    }
+
+    /// Give a quiesced destination its weight back (what [`quiesce`](Self::quiesce) returned).
+    pub fn restore_weight(&mut self, id: &ServiceId, addr: SocketAddr, weight: u32) -> Result<()> {
+        self.set_weight(id, addr, weight).map(drop)
+    }
+
+    /// One destination of a service, as the kernel holds it.
+    pub fn destination(&mut self, id: &ServiceId, addr: SocketAddr) -> Result<Destination> {
+        self.destinations(id)?
+            .into_iter()
+            .find(|d| d.socket_addr() == addr)
+            .ok_or_else(|| no_such_destination(id, addr))
     }
 
     /// The whole table: every service with its destinations (one service dump, then one
@@ -382,7 +424,7 @@ impl<T: Transport> Ipvs<T> {
         let stats = self.read_stats;
         let Some((transport, other)) = self.split(services.len()) else {
             for service in services {
-                let destinations = self.destinations(&service.id)?;
+                let destinations = destinations_on(&mut self.transport, &service.id, stats)?;
                 f(ServiceEntry {
                     service,
                     destinations,
@@ -540,6 +582,15 @@ impl ErrCtx {
         let sched_ok = sched == "none" || loaded(format!("ip_vs_{sched}"));
         sched_ok && !loaded(format!("ip_vs_pe_{pe}"))
     }
+}
+
+/// A destination not in its service's list, named as the kernel names a missing one.
+fn no_such_destination(id: &ServiceId, addr: SocketAddr) -> Error {
+    Error::NoSuchDestination(KernelContext {
+        errno: libc::ENOENT,
+        operation: Operation::GetDestinations,
+        object: format!("{id} -> {addr}"),
+    })
 }
 
 /// Whether two reads of the table agree in configuration, in the same order.

@@ -12,11 +12,12 @@
 //! [`Ipvs::reconcile`] reads the table (one dump), plans, and applies the plan as one batch.
 
 use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::net::SocketAddr;
 
 use super::batch::{BatchOutcome, Op};
 use super::{Ipvs, ServiceEntry};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Destination, ServiceId};
 use crate::transport::Transport;
 
@@ -151,13 +152,76 @@ fn plan_destinations(
     }
 }
 
-/// What [`Ipvs::reconcile`] did.
+/// What [`Ipvs::reconcile`] did: the plan and the result of each of its writes.
+///
+/// Dropping it unread is a warning (`unused_must_use`):
+///
+/// ```compile_fail
+/// #![deny(unused_must_use)]
+/// fn sync(ipvs: &mut lvs::Ipvs, desired: &[lvs::ServiceEntry]) -> lvs::Result<()> {
+///     ipvs.reconcile(desired, &lvs::client::ReconcileOptions::exact())?; // refusals ignored
+///     Ok(())
+/// }
+/// ```
+///
+/// ```
+/// #![deny(unused_must_use)]
+/// fn sync(ipvs: &mut lvs::Ipvs, desired: &[lvs::ServiceEntry]) -> lvs::Result<()> {
+///     ipvs.reconcile_strict(desired, &lvs::client::ReconcileOptions::exact())?;
+///     Ok(())
+/// }
+/// ```
+///
+/// A refused write does not make `reconcile` fail (the others are applied); check the report,
+/// or turn any refusal into an error with [`into_result`](Self::into_result) (or call
+/// [`Ipvs::reconcile_strict`]). Its `Display` is a line to log: `2 writes: 2 applied, 0
+/// refused`.
 #[derive(Debug)]
+#[must_use = "refused writes are only in the report: check it, or call into_result() or reconcile_strict()"]
 pub struct ReconcileReport {
     /// The planned operations, in the order they were applied.
     pub ops: Vec<Op>,
     /// The result of each.
     pub outcome: BatchOutcome,
+}
+
+impl ReconcileReport {
+    /// Whether every planned write was applied (also when there was nothing to do).
+    pub fn is_ok(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// The report if every write was applied; otherwise [`Error::Refused`] with every
+    /// refusal, each naming its operation and object.
+    pub fn into_result(self) -> Result<ReconcileReport> {
+        if self.is_ok() {
+            return Ok(self);
+        }
+        Err(Error::Refused {
+            total: self.ops.len(),
+            applied: self.outcome.applied(),
+            refused: self.outcome.into_errors(),
+        })
+    }
+}
+
+impl fmt::Display for ReconcileReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ops.is_empty() {
+            return f.write_str("nothing to do");
+        }
+        let refused = self.ops.len() - self.outcome.applied();
+        write!(
+            f,
+            "{} writes: {} applied, {refused} refused",
+            self.ops.len(),
+            self.outcome.applied()
+        )?;
+        if let Some((i, e)) = self.outcome.failures().next() {
+            write!(f, " (first: {}: {e})", self.ops[i])?;
+        }
+        Ok(())
+    }
 }
 
 impl<T: Transport> Ipvs<T> {
@@ -192,12 +256,37 @@ impl<T: Transport> Ipvs<T> {
         let current = self.table()?;
         let ops = plan(&current, desired, opts);
         let outcome = if ops.is_empty() {
-            BatchOutcome {
-                results: Vec::new(),
-            }
+            BatchOutcome::default()
         } else {
             self.apply(&ops)?
         };
         Ok(ReconcileReport { ops, outcome })
+    }
+
+    /// [`reconcile`](Self::reconcile), with any refused write an error: `Ok` with the writes
+    /// made (all applied; none when the table was already the desired one) only when the
+    /// table is the desired one, [`Error::Refused`] (every refusal named) otherwise.
+    ///
+    /// ```
+    /// # #[cfg(feature = "mock")] {
+    /// use lvs::client::ReconcileOptions;
+    /// use lvs::transport::MockKernel;
+    /// use lvs::{Ipvs, Scheduler, Service, ServiceEntry};
+    ///
+    /// let mut ipvs = Ipvs::with_transport(MockKernel::new());
+    /// // A scheduler no kernel has: the kernel refuses the service.
+    /// let service = Service::tcp("10.0.0.1:80".parse()?).scheduler(Scheduler::Other("rrr".into())).build()?;
+    /// let desired = vec![ServiceEntry { service, destinations: vec![] }];
+    /// let e = ipvs.reconcile_strict(&desired, &ReconcileOptions::exact()).unwrap_err();
+    /// assert!(matches!(e, lvs::Error::Refused { applied: 0, .. }), "{e}");
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconcile_strict(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+    ) -> Result<Vec<Op>> {
+        Ok(self.reconcile(desired, opts)?.into_result()?.ops)
     }
 }

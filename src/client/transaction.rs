@@ -415,6 +415,7 @@ impl UndoLog {
         match ops.iter().position(|o| needs_tracking(o.borrow())) {
             Some(index) => Err(Error::Batch {
                 index,
+                op: ops[index].borrow().to_string(),
                 source: Box::new(Error::TransactionState {
                     reason: "an edit, delete or flush in a transaction that does not track adds",
                 }),
@@ -699,6 +700,7 @@ impl<T: Transport> Transaction<'_, T> {
                 self.failed = true;
                 return Err(Error::Batch {
                     index: base + i,
+                    op: chunk[i].borrow().to_string(),
                     source: Box::new(classify_op(chunk[i].borrow(), e)),
                 });
             }

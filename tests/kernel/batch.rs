@@ -114,7 +114,9 @@ fn apply_or_roll_back_restores_what_ipvsadm_wrote() {
         Op::AddService(svc(1)), // refused
     ];
     match ipvs.apply_or_roll_back(&ops) {
-        Err(Error::Batch { index: 7, source }) => {
+        Err(Error::Batch {
+            index: 7, source, ..
+        }) => {
             assert!(matches!(*source, Error::ServiceExists(_)))
         }
         other => panic!("{other:?}"),
