@@ -33,10 +33,10 @@ pub enum Error {
     #[error("no such destination: {0}")]
     NoSuchDestination(KernelContext),
     /// The scheduler's kernel module is not available (ENOENT on a service write).
-    #[error("scheduler not found (is its ip_vs_* module available?): {0}")]
+    #[error("{}", not_found("scheduler", .0))]
     SchedulerNotFound(KernelContext),
     /// The persistence engine's kernel module is not available (ENOENT on a service write).
-    #[error("persistence engine not found (is its ip_vs_pe_* module available?): {0}")]
+    #[error("{}", not_found("persistence engine", .0))]
     PersistenceEngineNotFound(KernelContext),
     /// A value was out of the kernel's range (ERANGE: weight, thresholds).
     #[error("value out of range: {0}")]
@@ -357,6 +357,52 @@ pub struct KernelContext {
     /// The object concerned, in text form (for example `tcp:10.0.0.1:80 -> 10.0.0.2:80`),
     /// empty when the operation concerns the whole table.
     pub object: String,
+    /// For a service write refused with ENOENT: the module the kernel lacks, as the
+    /// transport that knows determined it (the mock from its profile, the kernel transports
+    /// from the running kernel's modules); `None` when no transport could tell.
+    pub missing: Option<MissingModule>,
+}
+
+impl KernelContext {
+    /// A refusal with this errno, for `operation` on `object` (what a transport returns;
+    /// the client names the operation and the object).
+    pub fn new(errno: i32, operation: Operation, object: impl Into<String>) -> KernelContext {
+        KernelContext {
+            errno,
+            operation,
+            object: object.into(),
+            missing: None,
+        }
+    }
+}
+
+/// The kernel module a refused service write needs and the kernel does not have.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MissingModule {
+    /// The scheduler of that name (module `ip_vs_<name>`).
+    Scheduler(String),
+    /// The persistence engine of that name (module `ip_vs_pe_<name>`).
+    PersistenceEngine(String),
+}
+
+impl fmt::Display for MissingModule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MissingModule::Scheduler(n) => write!(f, "scheduler {n} (module ip_vs_{n})"),
+            MissingModule::PersistenceEngine(n) => {
+                write!(f, "persistence engine {n} (module ip_vs_pe_{n})")
+            }
+        }
+    }
+}
+
+/// The message of a scheduler or engine refusal: the module named when it is known.
+fn not_found(kind: &str, c: &KernelContext) -> String {
+    match &c.missing {
+        Some(m) => format!("{m} not found: {c}"),
+        None => format!("{kind} not found (is its ip_vs_* module available?): {c}"),
+    }
 }
 
 impl fmt::Display for KernelContext {

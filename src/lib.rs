@@ -61,5 +61,7 @@ pub mod strategies;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use client::AsyncIpvs;
 pub use client::{Ipvs, ServiceEntry};
-pub use error::{DecodeError, Error, HostError, InvalidError, KernelContext, Operation, Result};
+pub use error::{
+    DecodeError, Error, HostError, InvalidError, KernelContext, MissingModule, Operation, Result,
+};
 pub use model::*;

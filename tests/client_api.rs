@@ -153,3 +153,58 @@ fn destinations_of_a_missing_service_is_no_such_service() {
     let e = ipvs.destinations(&missing).unwrap_err();
     assert!(matches!(e, Error::NoSuchService(_)), "{e:?}");
 }
+
+#[test]
+fn the_missing_scheduler_or_engine_is_named_by_the_mock_whatever_the_machine() {
+    use lvs::{MissingModule, PersistenceEngine};
+    let mut ipvs = Ipvs::with_transport(MockKernel::new());
+    let svc = |sched: Scheduler, pe: Option<&str>| {
+        let mut b = Service::tcp(sa("10.0.0.1:80"))
+            .scheduler(sched)
+            .persistent(300);
+        if let Some(p) = pe {
+            b = b.pe(if p == "sip" {
+                PersistenceEngine::Sip
+            } else {
+                PersistenceEngine::Other(p.into())
+            });
+        }
+        b.build().unwrap()
+    };
+    // An engine the mock's kernel lacks, with a scheduler it has: the engine, by name.
+    let e = ipvs
+        .add_service(&svc(Scheduler::Rr, Some("nosuchpe")))
+        .unwrap_err();
+    let Error::PersistenceEngineNotFound(ref c) = e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(
+        c.missing,
+        Some(MissingModule::PersistenceEngine("nosuchpe".into()))
+    );
+    assert!(e.to_string().contains("persistence engine nosuchpe"), "{e}");
+    // A scheduler it lacks (looked up first, so named even with a missing engine too).
+    let e = ipvs
+        .add_service(&svc(Scheduler::Other("rrr".into()), Some("nosuchpe")))
+        .unwrap_err();
+    let Error::SchedulerNotFound(ref c) = e else {
+        panic!("{e:?}");
+    };
+    assert_eq!(c.missing, Some(MissingModule::Scheduler("rrr".into())));
+    assert!(
+        e.to_string()
+            .starts_with("scheduler rrr (module ip_vs_rrr) not found"),
+        "{e}"
+    );
+    // A profile without `sip`: the real engine name is missing there.
+    let mut old = Ipvs::with_transport(
+        MockKernel::builder()
+            .persistence_engines(Vec::<String>::new())
+            .build(),
+    );
+    let e = old
+        .add_service(&svc(Scheduler::Wlc, Some("sip")))
+        .unwrap_err();
+    assert!(matches!(e, Error::PersistenceEngineNotFound(_)), "{e:?}");
+    assert!(e.to_string().contains("ip_vs_pe_sip"), "{e}");
+}

@@ -14,11 +14,11 @@ struct Refuse {
 impl Transport for Refuse {
     fn request(&mut self, msg: &IpvsMessage, _kind: RequestKind) -> Result<Vec<IpvsMessage>> {
         self.sent.push(msg.cmd);
-        Err(Error::Kernel(KernelContext {
-            errno: self.errno,
-            operation: Operation::Other,
-            object: String::new(),
-        }))
+        Err(Error::Kernel(KernelContext::new(
+            self.errno,
+            Operation::Other,
+            "",
+        )))
     }
 }
 

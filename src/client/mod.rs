@@ -32,7 +32,7 @@ pub use crate::model::ServiceEntry;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use crate::error::{Error, KernelContext, Operation, Result};
+use crate::error::{Error, KernelContext, MissingModule, Operation, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::{KernelTransport, Transport};
 
@@ -572,25 +572,26 @@ impl ErrCtx {
     }
 
     /// The kernel looks the scheduler up before the persistence engine, and both answer
-    /// ENOENT. With an engine named, tell them apart by which module is loaded.
-    fn enoent_is_pe(&self) -> bool {
-        let (Some(sched), Some(pe)) = (&self.scheduler, &self.pe) else {
-            return false;
-        };
-        let loaded = |m: String| Path::new("/sys/module").join(m).exists();
-        // "none" is no scheduler at all (the kernel looks nothing up for it).
-        let sched_ok = sched == "none" || loaded(format!("ip_vs_{sched}"));
-        sched_ok && !loaded(format!("ip_vs_pe_{pe}"))
+    /// ENOENT: the transport that knows the kernel's modules named the missing one
+    /// ([`KernelContext::missing`]). A transport that could not tell leaves it out: then it
+    /// is the scheduler, unless the service has the scheduler `none` (nothing to look up)
+    /// and an engine.
+    fn enoent_is_pe(&self, kc: &KernelContext) -> bool {
+        match &kc.missing {
+            Some(MissingModule::PersistenceEngine(_)) => true,
+            Some(_) => false,
+            None => self.scheduler.as_deref() == Some("none") && self.pe.is_some(),
+        }
     }
 }
 
 /// A destination not in its service's list, named as the kernel names a missing one.
 fn no_such_destination(id: &ServiceId, addr: SocketAddr) -> Error {
-    Error::NoSuchDestination(KernelContext {
-        errno: libc::ENOENT,
-        operation: Operation::GetDestinations,
-        object: format!("{id} -> {addr}"),
-    })
+    Error::NoSuchDestination(KernelContext::new(
+        libc::ENOENT,
+        Operation::GetDestinations,
+        format!("{id} -> {addr}"),
+    ))
 }
 
 /// Whether two reads of the table agree in configuration, in the same order.
@@ -608,8 +609,8 @@ pub(crate) fn same_tables(a: &[ServiceEntry], b: &[ServiceEntry]) -> bool {
 
 /// Name the case of a kernel refusal from the operation that got it.
 fn classify(e: Error, op: Operation, object: impl FnOnce() -> String, ctx: &ErrCtx) -> Error {
-    let errno = match e {
-        Error::Kernel(ref k) => k.errno,
+    let (errno, missing) = match e {
+        Error::Kernel(k) => (k.errno, k.missing),
         Error::Timeout { .. } => return Error::Timeout { operation: op },
         Error::Protocol { reason, .. } => {
             return Error::Protocol {
@@ -623,6 +624,7 @@ fn classify(e: Error, op: Operation, object: impl FnOnce() -> String, ctx: &ErrC
         errno,
         operation: op,
         object: object(),
+        missing,
     };
     use Operation::*;
     match (errno, op) {
@@ -633,7 +635,7 @@ fn classify(e: Error, op: Operation, object: impl FnOnce() -> String, ctx: &ErrC
         (libc::ESRCH, StopDaemon) => Error::NoSuchDaemon(kc),
         (libc::ESRCH, _) => Error::NoSuchService(kc),
         (libc::ENOENT, UpdateDestination | DeleteDestination) => Error::NoSuchDestination(kc),
-        (libc::ENOENT, AddService | UpdateService) if ctx.enoent_is_pe() => {
+        (libc::ENOENT, AddService | UpdateService) if ctx.enoent_is_pe(&kc) => {
             Error::PersistenceEngineNotFound(kc)
         }
         (libc::ENOENT, AddService | UpdateService) => Error::SchedulerNotFound(kc),

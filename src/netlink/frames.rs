@@ -90,11 +90,7 @@ pub(crate) fn dump_frame(
 
 /// A kernel refusal with its errno, before the client names it.
 pub(crate) fn kernel_error(errno: i32, op: Operation) -> Error {
-    Error::Kernel(KernelContext {
-        errno,
-        operation: op,
-        object: String::new(),
-    })
+    Error::Kernel(KernelContext::new(errno, op, ""))
 }
 
 /// A frame's netlink message type.

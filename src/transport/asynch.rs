@@ -433,7 +433,8 @@ impl AsyncTransport for TokioTransport {
             }
             Ok(())
         })
-        .await?;
+        .await
+        .map_err(|e| super::name_missing_module(msg, e, &super::probe::kernel_has_module))?;
         Ok(replies)
     }
 
@@ -519,7 +520,9 @@ impl AsyncTransport for TokioTransport {
             self.settle(acks.pending(), r)?;
             start = end;
         }
-        Ok(results)
+        Ok(super::kernel::name_missing_modules(results, |i| {
+            msgs[i].clone()
+        }))
     }
 }
 

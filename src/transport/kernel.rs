@@ -538,15 +538,17 @@ impl Transport for KernelTransport {
     }
 
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
-        if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon)
+        let r = if matches!(msg.cmd, IpvsCmd::NewDaemon | IpvsCmd::DelDaemon)
             && self.timeout < DAEMON_TIMEOUT
         {
             self.sock.set_timeout(DAEMON_TIMEOUT)?;
             let r = self.request_inner(msg, kind);
             self.sock.set_timeout(self.timeout)?;
-            return r;
-        }
-        self.request_inner(msg, kind)
+            r
+        } else {
+            self.request_inner(msg, kind)
+        };
+        r.map_err(|e| super::name_missing_module(msg, e, &super::probe::kernel_has_module))
     }
 
     fn dump_each(
@@ -587,7 +589,7 @@ impl Transport for KernelTransport {
             Ok(())
         })();
         self.out = out;
-        r.map(|()| results)
+        r.map(|()| name_missing_modules(results, |i| msgs[i].clone()))
     }
 
     /// From [`PIPELINE_MIN`] requests on, the requests are built and framed on a scoped
@@ -637,8 +639,30 @@ impl Transport for KernelTransport {
             }
             Ok(())
         })?;
-        Ok(results)
+        Ok(name_missing_modules(results, build))
     }
+}
+
+/// Name the missing module of every service write of a batch refused with ENOENT (see
+/// [`name_missing_module`](super::name_missing_module)); `msg(i)` rebuilds request `i`, for
+/// those only.
+pub(crate) fn name_missing_modules(
+    mut results: Vec<Result<Vec<IpvsMessage>>>,
+    msg: impl Fn(usize) -> IpvsMessage,
+) -> Vec<Result<Vec<IpvsMessage>>> {
+    for (i, r) in results.iter_mut().enumerate() {
+        if matches!(r, Err(Error::Kernel(k)) if k.errno == libc::ENOENT) {
+            if let Err(e) = std::mem::replace(r, Ok(Vec::new())) {
+                let m = msg(i);
+                *r = Err(super::name_missing_module(
+                    &m,
+                    e,
+                    &super::probe::kernel_has_module,
+                ));
+            }
+        }
+    }
+    results
 }
 
 #[cfg(test)]

@@ -41,11 +41,7 @@ impl Errno {
     const EAFNOSUPPORT: Errno = Errno(libc::EAFNOSUPPORT);
 
     fn into_error(self) -> Error {
-        Error::Kernel(KernelContext {
-            errno: self.0,
-            operation: Operation::Other,
-            object: String::new(),
-        })
+        Error::Kernel(KernelContext::new(self.0, Operation::Other, ""))
     }
 }
 
@@ -593,6 +589,19 @@ impl Transport for MockKernel {
     }
 
     fn request(&mut self, msg: &IpvsMessage, kind: RequestKind) -> Result<Vec<IpvsMessage>> {
-        self.answer(msg, kind)
+        self.answer(msg, kind).map_err(|e| {
+            // The mock knows which modules its kernel has: its profile.
+            let has = |m: &str| {
+                let cfg = &self.config;
+                m.strip_prefix("ip_vs_pe_").map_or_else(
+                    || {
+                        m.strip_prefix("ip_vs_")
+                            .is_some_and(|s| cfg.schedulers.iter().any(|x| x == s))
+                    },
+                    |p| cfg.persistence_engines.iter().any(|x| x == p),
+                )
+            };
+            super::name_missing_module(msg, e, &has)
+        })
     }
 }

@@ -203,6 +203,46 @@ impl ServiceDumpCheck {
     }
 }
 
+/// After the kernel refused a service write (`NEW_SERVICE`, `SET_SERVICE`) with ENOENT, name
+/// the module it lacks. The kernel looks the scheduler up first, then the persistence engine,
+/// and answers ENOENT for either; `has(module)` is the transport's knowledge of which kernel
+/// modules exist (`ip_vs_rr`, `ip_vs_pe_sip`). Other errors pass unchanged.
+pub(crate) fn name_missing_module(
+    msg: &IpvsMessage,
+    e: Error,
+    has: &dyn Fn(&str) -> bool,
+) -> Error {
+    use crate::wire::{IpvsCmd, ServiceAttr};
+    let Error::Kernel(mut kc) = e else {
+        return e;
+    };
+    if kc.errno != libc::ENOENT || !matches!(msg.cmd, IpvsCmd::NewService | IpvsCmd::SetService) {
+        return Error::Kernel(kc);
+    }
+    let attrs = msg.service_attrs().unwrap_or_default();
+    let name = |want: fn(&ServiceAttr) -> Option<&String>| attrs.iter().rev().find_map(want);
+    let sched = name(|a| match a {
+        ServiceAttr::SchedName(n) => Some(n),
+        _ => None,
+    });
+    let pe = name(|a| match a {
+        ServiceAttr::PeName(n) => Some(n),
+        _ => None,
+    });
+    kc.missing = match (sched, pe) {
+        // "none" is no scheduler: the kernel looks nothing up for it.
+        (Some(s), _) if s != "none" && !has(&format!("ip_vs_{s}")) => {
+            Some(crate::error::MissingModule::Scheduler(s.clone()))
+        }
+        (_, Some(p)) if !p.is_empty() && !has(&format!("ip_vs_pe_{p}")) => {
+            Some(crate::error::MissingModule::PersistenceEngine(p.clone()))
+        }
+        (Some(s), _) if s != "none" => Some(crate::error::MissingModule::Scheduler(s.clone())),
+        _ => None,
+    };
+    Error::Kernel(kc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ServiceDumpCheck;

@@ -84,6 +84,12 @@ pub fn running_kernel(conn_table_size: Option<u32>) -> Capabilities {
     caps
 }
 
+/// Whether the running kernel has this module: loaded (`/sys/module`), built in, or on disk
+/// for it (after a refusal, a module the kernel could load would be loaded already).
+pub(crate) fn kernel_has_module(module: &str) -> bool {
+    Path::new("/sys/module").join(module).exists() || Modules::read().is_some_and(|m| m.has(module))
+}
+
 /// The kernel modules that can be loaded or are built in.
 struct Modules {
     names: Vec<String>,
