@@ -419,6 +419,9 @@ impl fmt::Display for KernelContext {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidError {
+    /// A firewall-mark service needs a mark other than 0 (0 means "no mark" to the kernel).
+    #[error("firewall mark 0 is not a mark: a fwmark service needs a mark from 1 up")]
+    ZeroFwmark,
     /// A non-fwmark service on port 0 needs persistence (as ipvsadm requires).
     #[error("port 0 is only allowed for a persistent service")]
     ZeroPortWithoutPersistence,

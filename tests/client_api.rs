@@ -208,3 +208,10 @@ fn the_missing_scheduler_or_engine_is_named_by_the_mock_whatever_the_machine() {
     assert!(matches!(e, Error::PersistenceEngineNotFound(_)), "{e:?}");
     assert!(e.to_string().contains("ip_vs_pe_sip"), "{e}");
 }
+
+#[test]
+fn a_zero_fwmark_is_named_as_such() {
+    let e = Service::fwmark(0).build().unwrap_err();
+    assert_eq!(e, lvs::InvalidError::ZeroFwmark);
+    assert!(e.to_string().contains("firewall mark 0"), "{e}");
+}

@@ -438,7 +438,7 @@ impl Service {
             }
         }
         if let ServiceId::Fwmark { mark: 0, .. } = self.id {
-            return Err(InvalidError::parse("0", "a non-zero firewall mark"));
+            return Err(InvalidError::ZeroFwmark);
         }
         self.scheduler.validate()?;
         if let Some(p) = &self.persistence {

@@ -45,7 +45,7 @@ const IPVS_INFO_ATTR_CONN_TAB_SIZE: u16 = 2;
 pub enum IpvsCmd {
     /// `IPVS_CMD_NEW_SERVICE`: add a service; also the tag of service dump replies.
     NewService,
-    /// `IPVS_CMD_SET_SERVICE`: edit a service.
+    /// `IPVS_CMD_SET_SERVICE`: update a service in place.
     SetService,
     /// `IPVS_CMD_DEL_SERVICE`: delete a service.
     DelService,
@@ -53,7 +53,7 @@ pub enum IpvsCmd {
     GetService,
     /// `IPVS_CMD_NEW_DEST`: add a destination; also the tag of destination dump replies.
     NewDest,
-    /// `IPVS_CMD_SET_DEST`: edit a destination.
+    /// `IPVS_CMD_SET_DEST`: update a destination in place.
     SetDest,
     /// `IPVS_CMD_DEL_DEST`: delete a destination.
     DelDest,
