@@ -215,3 +215,22 @@ fn a_zero_fwmark_is_named_as_such() {
     assert_eq!(e, lvs::InvalidError::ZeroFwmark);
     assert!(e.to_string().contains("firewall mark 0"), "{e}");
 }
+
+#[test]
+fn a_refusal_names_its_object_as_typed_values() {
+    use lvs::RefusedObject;
+    let mut ipvs = Ipvs::with_transport(MockKernel::new());
+    let svc = Service::tcp(sa("10.0.0.1:80")).build().unwrap();
+    ipvs.add_service(&svc).unwrap();
+    let d = Destination::builder(sa("10.0.0.2:80")).build().unwrap();
+    ipvs.add_destination(&svc.id, &d).unwrap();
+    let Err(Error::DestinationExists(ctx)) = ipvs.add_destination(&svc.id, &d) else {
+        panic!("the second add must be refused");
+    };
+    assert_eq!(ctx.service(), Some(svc.id));
+    assert_eq!(ctx.destination(), Some(sa("10.0.0.2:80")));
+    let Err(Error::ServiceExists(ctx)) = ipvs.add_service(&svc) else {
+        panic!("the second add must be refused");
+    };
+    assert_eq!((ctx.service(), ctx.destination()), (Some(svc.id), None));
+}

@@ -8,6 +8,7 @@ mod info;
 mod kernel;
 mod op;
 mod persistence;
+mod refusal;
 mod scheduler;
 #[cfg(feature = "serde")]
 mod serde_impls;
@@ -23,6 +24,7 @@ pub use info::{Info, Timeouts, Version};
 pub use kernel::{Capabilities, ConnTable, KernelVersion, ServiceOrder};
 pub use op::Op;
 pub use persistence::{Netmask, Persistence, PersistenceEngine};
+pub use refusal::RefusedObject;
 pub use scheduler::{SchedFlags, Scheduler};
 pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};
 pub use stats::{rates, Rates, Stats};
