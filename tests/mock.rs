@@ -1090,7 +1090,7 @@ fn daemon_refusals() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Any operation sequence: the mock answers without panicking, a clone answers the same,
+    /// Any operation sequence: the mock answers without panicking, a second mock answers the same,
     /// and its own view of the table is what the client reads back.
     #[test]
     fn any_sequence_is_answered_consistently(seq in actions(40)) {
@@ -1105,7 +1105,7 @@ proptest! {
         prop_assert_eq!(&a.transport().services(), &table);
         prop_assert_eq!(a.transport().timeouts(), a.timeouts().unwrap());
         prop_assert_eq!(a.transport().daemons(), a.daemons().unwrap());
-        prop_assert_eq!(a.transport().clone(), b.into_transport());
+        prop_assert_eq!(a.transport().fork(), b.into_transport());
     }
 
     /// Adding what a listing shows to a fresh mock rebuilds the same listing.

@@ -13,6 +13,8 @@ mod addr;
 mod parse;
 mod table;
 
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
 use netlink_packet_core::{Emitable, NetlinkPayload, NLM_F_DUMP};
 
 use super::{RequestKind, Transport};
@@ -287,7 +289,7 @@ impl MockKernelBuilder {
     pub fn build(self) -> MockKernel {
         MockKernel {
             config: self.config,
-            table: Table::default(),
+            table: Arc::new(Mutex::new(Table::default())),
         }
     }
 }
@@ -297,10 +299,30 @@ impl MockKernelBuilder {
 /// [`Ipvs::with_transport`](crate::Ipvs::with_transport) and the code under test cannot tell
 /// it from a real namespace.
 ///
-/// It is `Send` and `Clone` (a clone is an independent snapshot, handy to compare states),
-/// and its state can be read directly: [`services`](Self::services),
-/// [`timeouts`](Self::timeouts), [`daemons`](Self::daemons), [`info`](Self::info). Build one
-/// for a given kernel with [`MockKernel::builder`].
+/// It is `Send`, `Sync` and `Clone`, and **a clone shares the table**: like two netlink
+/// sockets on one namespace, every clone sees what any of them changed, so a health checker
+/// and a reconciler (or a test and the code under test) can each hold a handle on one table.
+/// For an independent copy of the state as it is now (to compare states, or to try
+/// something without touching the original), use [`fork`](Self::fork). Two mocks are equal
+/// (`==`) when their profiles and states are, shared or not. Its state can be read
+/// directly: [`services`](Self::services), [`timeouts`](Self::timeouts),
+/// [`daemons`](Self::daemons), [`info`](Self::info). Build one for a given kernel with
+/// [`MockKernel::builder`].
+///
+/// ```
+/// use lvs::transport::MockKernel;
+/// use lvs::{Ipvs, Service};
+///
+/// let mock = MockKernel::new();
+/// let mut reconciler = Ipvs::with_transport(mock.clone());
+/// let mut checker = Ipvs::with_transport(mock.clone());
+/// let copy = mock.fork();
+/// reconciler.add_service(&Service::tcp("10.0.0.1:80".parse()?).build()?)?;
+/// assert_eq!(checker.services()?.len(), 1, "a clone shares the table");
+/// assert_eq!(mock.services().len(), 1);
+/// assert!(copy.services().is_empty(), "a fork does not");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`, each point
 /// checked against Debian's 5.10, 6.1, 6.12 and 7.x kernels by the differential suite (and
@@ -401,11 +423,31 @@ impl MockKernelBuilder {
 /// assert!(matches!(old.add_service(&twos), Err(lvs::Error::SchedulerNotFound(_))));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MockKernel {
+    /// The profile: fixed when built, so each clone keeps its own copy.
     config: Config,
-    table: Table,
+    /// The namespace's state, shared by every clone.
+    table: Arc<Mutex<Table>>,
 }
+
+impl PartialEq for MockKernel {
+    /// The same profile and the same state (services, destinations, connections, clock,
+    /// timeouts, daemons), whether or not the two share it.
+    fn eq(&self, other: &MockKernel) -> bool {
+        if self.config != other.config {
+            return false;
+        }
+        if Arc::ptr_eq(&self.table, &other.table) {
+            return true;
+        }
+        // One lock at a time: two threads comparing a == b and b == a cannot deadlock.
+        let mine = self.state().clone();
+        mine == *other.state()
+    }
+}
+
+impl Eq for MockKernel {}
 
 impl Default for MockKernel {
     fn default() -> Self {
@@ -424,10 +466,32 @@ impl MockKernel {
         MockKernelBuilder::default()
     }
 
+    /// An independent copy of this mock: the same profile and a copy of the state as it is
+    /// now (services, destinations, connections, clock, timeouts, daemons), which no longer
+    /// follows this one (a [`clone`](Clone::clone) shares the state instead).
+    pub fn fork(&self) -> MockKernel {
+        MockKernel {
+            config: self.config.clone(),
+            table: Arc::new(Mutex::new(self.state().clone())),
+        }
+    }
+
+    /// Whether `self` and `other` are handles on one table (one is a clone of the other).
+    pub fn shares_table_with(&self, other: &MockKernel) -> bool {
+        Arc::ptr_eq(&self.table, &other.table)
+    }
+
+    /// The shared state, locked. A panic while it was held (in a test's thread) leaves the
+    /// state as it was: every change is made whole or not at all.
+    fn state(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Every service with its destinations, in the order a kernel dump lists them, as the
-    /// client would read them (stats and counters zero).
+    /// client would read them (stats zero, connection counters as injected).
     pub fn services(&self) -> Vec<ServiceEntry> {
-        self.table
+        let table = self.state();
+        table
             .ordered(&self.config)
             .into_iter()
             .filter_map(|s| self.entry(s).ok())
@@ -455,13 +519,13 @@ impl MockKernel {
 
     /// The connection timeouts.
     pub fn timeouts(&self) -> Timeouts {
-        let [tcp, tcp_fin, udp] = self.table.timeouts;
+        let [tcp, tcp_fin, udp] = self.state().timeouts;
         Timeouts { tcp, tcp_fin, udp }
     }
 
     /// The running sync daemons (master first), with the defaults the kernel filled in.
     pub fn daemons(&self) -> Vec<Daemon> {
-        self.table
+        self.state()
             .dump_daemons()
             .iter()
             .filter_map(|m| m.daemon().ok())
@@ -479,7 +543,7 @@ impl MockKernel {
     /// The connection table size `GET_INFO` reports: 0 on 7.x before the namespace's first
     /// service or sync daemon, which allocate the table.
     fn conn_table_size(&self) -> u32 {
-        if self.config.conn_tab_lazy && !self.table.enabled {
+        if self.config.conn_tab_lazy && !self.state().enabled {
             0
         } else {
             self.config.conn_tab_size
@@ -530,23 +594,23 @@ impl MockKernel {
     }
 
     fn dispatch(
-        &mut self,
+        &self,
         cmd: IpvsCmd,
         dump: bool,
         attrs: &[IpvsAttr],
     ) -> Result<Vec<IpvsMessage>, Errno> {
         let conn_table_size = self.conn_table_size();
         let cfg = &self.config;
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         if dump {
             return match cmd {
-                IpvsCmd::GetService => Ok(self
-                    .table
+                IpvsCmd::GetService => Ok(table
                     .ordered(cfg)
                     .into_iter()
                     .map(|s| table::service_reply(cfg, s))
                     .collect()),
-                IpvsCmd::GetDest => Ok(self.table.dump_dests(cfg, attrs)),
-                IpvsCmd::GetDaemon => Ok(self.table.dump_daemons()),
+                IpvsCmd::GetDest => Ok(table.dump_dests(cfg, attrs)),
+                IpvsCmd::GetDaemon => Ok(table.dump_daemons()),
                 _ => Err(Errno::EOPNOTSUPP),
             };
         }
@@ -559,12 +623,12 @@ impl MockKernel {
             | IpvsCmd::DelDest
             | IpvsCmd::SetConfig
             | IpvsCmd::Zero
-            | IpvsCmd::Flush => self.table.set_cmd(cfg, cmd, attrs).map(|()| Vec::new()),
+            | IpvsCmd::Flush => table.set_cmd(cfg, cmd, attrs).map(|()| Vec::new()),
             IpvsCmd::NewDaemon | IpvsCmd::DelDaemon => {
-                self.table.set_daemon(cfg, cmd, attrs).map(|()| Vec::new())
+                table.set_daemon(cfg, cmd, attrs).map(|()| Vec::new())
             }
-            IpvsCmd::GetService => Ok(vec![self.table.get_service(cfg, attrs)?]),
-            IpvsCmd::GetConfig => Ok(vec![self.table.timeouts_reply()]),
+            IpvsCmd::GetService => Ok(vec![table.get_service(cfg, attrs)?]),
+            IpvsCmd::GetConfig => Ok(vec![table.timeouts_reply()]),
             IpvsCmd::GetInfo => Ok(vec![table::reply(
                 IpvsCmd::SetInfo,
                 vec![
