@@ -1085,6 +1085,178 @@ fn daemon_refusals() {
     assert_eq!(ipvs.daemons().unwrap(), []);
 }
 
+// ---- connections and the clock ------------------------------------------------------
+
+/// `(active, inactive)` of each destination of `id`, by address, as a listing reports them.
+fn conn_counts(
+    ipvs: &mut Ipvs<MockKernel>,
+    id: &ServiceId,
+) -> Vec<(std::net::SocketAddr, u32, u32)> {
+    let mut v: Vec<_> = ipvs
+        .destinations(id)
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let c = d.counters.expect("a listing carries the counters");
+            (d.socket_addr(), c.active, c.inactive)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn injected_connections_show_in_the_counters_and_expire_on_the_clock() {
+    let (mut ipvs, id) = with_service();
+    let mock = ipvs.transport().clone();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.3:80")).unwrap();
+    let secs = std::time::Duration::from_secs;
+    assert!(mock.set_connections(&id, sa("10.0.0.2:80"), 7, 3));
+    assert!(mock.add_connection(&id, sa("10.0.0.3:80"), secs(5), secs(20)));
+    assert!(mock.add_connection(&id, sa("10.0.0.3:80"), secs(30), secs(20)));
+    // Unknown service or destination: nothing set.
+    assert!(!mock.set_connections(&id, sa("10.0.0.9:80"), 1, 1));
+    assert!(!mock.set_connections(&tcp("10.0.0.9:80"), sa("10.0.0.2:80"), 1, 1));
+    let at = |ipvs: &mut Ipvs<MockKernel>| conn_counts(ipvs, &id);
+    assert_eq!(
+        at(&mut ipvs),
+        [(sa("10.0.0.2:80"), 7, 3), (sa("10.0.0.3:80"), 2, 0)]
+    );
+    mock.advance(secs(5));
+    assert_eq!(at(&mut ipvs)[1], (sa("10.0.0.3:80"), 1, 1));
+    mock.advance(secs(20));
+    assert_eq!(at(&mut ipvs)[1], (sa("10.0.0.3:80"), 1, 0));
+    mock.advance(secs(20));
+    assert_eq!(at(&mut ipvs)[1], (sa("10.0.0.3:80"), 0, 1));
+    mock.advance(secs(10));
+    assert_eq!(
+        at(&mut ipvs),
+        [(sa("10.0.0.2:80"), 7, 3), (sa("10.0.0.3:80"), 0, 0)]
+    );
+    assert_eq!(mock.now(), secs(55));
+    // The mock's own view carries the same counters; an edit keeps the connections.
+    let entry = mock.service(&id).unwrap();
+    assert_eq!(
+        entry
+            .destinations
+            .iter()
+            .filter_map(|d| d.counters)
+            .map(|c| c.active)
+            .sum::<u32>(),
+        7
+    );
+    let mut heavier = masq("10.0.0.2:80");
+    heavier.weight = 5;
+    ipvs.update_destination(&id, &heavier).unwrap();
+    assert_eq!(at(&mut ipvs)[0], (sa("10.0.0.2:80"), 7, 3));
+    // Setting replaces: fixed counts and timed connections alike.
+    assert!(mock.add_connection(&id, sa("10.0.0.2:80"), secs(1), secs(1)));
+    assert!(mock.set_connections(&id, sa("10.0.0.2:80"), 0, 1));
+    assert_eq!(at(&mut ipvs)[0], (sa("10.0.0.2:80"), 0, 1));
+}
+
+#[test]
+fn a_destination_deleted_with_connections_stays_in_the_trash_until_they_expire() {
+    let (mut ipvs, id) = with_service();
+    let mock = ipvs.transport().clone();
+    let secs = std::time::Duration::from_secs;
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.3:80")).unwrap();
+    assert!(mock.add_connection(&id, sa("10.0.0.2:80"), secs(10), secs(10)));
+    ipvs.delete_destination(&id, sa("10.0.0.2:80")).unwrap();
+    ipvs.delete_destination(&id, sa("10.0.0.3:80")).unwrap();
+    // Gone from every listing; the one with a connection is in the trash, the other freed.
+    assert!(ipvs.destinations(&id).unwrap().is_empty());
+    assert_eq!(mock.trash_len(), 1);
+    // Added again: back from the trash, with its connection.
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(mock.trash_len(), 0);
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.2:80"), 1, 0)]);
+    // With its service: the same; a new service of that identity finds it there.
+    ipvs.delete_service(&id).unwrap();
+    assert_eq!(mock.trash_len(), 1);
+    mock.advance(secs(5));
+    ipvs.add_service(
+        &Service::builder(id)
+            .scheduler(Scheduler::Rr)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.2:80"), 1, 0)]);
+    // By a flush, then expired: the trash empties and a new one starts without connections.
+    ipvs.flush().unwrap();
+    assert_eq!(mock.trash_len(), 1);
+    mock.advance(secs(15));
+    assert_eq!(mock.trash_len(), 0);
+    ipvs.add_service(
+        &Service::builder(id)
+            .scheduler(Scheduler::Rr)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.2:80"), 0, 0)]);
+}
+
+/// A drain as a control plane writes it: weight 0, then wait (here: on the mock's clock)
+/// until the real server has no active connection left, then delete it.
+fn drain(
+    ipvs: &mut Ipvs<MockKernel>,
+    id: &ServiceId,
+    real: &Destination,
+    tick: std::time::Duration,
+    max_ticks: u32,
+) -> Option<u32> {
+    let mut quiet = real.clone();
+    quiet.weight = 0;
+    ipvs.update_destination(id, &quiet).unwrap();
+    for waited in 0..=max_ticks {
+        let dests = ipvs.destinations(id).unwrap();
+        let me = dests
+            .iter()
+            .find(|d| d.socket_addr() == real.socket_addr())?;
+        assert_eq!(me.weight, 0, "drained at weight 0");
+        if me.counters.map_or(0, |c| c.active) == 0 {
+            ipvs.delete_destination(id, real.socket_addr()).unwrap();
+            return Some(waited);
+        }
+        ipvs.transport().advance(tick);
+    }
+    None
+}
+
+#[test]
+fn a_drain_loop_waits_for_the_active_connections_to_end() {
+    let (mut ipvs, id) = with_service();
+    let mock = ipvs.transport().clone();
+    let secs = std::time::Duration::from_secs;
+    let real = masq("10.0.0.2:80");
+    ipvs.add_destination(&id, &real).unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.3:80")).unwrap();
+    for i in 1..=5 {
+        assert!(mock.add_connection(&id, real.socket_addr(), secs(10 * i), secs(120)));
+    }
+    assert!(mock.add_connection(&id, sa("10.0.0.3:80"), secs(1000), secs(1)));
+    // The last active connection ends at 50 s: the drain waits 50 ticks of 1 s, no fewer.
+    assert_eq!(drain(&mut ipvs, &id, &real, secs(1), 100), Some(50));
+    assert_eq!(mock.now(), secs(50));
+    // Deleted with its inactive connections left: in the trash, out of the listing.
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.3:80"), 1, 0)]);
+    assert_eq!(mock.trash_len(), 1);
+    // A real server whose connections never end is never drained.
+    assert!(mock.set_connections(&id, sa("10.0.0.3:80"), 1, 0));
+    assert_eq!(
+        drain(&mut ipvs, &id, &masq("10.0.0.3:80"), secs(1), 20),
+        None
+    );
+    mock.advance(secs(200));
+    assert_eq!(mock.trash_len(), 0);
+}
+
 // ---- properties -----------------------------------------------------------------------
 
 proptest! {

@@ -10,10 +10,13 @@
 //! Everything it models, and what it does not, is documented on [`MockKernel`].
 
 mod addr;
+mod conns;
 mod parse;
 mod table;
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use netlink_packet_core::{Emitable, NetlinkPayload, NLM_F_DUMP};
 
@@ -361,8 +364,8 @@ impl MockKernelBuilder {
 ///   1024 (backup) ..= 65535 less the headers).
 /// - **Replies, kernel-style.** The kernel's command tags (`NEW_SERVICE`, `NEW_DEST`,
 ///   `NEW_DAEMON`, `SET_CONFIG`, `SET_INFO`) and attribute order, no `NLA_F_NESTED`,
-///   `STATS` and `STATS64` with zero counters, connection counters 0 (the mock carries no
-///   traffic); `GET_DEST` for a missing (or badly named) service is an empty dump; the
+///   `STATS` and `STATS64` with zero counters, the active and inactive connection counters
+///   as the test injected them (below), persistent ones 0; `GET_DEST` for a missing (or badly named) service is an empty dump; the
 ///   daemon dump lists the master, then the backup; info is version 1.2.1 and a connection
 ///   table of 4096 entries (configurable; the 7.x profile: 0, then 256).
 /// - **Dump order.** Destinations newest first (the kernel adds at the head of the list;
@@ -373,11 +376,17 @@ impl MockKernelBuilder {
 ///   differential test finds the real namespace's seed from one dump).
 /// - **Flush** deletes every service with its destinations and nothing else (timeouts and
 ///   daemons stay); **zero** succeeds on any existing service (ESRCH otherwise) or on all.
+/// - **Connections, injected.** The mock carries no traffic, but a test can give a
+///   destination connections: fixed counts ([`set_connections`](Self::set_connections)) or
+///   connections that go inactive and expire on the mock's clock
+///   ([`add_connection`](Self::add_connection), [`advance`](Self::advance)), reported in
+///   the destination's counters as the kernel reports them. A destination deleted (alone,
+///   with its service, or by a flush) while it has connections leaves every listing but
+///   stays in the kernel's trash ([`trash_len`](Self::trash_len)) until they expire;
+///   adding it again to a service of the same identity brings it back with them.
 ///
-/// Not modelled: traffic (counters, rates, connections, the estimator: all stay 0); the
-/// kernel's trash of deleted destinations (a destination re-added from it skips the
-/// address check, which only matters if `lo` went down in between; otherwise it is
-/// indistinguishable from a new one without traffic); routing beyond a namespace with only
+/// Not modelled: traffic (the statistics, rates and the estimator stay 0; connections are
+/// only those injected, and nothing is scheduled); routing beyond a namespace with only
 /// `lo` (an address made local or routable by other interfaces is judged as in a
 /// namespace with `lo` alone; see [`loopback_up`](MockKernelBuilder::loopback_up));
 /// interfaces that are down or lack IPv4/IPv6 (a daemon starts on any interface the
@@ -494,7 +503,7 @@ impl MockKernel {
         table
             .ordered(&self.config)
             .into_iter()
-            .filter_map(|s| self.entry(s).ok())
+            .filter_map(|s| self.entry(s, table.now).ok())
             .collect()
     }
 
@@ -503,18 +512,128 @@ impl MockKernel {
         self.services().into_iter().find(|e| e.service.id == *id)
     }
 
-    fn entry(&self, s: &table::Svc) -> Result<ServiceEntry, DecodeError> {
+    fn entry(&self, s: &table::Svc, now: Duration) -> Result<ServiceEntry, DecodeError> {
         let service = ServiceAttr::to_service(&table::service_attrs(&self.config, s))?;
         let af = service.id.af();
         let destinations = s
             .dests
             .iter()
-            .map(|d| DestAttr::to_destination(&table::dest_attrs(d), af))
+            .map(|d| DestAttr::to_destination(&table::dest_attrs(d, now), af))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ServiceEntry {
             service,
             destinations,
         })
+    }
+
+    /// Set the connections of a destination: `active` and `inactive` ones that never
+    /// expire, in place of all it had (timed ones included). Listings report them as the
+    /// kernel does, in the destination's [`counters`](crate::Destination::counters)
+    /// (`activeconns`, `inactconns`; persistent templates stay 0). `false` (and nothing
+    /// changed) when the service or the destination does not exist.
+    ///
+    /// The mock carries no traffic and schedules nothing: the connections are there because
+    /// the test put them there, whatever the destination's weight.
+    pub fn set_connections(
+        &self,
+        service: &ServiceId,
+        dest: SocketAddr,
+        active: u32,
+        inactive: u32,
+    ) -> bool {
+        self.with_dest(service, dest, |d, _| d.conns.set(active, inactive))
+    }
+
+    /// Add one connection to a destination, active for `active_for` from now on the
+    /// mock's clock, then inactive (as a closed TCP connection in `TIME_WAIT` or
+    /// `FIN_WAIT`) for `inactive_for`, then gone. The clock moves only with
+    /// [`advance`](Self::advance). `false` (and nothing changed) when the service or the
+    /// destination does not exist.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lvs::transport::MockKernel;
+    /// use lvs::{Destination, Ipvs, Service};
+    ///
+    /// let mock = MockKernel::new();
+    /// let mut ipvs = Ipvs::with_transport(mock.clone());
+    /// let svc = Service::tcp("10.0.0.1:80".parse()?).build()?;
+    /// let real = Destination::builder("10.0.0.2:80".parse()?).masquerade().build()?;
+    /// ipvs.add_service(&svc)?;
+    /// ipvs.add_destination(&svc.id, &real)?;
+    /// let secs = Duration::from_secs;
+    /// assert!(mock.add_connection(&svc.id, real.socket_addr(), secs(10), secs(60)));
+    /// let counters = |ipvs: &mut Ipvs<MockKernel>| ipvs.destinations(&svc.id).map(|d| d[0].counters);
+    /// assert_eq!(counters(&mut ipvs)?.map(|c| (c.active, c.inactive)), Some((1, 0)));
+    /// mock.advance(secs(10));
+    /// assert_eq!(counters(&mut ipvs)?.map(|c| (c.active, c.inactive)), Some((0, 1)));
+    /// mock.advance(secs(60));
+    /// assert_eq!(counters(&mut ipvs)?.map(|c| (c.active, c.inactive)), Some((0, 0)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_connection(
+        &self,
+        service: &ServiceId,
+        dest: SocketAddr,
+        active_for: Duration,
+        inactive_for: Duration,
+    ) -> bool {
+        self.with_dest(service, dest, |d, now| {
+            d.conns.add(now, active_for, inactive_for)
+        })
+    }
+
+    /// Move the mock's clock on by `by`: timed connections (see
+    /// [`add_connection`](Self::add_connection)) go inactive and expire, and deleted
+    /// destinations whose last connection expired leave the trash. Every clone sees the
+    /// same clock.
+    pub fn advance(&self, by: Duration) {
+        self.state().advance(by);
+    }
+
+    /// The mock's clock: the sum of every [`advance`](Self::advance) so far.
+    pub fn now(&self) -> Duration {
+        self.state().now
+    }
+
+    /// How many deleted destinations the kernel still keeps, with their connections, in
+    /// its trash list. The kernel keeps a destination deleted (alone or with its service,
+    /// or by a flush) while connections still point to it: no listing shows it, and adding
+    /// the same destination again to a service of the same identity brings it back with
+    /// its connections. The mock keeps one there until its last connection expires (the
+    /// kernel frees it a little later, which no reply can tell apart).
+    pub fn trash_len(&self) -> usize {
+        self.state().trash.len()
+    }
+
+    /// Run `f` on the destination `dest` of `service`, with the clock; whether it exists.
+    fn with_dest(
+        &self,
+        service: &ServiceId,
+        dest: SocketAddr,
+        f: impl FnOnce(&mut table::Dest, Duration),
+    ) -> bool {
+        let ids = ServiceAttr::from_id(service);
+        let Ok(u) = parse::parse_service(Some(&ids), false, self.config.ipv6) else {
+            return false;
+        };
+        let (af, addr) = match dest.ip() {
+            std::net::IpAddr::V4(ip) => {
+                let mut a = [0u8; 16];
+                a[..4].copy_from_slice(&ip.octets());
+                (addr::AF_INET, a)
+            }
+            std::net::IpAddr::V6(ip) => (addr::AF_INET6, ip.octets()),
+        };
+        let mut table = self.state();
+        let now = table.now;
+        match table.dest_mut(&u, af, addr, dest.port()) {
+            Some(d) => {
+                f(d, now);
+                true
+            }
+            None => false,
+        }
     }
 
     /// The connection timeouts.
