@@ -1085,6 +1085,61 @@ fn daemon_refusals() {
     assert_eq!(ipvs.daemons().unwrap(), []);
 }
 
+// ---- one table, several handles ------------------------------------------------------
+
+#[test]
+fn a_checker_and_a_reconciler_share_one_mock_table() {
+    use lvs::client::ReconcileOptions;
+    use lvs::model::{diff, same_config, Difference};
+    use lvs::ServiceEntry;
+
+    let mock = MockKernel::new();
+    let copy = mock.fork();
+    let mut reconciler = Ipvs::with_transport(mock.clone());
+    let mut checker = Ipvs::with_transport(mock.clone());
+    assert!(mock.shares_table_with(reconciler.transport()));
+    assert!(!mock.shares_table_with(&copy));
+    let id = tcp("10.0.0.1:80");
+    let desired = vec![ServiceEntry {
+        service: Service::builder(id)
+            .scheduler(Scheduler::Wrr)
+            .build()
+            .unwrap(),
+        destinations: vec![masq("10.0.0.2:80"), masq("10.0.0.3:80")],
+    }];
+    // Before: the checker sees the service missing.
+    let seen = checker.table().unwrap();
+    assert_eq!(
+        diff(&desired, &seen),
+        [Difference::MissingService(desired[0].clone())]
+    );
+    reconciler
+        .reconcile(&desired, &ReconcileOptions::exact())
+        .unwrap();
+    // After: the checker, on its own handle, sees the reconciler's work.
+    assert!(same_config(&desired, &checker.table().unwrap()));
+    // An operator's change by hand, on a third handle: the checker names the drift...
+    let mut operator = Ipvs::with_transport(mock.clone());
+    operator.delete_destination(&id, sa("10.0.0.3:80")).unwrap();
+    assert_eq!(
+        diff(&desired, &checker.table().unwrap()),
+        [Difference::MissingDestination(id, masq("10.0.0.3:80"))]
+    );
+    // ... the reconciler, from another thread, puts it back, and the checker sees that.
+    let t = std::thread::spawn(move || {
+        reconciler
+            .reconcile(&desired, &ReconcileOptions::exact())
+            .unwrap();
+        desired
+    });
+    let desired = t.join().unwrap();
+    assert!(same_config(&desired, &checker.table().unwrap()));
+    // The fork made at the start saw none of it.
+    assert!(copy.services().is_empty());
+    assert_eq!(mock, *checker.transport());
+    assert_ne!(mock, copy);
+}
+
 // ---- connections and the clock ------------------------------------------------------
 
 /// `(active, inactive)` of each destination of `id`, by address, as a listing reports them.
