@@ -1312,6 +1312,99 @@ fn a_drain_loop_waits_for_the_active_connections_to_end() {
     assert_eq!(mock.trash_len(), 0);
 }
 
+// ---- the table strategies on the default mock ---------------------------------------
+
+/// Apply a table as a control plane would, services first, then destinations: the
+/// refusals, each with the operation that got it.
+fn apply_table(ipvs: &mut Ipvs<MockKernel>, table: &[lvs::ServiceEntry]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for e in table {
+        if let Err(err) = ipvs.add_service(&e.service) {
+            refused.push(format!("add {}: {err}", e.service.id));
+        }
+    }
+    for e in table {
+        for d in &e.destinations {
+            if let Err(err) = ipvs.add_destination(&e.service.id, d) {
+                refused.push(format!(
+                    "add {} to {}: {err}",
+                    d.socket_addr(),
+                    e.service.id
+                ));
+            }
+        }
+    }
+    refused
+}
+
+/// The shrinking demonstration: a property that fails only on one scheduler (`mh`), over
+/// tables of up to 8 services with up to 4 destinations each, shrinks to a table of that
+/// one service, with no destination and nothing else but plain values.
+#[test]
+fn a_table_failing_on_one_scheduler_shrinks_to_that_one_service() {
+    use lvs::strategies::table;
+    use proptest::test_runner::{Config, TestError, TestRunner};
+
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&table(8, 4), |t| {
+        prop_assert!(t.iter().all(|e| e.service.scheduler != Scheduler::Mh));
+        Ok(())
+    });
+    let Err(TestError::Fail(_, minimal)) = result else {
+        panic!("no table with mh in 1000 cases: {result:?}");
+    };
+    assert_eq!(minimal.len(), 1, "shrunk to one service: {minimal:#?}");
+    let e = &minimal[0];
+    assert_eq!(e.service.scheduler, Scheduler::Mh);
+    assert!(
+        e.destinations.is_empty(),
+        "destinations shrink away: {e:#?}"
+    );
+    assert_eq!(e.service.persistence, None, "{e:#?}");
+    assert_eq!(e.service.pe, None, "{e:#?}");
+    assert!(e.service.sched_flags.is_empty(), "{e:#?}");
+    // And it is still a table the kernel takes.
+    let mut ipvs = mock();
+    assert_eq!(apply_table(&mut ipvs, &minimal), Vec::<String>::new());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every desired table is taken whole by the default mock, and listed back the same
+    /// by configuration.
+    #[test]
+    fn the_default_mock_takes_every_desired_table(t in lvs::strategies::table(6, 4)) {
+        let mut ipvs = mock();
+        let refused = apply_table(&mut ipvs, &t);
+        prop_assert!(refused.is_empty(), "refused: {:?}", refused);
+        let listed = ipvs.table().unwrap();
+        let d = lvs::model::diff(&t, &listed);
+        prop_assert!(d.is_empty(), "listed back differently: {:?}", d);
+    }
+
+    /// The same through a reconcile: nothing refused, and a second one has nothing to do.
+    #[test]
+    fn a_desired_table_reconciles_in_one_go(t in lvs::strategies::table(6, 4)) {
+        let mut ipvs = mock();
+        let exact = lvs::client::ReconcileOptions::exact();
+        let report = ipvs.reconcile(&t, &exact).unwrap();
+        prop_assert!(report.outcome.results.iter().all(|r| r.is_ok()), "{:?}", report.outcome);
+        prop_assert!(ipvs.reconcile(&t, &exact).unwrap().ops.is_empty());
+    }
+
+    /// Every hostile table has at least one refusal; a desired table never (above).
+    #[test]
+    fn every_hostile_table_is_refused_somewhere(t in lvs::strategies::hostile_table(6, 4)) {
+        let mut ipvs = mock();
+        prop_assert!(!apply_table(&mut ipvs, &t).is_empty());
+    }
+}
+
 // ---- properties -----------------------------------------------------------------------
 
 proptest! {
