@@ -397,7 +397,7 @@ pub fn hostile_table(
         prop::collection::vec((defect(), any::<prop::sample::Index>()), 1..=3),
     )
         .prop_map(|(first, rest, defects)| {
-            let mut t: Vec<ServiceEntry> = std::iter::once(first).chain(rest.into_iter()).collect();
+            let mut t: Vec<ServiceEntry> = std::iter::once(first).chain(rest).collect();
             // Distinct identities, so that only the defects are refused.
             let mut seen = std::collections::HashSet::new();
             t.retain(|e| seen.insert(e.service.id));
