@@ -1085,12 +1085,332 @@ fn daemon_refusals() {
     assert_eq!(ipvs.daemons().unwrap(), []);
 }
 
+// ---- one table, several handles ------------------------------------------------------
+
+#[test]
+fn a_checker_and_a_reconciler_share_one_mock_table() {
+    use lvs::client::ReconcileOptions;
+    use lvs::model::{diff, same_config, Difference};
+    use lvs::ServiceEntry;
+
+    let mock = MockKernel::new();
+    let copy = mock.fork();
+    let mut reconciler = Ipvs::with_transport(mock.clone());
+    let mut checker = Ipvs::with_transport(mock.clone());
+    assert!(mock.shares_table_with(reconciler.transport()));
+    assert!(!mock.shares_table_with(&copy));
+    let id = tcp("10.0.0.1:80");
+    let desired = vec![ServiceEntry {
+        service: Service::builder(id)
+            .scheduler(Scheduler::Wrr)
+            .build()
+            .unwrap(),
+        destinations: vec![masq("10.0.0.2:80"), masq("10.0.0.3:80")],
+    }];
+    // Before: the checker sees the service missing.
+    let seen = checker.table().unwrap();
+    assert_eq!(
+        diff(&desired, &seen),
+        [Difference::MissingService(desired[0].clone())]
+    );
+    reconciler
+        .reconcile_strict(&desired, &ReconcileOptions::exact())
+        .unwrap();
+    // After: the checker, on its own handle, sees the reconciler's work.
+    assert!(same_config(&desired, &checker.table().unwrap()));
+    // An operator's change by hand, on a third handle: the checker names the drift...
+    let mut operator = Ipvs::with_transport(mock.clone());
+    operator.delete_destination(&id, sa("10.0.0.3:80")).unwrap();
+    assert_eq!(
+        diff(&desired, &checker.table().unwrap()),
+        [Difference::MissingDestination(id, masq("10.0.0.3:80"))]
+    );
+    // ... the reconciler, from another thread, puts it back, and the checker sees that.
+    let t = std::thread::spawn(move || {
+        reconciler
+            .reconcile_strict(&desired, &ReconcileOptions::exact())
+            .unwrap();
+        desired
+    });
+    let desired = t.join().unwrap();
+    assert!(same_config(&desired, &checker.table().unwrap()));
+    // The fork made at the start saw none of it.
+    assert!(copy.services().is_empty());
+    assert_eq!(mock, *checker.transport());
+    assert_ne!(mock, copy);
+}
+
+// ---- connections and the clock ------------------------------------------------------
+
+/// `(active, inactive)` of each destination of `id`, by address, as a listing reports them.
+fn conn_counts(
+    ipvs: &mut Ipvs<MockKernel>,
+    id: &ServiceId,
+) -> Vec<(std::net::SocketAddr, u32, u32)> {
+    let mut v: Vec<_> = ipvs
+        .destinations(id)
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let c = d.counters.expect("a listing carries the counters");
+            (d.socket_addr(), c.active, c.inactive)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn injected_connections_show_in_the_counters_and_expire_on_the_clock() {
+    let (mut ipvs, id) = with_service();
+    let mock = ipvs.transport().clone();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.3:80")).unwrap();
+    let secs = std::time::Duration::from_secs;
+    assert!(mock.set_connections(&id, sa("10.0.0.2:80"), 7, 3));
+    assert!(mock.add_connection(&id, sa("10.0.0.3:80"), secs(5), secs(20)));
+    assert!(mock.add_connection(&id, sa("10.0.0.3:80"), secs(30), secs(20)));
+    // Unknown service or destination: nothing set.
+    assert!(!mock.set_connections(&id, sa("10.0.0.9:80"), 1, 1));
+    assert!(!mock.set_connections(&tcp("10.0.0.9:80"), sa("10.0.0.2:80"), 1, 1));
+    let at = |ipvs: &mut Ipvs<MockKernel>| conn_counts(ipvs, &id);
+    assert_eq!(
+        at(&mut ipvs),
+        [(sa("10.0.0.2:80"), 7, 3), (sa("10.0.0.3:80"), 2, 0)]
+    );
+    mock.advance(secs(5));
+    assert_eq!(at(&mut ipvs)[1], (sa("10.0.0.3:80"), 1, 1));
+    mock.advance(secs(20));
+    assert_eq!(at(&mut ipvs)[1], (sa("10.0.0.3:80"), 1, 0));
+    mock.advance(secs(20));
+    assert_eq!(at(&mut ipvs)[1], (sa("10.0.0.3:80"), 0, 1));
+    mock.advance(secs(10));
+    assert_eq!(
+        at(&mut ipvs),
+        [(sa("10.0.0.2:80"), 7, 3), (sa("10.0.0.3:80"), 0, 0)]
+    );
+    assert_eq!(mock.now(), secs(55));
+    // The mock's own view carries the same counters; an edit keeps the connections.
+    let entry = mock.service(&id).unwrap();
+    assert_eq!(
+        entry
+            .destinations
+            .iter()
+            .filter_map(|d| d.counters)
+            .map(|c| c.active)
+            .sum::<u32>(),
+        7
+    );
+    let mut heavier = masq("10.0.0.2:80");
+    heavier.weight = 5;
+    ipvs.update_destination(&id, &heavier).unwrap();
+    assert_eq!(at(&mut ipvs)[0], (sa("10.0.0.2:80"), 7, 3));
+    // Setting replaces: fixed counts and timed connections alike.
+    assert!(mock.add_connection(&id, sa("10.0.0.2:80"), secs(1), secs(1)));
+    assert!(mock.set_connections(&id, sa("10.0.0.2:80"), 0, 1));
+    assert_eq!(at(&mut ipvs)[0], (sa("10.0.0.2:80"), 0, 1));
+}
+
+#[test]
+fn a_destination_deleted_with_connections_stays_in_the_trash_until_they_expire() {
+    let (mut ipvs, id) = with_service();
+    let mock = ipvs.transport().clone();
+    let secs = std::time::Duration::from_secs;
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.3:80")).unwrap();
+    assert!(mock.add_connection(&id, sa("10.0.0.2:80"), secs(10), secs(10)));
+    ipvs.delete_destination(&id, sa("10.0.0.2:80")).unwrap();
+    ipvs.delete_destination(&id, sa("10.0.0.3:80")).unwrap();
+    // Gone from every listing; the one with a connection is in the trash, the other freed.
+    assert!(ipvs.destinations(&id).unwrap().is_empty());
+    assert_eq!(mock.trash_len(), 1);
+    // Added again: back from the trash, with its connection.
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(mock.trash_len(), 0);
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.2:80"), 1, 0)]);
+    // With its service: the same; a new service of that identity finds it there.
+    ipvs.delete_service(&id).unwrap();
+    assert_eq!(mock.trash_len(), 1);
+    mock.advance(secs(5));
+    ipvs.add_service(
+        &Service::builder(id)
+            .scheduler(Scheduler::Rr)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.2:80"), 1, 0)]);
+    // By a flush, then expired: the trash empties and a new one starts without connections.
+    ipvs.flush().unwrap();
+    assert_eq!(mock.trash_len(), 1);
+    mock.advance(secs(15));
+    assert_eq!(mock.trash_len(), 0);
+    ipvs.add_service(
+        &Service::builder(id)
+            .scheduler(Scheduler::Rr)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.2:80")).unwrap();
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.2:80"), 0, 0)]);
+}
+
+/// A drain as a control plane writes it: weight 0, then wait (here: on the mock's clock)
+/// until the real server has no active connection left, then delete it.
+fn drain(
+    ipvs: &mut Ipvs<MockKernel>,
+    id: &ServiceId,
+    real: &Destination,
+    tick: std::time::Duration,
+    max_ticks: u32,
+) -> Option<u32> {
+    let mut quiet = real.clone();
+    quiet.weight = 0;
+    ipvs.update_destination(id, &quiet).unwrap();
+    for waited in 0..=max_ticks {
+        let dests = ipvs.destinations(id).unwrap();
+        let me = dests
+            .iter()
+            .find(|d| d.socket_addr() == real.socket_addr())?;
+        assert_eq!(me.weight, 0, "drained at weight 0");
+        if me.counters.map_or(0, |c| c.active) == 0 {
+            ipvs.delete_destination(id, real.socket_addr()).unwrap();
+            return Some(waited);
+        }
+        ipvs.transport().advance(tick);
+    }
+    None
+}
+
+#[test]
+fn a_drain_loop_waits_for_the_active_connections_to_end() {
+    let (mut ipvs, id) = with_service();
+    let mock = ipvs.transport().clone();
+    let secs = std::time::Duration::from_secs;
+    let real = masq("10.0.0.2:80");
+    ipvs.add_destination(&id, &real).unwrap();
+    ipvs.add_destination(&id, &masq("10.0.0.3:80")).unwrap();
+    for i in 1..=5 {
+        assert!(mock.add_connection(&id, real.socket_addr(), secs(10 * i), secs(120)));
+    }
+    assert!(mock.add_connection(&id, sa("10.0.0.3:80"), secs(1000), secs(1)));
+    // The last active connection ends at 50 s: the drain waits 50 ticks of 1 s, no fewer.
+    assert_eq!(drain(&mut ipvs, &id, &real, secs(1), 100), Some(50));
+    assert_eq!(mock.now(), secs(50));
+    // Deleted with its inactive connections left: in the trash, out of the listing.
+    assert_eq!(conn_counts(&mut ipvs, &id), [(sa("10.0.0.3:80"), 1, 0)]);
+    assert_eq!(mock.trash_len(), 1);
+    // A real server whose connections never end is never drained.
+    assert!(mock.set_connections(&id, sa("10.0.0.3:80"), 1, 0));
+    assert_eq!(
+        drain(&mut ipvs, &id, &masq("10.0.0.3:80"), secs(1), 20),
+        None
+    );
+    mock.advance(secs(200));
+    assert_eq!(mock.trash_len(), 0);
+}
+
+// ---- the table strategies on the default mock ---------------------------------------
+
+/// Apply a table as a control plane would, services first, then destinations: the
+/// refusals, each with the operation that got it.
+fn apply_table(ipvs: &mut Ipvs<MockKernel>, table: &[lvs::ServiceEntry]) -> Vec<String> {
+    let mut refused = Vec::new();
+    for e in table {
+        if let Err(err) = ipvs.add_service(&e.service) {
+            refused.push(format!("add {}: {err}", e.service.id));
+        }
+    }
+    for e in table {
+        for d in &e.destinations {
+            if let Err(err) = ipvs.add_destination(&e.service.id, d) {
+                refused.push(format!(
+                    "add {} to {}: {err}",
+                    d.socket_addr(),
+                    e.service.id
+                ));
+            }
+        }
+    }
+    refused
+}
+
+/// The shrinking demonstration: a property that fails only on one scheduler (`mh`), over
+/// tables of up to 8 services with up to 4 destinations each, shrinks to a table of that
+/// one service, with no destination and nothing else but plain values.
+#[test]
+fn a_table_failing_on_one_scheduler_shrinks_to_that_one_service() {
+    use lvs::strategies::table;
+    use proptest::test_runner::{Config, TestError, TestRunner};
+
+    let mut runner = TestRunner::new(Config {
+        cases: 1000,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&table(8, 4), |t| {
+        prop_assert!(t.iter().all(|e| e.service.scheduler != Scheduler::Mh));
+        Ok(())
+    });
+    let Err(TestError::Fail(_, minimal)) = result else {
+        panic!("no table with mh in 1000 cases: {result:?}");
+    };
+    assert_eq!(minimal.len(), 1, "shrunk to one service: {minimal:#?}");
+    let e = &minimal[0];
+    assert_eq!(e.service.scheduler, Scheduler::Mh);
+    assert!(
+        e.destinations.is_empty(),
+        "destinations shrink away: {e:#?}"
+    );
+    assert_eq!(e.service.persistence, None, "{e:#?}");
+    assert_eq!(e.service.pe, None, "{e:#?}");
+    assert!(e.service.sched_flags.is_empty(), "{e:#?}");
+    // And it is still a table the kernel takes.
+    let mut ipvs = mock();
+    assert_eq!(apply_table(&mut ipvs, &minimal), Vec::<String>::new());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Every desired table is taken whole by the default mock, and listed back the same
+    /// by configuration.
+    #[test]
+    fn the_default_mock_takes_every_desired_table(t in lvs::strategies::table(6, 4)) {
+        let mut ipvs = mock();
+        let refused = apply_table(&mut ipvs, &t);
+        prop_assert!(refused.is_empty(), "refused: {:?}", refused);
+        let listed = ipvs.table().unwrap();
+        let d = lvs::model::diff(&t, &listed);
+        prop_assert!(d.is_empty(), "listed back differently: {:?}", d);
+    }
+
+    /// The same through a reconcile: nothing refused, and a second one has nothing to do.
+    #[test]
+    fn a_desired_table_reconciles_in_one_go(t in lvs::strategies::table(6, 4)) {
+        let mut ipvs = mock();
+        let exact = lvs::client::ReconcileOptions::exact();
+        let report = ipvs.reconcile(&t, &exact).unwrap();
+        prop_assert!(report.outcome.results.iter().all(|r| r.is_ok()), "{:?}", report.outcome);
+        prop_assert!(ipvs.reconcile(&t, &exact).unwrap().ops.is_empty());
+    }
+
+    /// Every hostile table has at least one refusal; a desired table never (above).
+    #[test]
+    fn every_hostile_table_is_refused_somewhere(t in lvs::strategies::hostile_table(6, 4)) {
+        let mut ipvs = mock();
+        prop_assert!(!apply_table(&mut ipvs, &t).is_empty());
+    }
+}
+
 // ---- properties -----------------------------------------------------------------------
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(128))]
 
-    /// Any operation sequence: the mock answers without panicking, a clone answers the same,
+    /// Any operation sequence: the mock answers without panicking, a second mock answers the same,
     /// and its own view of the table is what the client reads back.
     #[test]
     fn any_sequence_is_answered_consistently(seq in actions(40)) {
@@ -1105,7 +1425,7 @@ proptest! {
         prop_assert_eq!(&a.transport().services(), &table);
         prop_assert_eq!(a.transport().timeouts(), a.timeouts().unwrap());
         prop_assert_eq!(a.transport().daemons(), a.daemons().unwrap());
-        prop_assert_eq!(a.transport().clone(), b.into_transport());
+        prop_assert_eq!(a.transport().fork(), b.into_transport());
     }
 
     /// Adding what a listing shows to a fresh mock rebuilds the same listing.

@@ -189,7 +189,7 @@ fn shared(kernel: MockKernel) -> Shared {
 
 /// The table read on the mock alone, with no sibling: what the pipelined read must return.
 fn plain(kernel: &Mutex<MockKernel>) -> Vec<ServiceEntry> {
-    let k = kernel.lock().unwrap().clone();
+    let k = kernel.lock().unwrap().fork();
     Ipvs::with_transport(k).table().unwrap()
 }
 
@@ -400,7 +400,7 @@ fn reads_without_stats_leave_only_the_stats_out() {
             ipvs.destinations(&want[1].service.id).unwrap(),
             want[1].destinations
         );
-        let mut alone = Ipvs::with_transport(sh.kernel.lock().unwrap().clone());
+        let mut alone = Ipvs::with_transport(sh.kernel.lock().unwrap().fork());
         alone.set_read_stats(false);
         assert_eq!(alone.table().unwrap(), want);
         // And back on.

@@ -1,6 +1,7 @@
 //! Layer 1: the model. Plain values, validated by builders, with `FromStr` and `Display` where
 //! a text form exists. Nothing here does I/O or knows about netlink.
 
+mod compare;
 mod daemon;
 mod destination;
 mod entry;
@@ -15,6 +16,7 @@ mod serde_impls;
 mod service;
 mod stats;
 
+pub use compare::{diff, same_config, Difference};
 pub use daemon::{Daemon, DaemonBuilder, DaemonState};
 pub use destination::{
     DestCounters, Destination, DestinationBuilder, ForwardMethod, Tunnel, TunnelFlags, TunnelType,

@@ -1,5 +1,6 @@
 //! Strategies for the model's values: each yields values that pass the model's
-//! validation.
+//! validation, over a wide range, for codec and decoding tests; a kernel refuses some of
+//! them, as each one's documentation says (for values a kernel takes, see `tables`).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -66,7 +67,12 @@ pub fn netmask(af: AddressFamily) -> BoxedStrategy<Netmask> {
     }
 }
 
-/// A valid service.
+/// A service that passes the model's validation, over a wide range, for codec tests: any
+/// identity, any scheduler (one in nine a made-up module name, which a kernel refuses with
+/// ENOENT), persistence, the `sip` engine or now and then a made-up one (ENOENT), a raw
+/// netmask and timeout without persistence, and unknown flag bits. Not all of these are
+/// taken by a kernel, nor read back the same: for services a kernel takes, use
+/// [`accepted_service`](super::accepted_service).
 pub fn service() -> impl Strategy<Value = Service> {
     service_id().prop_flat_map(|id| {
         let af = id.af();
@@ -149,7 +155,12 @@ pub fn forward_method(mixed_family: bool) -> BoxedStrategy<ForwardMethod> {
     }
 }
 
-/// A valid destination for a service of this identity.
+/// A destination that passes the model's validation for a service of this identity, over
+/// a wide range, for codec tests: any address of the service's family or (half the time)
+/// of the other one through a tunnel, any port, weight and thresholds up to `i32::MAX`. A
+/// kernel refuses many of them: multicast, broadcast, loopback-broadcast, unspecified and
+/// link-local real servers (EINVAL), and mixed families while a sync daemon runs. For
+/// destinations a kernel takes, use [`accepted_destination`](super::accepted_destination).
 pub fn destination_for(id: ServiceId) -> impl Strategy<Value = Destination> {
     let svc_af = id.af();
     (any::<bool>(), any::<bool>()).prop_flat_map(move |(mixed, _)| {
@@ -181,7 +192,11 @@ pub fn destination_for(id: ServiceId) -> impl Strategy<Value = Destination> {
     })
 }
 
-/// A valid service with up to `max_dests` valid destinations (distinct addresses).
+/// A [`service`] with up to `max_dests` destinations from [`destination_for`] (distinct
+/// addresses): values that pass the model's validation, some of which a kernel refuses.
+/// For a service with destinations that a kernel takes, use
+/// [`service_entry`](super::service_entry); for a whole table,
+/// [`table`](super::table).
 pub fn service_with_dests(max_dests: usize) -> impl Strategy<Value = (Service, Vec<Destination>)> {
     service().prop_flat_map(move |svc| {
         let dests = proptest::collection::vec(destination_for(svc.id), 0..=max_dests);
@@ -209,7 +224,8 @@ pub fn stats() -> impl Strategy<Value = Stats> {
     })
 }
 
-/// A valid sync daemon.
+/// A sync daemon that passes the model's validation: any interface name (a kernel without
+/// that interface refuses it with ENODEV), group, port, TTL and message length.
 pub fn daemon() -> impl Strategy<Value = Daemon> {
     (
         prop_oneof![Just(DaemonState::Master), Just(DaemonState::Backup)],

@@ -10,8 +10,13 @@
 //! Everything it models, and what it does not, is documented on [`MockKernel`].
 
 mod addr;
+mod conns;
 mod parse;
 mod table;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use netlink_packet_core::{Emitable, NetlinkPayload, NLM_F_DUMP};
 
@@ -283,7 +288,7 @@ impl MockKernelBuilder {
     pub fn build(self) -> MockKernel {
         MockKernel {
             config: self.config,
-            table: Table::default(),
+            table: Arc::new(Mutex::new(Table::default())),
         }
     }
 }
@@ -293,10 +298,30 @@ impl MockKernelBuilder {
 /// [`Ipvs::with_transport`](crate::Ipvs::with_transport) and the code under test cannot tell
 /// it from a real namespace.
 ///
-/// It is `Send` and `Clone` (a clone is an independent snapshot, handy to compare states),
-/// and its state can be read directly: [`services`](Self::services),
-/// [`timeouts`](Self::timeouts), [`daemons`](Self::daemons), [`info`](Self::info). Build one
-/// for a given kernel with [`MockKernel::builder`].
+/// It is `Send`, `Sync` and `Clone`, and **a clone shares the table**: like two netlink
+/// sockets on one namespace, every clone sees what any of them changed, so a health checker
+/// and a reconciler (or a test and the code under test) can each hold a handle on one table.
+/// For an independent copy of the state as it is now (to compare states, or to try
+/// something without touching the original), use [`fork`](Self::fork). Two mocks are equal
+/// (`==`) when their profiles and states are, shared or not. Its state can be read
+/// directly: [`services`](Self::services), [`timeouts`](Self::timeouts),
+/// [`daemons`](Self::daemons), [`info`](Self::info). Build one for a given kernel with
+/// [`MockKernel::builder`].
+///
+/// ```
+/// use lvs::transport::MockKernel;
+/// use lvs::{Ipvs, Service};
+///
+/// let mock = MockKernel::new();
+/// let mut reconciler = Ipvs::with_transport(mock.clone());
+/// let mut checker = Ipvs::with_transport(mock.clone());
+/// let copy = mock.fork();
+/// reconciler.add_service(&Service::tcp("10.0.0.1:80".parse()?).build()?)?;
+/// assert_eq!(checker.services()?.len(), 1, "a clone shares the table");
+/// assert_eq!(mock.services().len(), 1);
+/// assert!(copy.services().is_empty(), "a fork does not");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// What it models, after `net/netfilter/ipvs/ip_vs_ctl.c` and `ip_vs_sync.c`, each point
 /// checked against Debian's 5.10, 6.1, 6.12 and 7.x kernels by the differential suite (and
@@ -335,8 +360,8 @@ impl MockKernelBuilder {
 ///   1024 (backup) ..= 65535 less the headers).
 /// - **Replies, kernel-style.** The kernel's command tags (`NEW_SERVICE`, `NEW_DEST`,
 ///   `NEW_DAEMON`, `SET_CONFIG`, `SET_INFO`) and attribute order, no `NLA_F_NESTED`,
-///   `STATS` and `STATS64` with zero counters, connection counters 0 (the mock carries no
-///   traffic); `GET_DEST` for a missing (or badly named) service is an empty dump; the
+///   `STATS` and `STATS64` with zero counters, the active and inactive connection counters
+///   as the test injected them (below), persistent ones 0; `GET_DEST` for a missing (or badly named) service is an empty dump; the
 ///   daemon dump lists the master, then the backup; info is version 1.2.1 and a connection
 ///   table of 4096 entries (configurable; the 7.x profile: 0, then 256).
 /// - **Dump order.** Destinations newest first (the kernel adds at the head of the list;
@@ -347,11 +372,17 @@ impl MockKernelBuilder {
 ///   differential test finds the real namespace's seed from one dump).
 /// - **Flush** deletes every service with its destinations and nothing else (timeouts and
 ///   daemons stay); **zero** succeeds on any existing service (ESRCH otherwise) or on all.
+/// - **Connections, injected.** The mock carries no traffic, but a test can give a
+///   destination connections: fixed counts ([`set_connections`](Self::set_connections)) or
+///   connections that go inactive and expire on the mock's clock
+///   ([`add_connection`](Self::add_connection), [`advance`](Self::advance)), reported in
+///   the destination's counters as the kernel reports them. A destination deleted (alone,
+///   with its service, or by a flush) while it has connections leaves every listing but
+///   stays in the kernel's trash ([`trash_len`](Self::trash_len)) until they expire;
+///   adding it again to a service of the same identity brings it back with them.
 ///
-/// Not modelled: traffic (counters, rates, connections, the estimator: all stay 0); the
-/// kernel's trash of deleted destinations (a destination re-added from it skips the
-/// address check, which only matters if `lo` went down in between; otherwise it is
-/// indistinguishable from a new one without traffic); routing beyond a namespace with only
+/// Not modelled: traffic (the statistics, rates and the estimator stay 0; connections are
+/// only those injected, and nothing is scheduled); routing beyond a namespace with only
 /// `lo` (an address made local or routable by other interfaces is judged as in a
 /// namespace with `lo` alone; see [`loopback_up`](MockKernelBuilder::loopback_up));
 /// interfaces that are down or lack IPv4/IPv6 (a daemon starts on any interface the
@@ -397,11 +428,31 @@ impl MockKernelBuilder {
 /// assert!(matches!(old.add_service(&twos), Err(lvs::Error::SchedulerNotFound(_))));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct MockKernel {
+    /// The profile: fixed when built, so each clone keeps its own copy.
     config: Config,
-    table: Table,
+    /// The namespace's state, shared by every clone.
+    table: Arc<Mutex<Table>>,
 }
+
+impl PartialEq for MockKernel {
+    /// The same profile and the same state (services, destinations, connections, clock,
+    /// timeouts, daemons), whether or not the two share it.
+    fn eq(&self, other: &MockKernel) -> bool {
+        if self.config != other.config {
+            return false;
+        }
+        if Arc::ptr_eq(&self.table, &other.table) {
+            return true;
+        }
+        // One lock at a time: two threads comparing a == b and b == a cannot deadlock.
+        let mine = self.state().clone();
+        mine == *other.state()
+    }
+}
+
+impl Eq for MockKernel {}
 
 impl Default for MockKernel {
     fn default() -> Self {
@@ -420,13 +471,35 @@ impl MockKernel {
         MockKernelBuilder::default()
     }
 
+    /// An independent copy of this mock: the same profile and a copy of the state as it is
+    /// now (services, destinations, connections, clock, timeouts, daemons), which no longer
+    /// follows this one (a [`clone`](Clone::clone) shares the state instead).
+    pub fn fork(&self) -> MockKernel {
+        MockKernel {
+            config: self.config.clone(),
+            table: Arc::new(Mutex::new(self.state().clone())),
+        }
+    }
+
+    /// Whether `self` and `other` are handles on one table (one is a clone of the other).
+    pub fn shares_table_with(&self, other: &MockKernel) -> bool {
+        Arc::ptr_eq(&self.table, &other.table)
+    }
+
+    /// The shared state, locked. A panic while it was held (in a test's thread) leaves the
+    /// state as it was: every change is made whole or not at all.
+    fn state(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Every service with its destinations, in the order a kernel dump lists them, as the
-    /// client would read them (stats and counters zero).
+    /// client would read them (stats zero, connection counters as injected).
     pub fn services(&self) -> Vec<ServiceEntry> {
-        self.table
+        let table = self.state();
+        table
             .ordered(&self.config)
             .into_iter()
-            .filter_map(|s| self.entry(s).ok())
+            .filter_map(|s| self.entry(s, table.now).ok())
             .collect()
     }
 
@@ -435,13 +508,13 @@ impl MockKernel {
         self.services().into_iter().find(|e| e.service.id == *id)
     }
 
-    fn entry(&self, s: &table::Svc) -> Result<ServiceEntry, DecodeError> {
+    fn entry(&self, s: &table::Svc, now: Duration) -> Result<ServiceEntry, DecodeError> {
         let service = ServiceAttr::to_service(&table::service_attrs(&self.config, s))?;
         let af = service.id.af();
         let destinations = s
             .dests
             .iter()
-            .map(|d| DestAttr::to_destination(&table::dest_attrs(d), af))
+            .map(|d| DestAttr::to_destination(&table::dest_attrs(d, now), af))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ServiceEntry {
             service,
@@ -449,15 +522,125 @@ impl MockKernel {
         })
     }
 
+    /// Set the connections of a destination: `active` and `inactive` ones that never
+    /// expire, in place of all it had (timed ones included). Listings report them as the
+    /// kernel does, in the destination's [`counters`](crate::Destination::counters)
+    /// (`activeconns`, `inactconns`; persistent templates stay 0). `false` (and nothing
+    /// changed) when the service or the destination does not exist.
+    ///
+    /// The mock carries no traffic and schedules nothing: the connections are there because
+    /// the test put them there, whatever the destination's weight.
+    pub fn set_connections(
+        &self,
+        service: &ServiceId,
+        dest: SocketAddr,
+        active: u32,
+        inactive: u32,
+    ) -> bool {
+        self.with_dest(service, dest, |d, _| d.conns.set(active, inactive))
+    }
+
+    /// Add one connection to a destination, active for `active_for` from now on the
+    /// mock's clock, then inactive (as a closed TCP connection in `TIME_WAIT` or
+    /// `FIN_WAIT`) for `inactive_for`, then gone. The clock moves only with
+    /// [`advance`](Self::advance). `false` (and nothing changed) when the service or the
+    /// destination does not exist.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lvs::transport::MockKernel;
+    /// use lvs::{Destination, Ipvs, Service};
+    ///
+    /// let mock = MockKernel::new();
+    /// let mut ipvs = Ipvs::with_transport(mock.clone());
+    /// let svc = Service::tcp("10.0.0.1:80".parse()?).build()?;
+    /// let real = Destination::builder("10.0.0.2:80".parse()?).masquerade().build()?;
+    /// ipvs.add_service(&svc)?;
+    /// ipvs.add_destination(&svc.id, &real)?;
+    /// let secs = Duration::from_secs;
+    /// assert!(mock.add_connection(&svc.id, real.socket_addr(), secs(10), secs(60)));
+    /// let counters = |ipvs: &mut Ipvs<MockKernel>| ipvs.destinations(&svc.id).map(|d| d[0].counters);
+    /// assert_eq!(counters(&mut ipvs)?.map(|c| (c.active, c.inactive)), Some((1, 0)));
+    /// mock.advance(secs(10));
+    /// assert_eq!(counters(&mut ipvs)?.map(|c| (c.active, c.inactive)), Some((0, 1)));
+    /// mock.advance(secs(60));
+    /// assert_eq!(counters(&mut ipvs)?.map(|c| (c.active, c.inactive)), Some((0, 0)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn add_connection(
+        &self,
+        service: &ServiceId,
+        dest: SocketAddr,
+        active_for: Duration,
+        inactive_for: Duration,
+    ) -> bool {
+        self.with_dest(service, dest, |d, now| {
+            d.conns.add(now, active_for, inactive_for)
+        })
+    }
+
+    /// Move the mock's clock on by `by`: timed connections (see
+    /// [`add_connection`](Self::add_connection)) go inactive and expire, and deleted
+    /// destinations whose last connection expired leave the trash. Every clone sees the
+    /// same clock.
+    pub fn advance(&self, by: Duration) {
+        self.state().advance(by);
+    }
+
+    /// The mock's clock: the sum of every [`advance`](Self::advance) so far.
+    pub fn now(&self) -> Duration {
+        self.state().now
+    }
+
+    /// How many deleted destinations the kernel still keeps, with their connections, in
+    /// its trash list. The kernel keeps a destination deleted (alone or with its service,
+    /// or by a flush) while connections still point to it: no listing shows it, and adding
+    /// the same destination again to a service of the same identity brings it back with
+    /// its connections. The mock keeps one there until its last connection expires (the
+    /// kernel frees it a little later, which no reply can tell apart).
+    pub fn trash_len(&self) -> usize {
+        self.state().trash.len()
+    }
+
+    /// Run `f` on the destination `dest` of `service`, with the clock; whether it exists.
+    fn with_dest(
+        &self,
+        service: &ServiceId,
+        dest: SocketAddr,
+        f: impl FnOnce(&mut table::Dest, Duration),
+    ) -> bool {
+        let ids = ServiceAttr::from_id(service);
+        let Ok(u) = parse::parse_service(Some(&ids), false, self.config.ipv6) else {
+            return false;
+        };
+        let (af, addr) = match dest.ip() {
+            std::net::IpAddr::V4(ip) => {
+                let mut a = [0u8; 16];
+                a[..4].copy_from_slice(&ip.octets());
+                (addr::AF_INET, a)
+            }
+            std::net::IpAddr::V6(ip) => (addr::AF_INET6, ip.octets()),
+        };
+        let mut table = self.state();
+        let now = table.now;
+        match table.dest_mut(&u, af, addr, dest.port()) {
+            Some(d) => {
+                f(d, now);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The connection timeouts.
     pub fn timeouts(&self) -> Timeouts {
-        let [tcp, tcp_fin, udp] = self.table.timeouts;
+        let [tcp, tcp_fin, udp] = self.state().timeouts;
         Timeouts { tcp, tcp_fin, udp }
     }
 
     /// The running sync daemons (master first), with the defaults the kernel filled in.
     pub fn daemons(&self) -> Vec<Daemon> {
-        self.table
+        self.state()
             .dump_daemons()
             .iter()
             .filter_map(|m| m.daemon().ok())
@@ -475,7 +658,7 @@ impl MockKernel {
     /// The connection table size `GET_INFO` reports: 0 on 7.x before the namespace's first
     /// service or sync daemon, which allocate the table.
     fn conn_table_size(&self) -> u32 {
-        if self.config.conn_tab_lazy && !self.table.enabled {
+        if self.config.conn_tab_lazy && !self.state().enabled {
             0
         } else {
             self.config.conn_tab_size
@@ -526,23 +709,23 @@ impl MockKernel {
     }
 
     fn dispatch(
-        &mut self,
+        &self,
         cmd: IpvsCmd,
         dump: bool,
         attrs: &[IpvsAttr],
     ) -> Result<Vec<IpvsMessage>, Errno> {
         let conn_table_size = self.conn_table_size();
         let cfg = &self.config;
+        let mut table = self.table.lock().unwrap_or_else(PoisonError::into_inner);
         if dump {
             return match cmd {
-                IpvsCmd::GetService => Ok(self
-                    .table
+                IpvsCmd::GetService => Ok(table
                     .ordered(cfg)
                     .into_iter()
                     .map(|s| table::service_reply(cfg, s))
                     .collect()),
-                IpvsCmd::GetDest => Ok(self.table.dump_dests(cfg, attrs)),
-                IpvsCmd::GetDaemon => Ok(self.table.dump_daemons()),
+                IpvsCmd::GetDest => Ok(table.dump_dests(cfg, attrs)),
+                IpvsCmd::GetDaemon => Ok(table.dump_daemons()),
                 _ => Err(Errno::EOPNOTSUPP),
             };
         }
@@ -555,12 +738,12 @@ impl MockKernel {
             | IpvsCmd::DelDest
             | IpvsCmd::SetConfig
             | IpvsCmd::Zero
-            | IpvsCmd::Flush => self.table.set_cmd(cfg, cmd, attrs).map(|()| Vec::new()),
+            | IpvsCmd::Flush => table.set_cmd(cfg, cmd, attrs).map(|()| Vec::new()),
             IpvsCmd::NewDaemon | IpvsCmd::DelDaemon => {
-                self.table.set_daemon(cfg, cmd, attrs).map(|()| Vec::new())
+                table.set_daemon(cfg, cmd, attrs).map(|()| Vec::new())
             }
-            IpvsCmd::GetService => Ok(vec![self.table.get_service(cfg, attrs)?]),
-            IpvsCmd::GetConfig => Ok(vec![self.table.timeouts_reply()]),
+            IpvsCmd::GetService => Ok(vec![table.get_service(cfg, attrs)?]),
+            IpvsCmd::GetConfig => Ok(vec![table.timeouts_reply()]),
             IpvsCmd::GetInfo => Ok(vec![table::reply(
                 IpvsCmd::SetInfo,
                 vec![

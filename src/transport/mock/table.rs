@@ -3,10 +3,12 @@
 //! counterpart step by step, so that refusals come in the kernel's order.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use crate::wire::{DaemonAttr, DestAttr, IpvsAttr, IpvsCmd, IpvsMessage, ServiceAttr, StatsAttr};
 
 use super::addr::{self, Group, AF_INET6};
+use super::conns::Conns;
 use super::parse::{self, UDest, UDestFull, USvc};
 use super::{Config, Errno};
 
@@ -65,6 +67,17 @@ pub(crate) struct Dest {
     pub(crate) tun_type: u8,
     pub(crate) tun_port: u16,
     pub(crate) tun_flags: u16,
+    /// The connections injected on it (the mock carries no traffic).
+    pub(crate) conns: Conns,
+}
+
+/// A destination deleted while it still had connections, with its service's identity
+/// (`af`, `protocol`, `addr`, `port`, `fwmark`): the kernel keeps it in a trash list, from
+/// which adding it again to a service of that identity brings it back with its connections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Trashed {
+    pub(crate) svc: (u16, u16, [u8; 16], u16, u32),
+    pub(crate) dest: Dest,
 }
 
 /// A running sync daemon's configuration (`struct ipvs_sync_daemon_cfg`), defaults filled in.
@@ -91,6 +104,11 @@ pub(crate) struct Table {
     /// added or sync daemon started, never cleared. On 7.x the connection table is
     /// allocated then, and `GET_INFO` reports its size as 0 before.
     pub(crate) enabled: bool,
+    /// The mock's clock: how far [`MockKernel::advance`](super::MockKernel::advance) moved
+    /// it, for connections that expire.
+    pub(crate) now: Duration,
+    /// Destinations deleted with connections left, until those expire.
+    pub(crate) trash: Vec<Trashed>,
 }
 
 /// The kernel's default timeouts: TCP 15 min, TCP FIN-wait 2 min, UDP 5 min.
@@ -105,6 +123,8 @@ impl Default for Table {
             master: None,
             backup: None,
             enabled: false,
+            now: Duration::ZERO,
+            trash: Vec::new(),
         }
     }
 }
@@ -169,7 +189,9 @@ impl Table {
     ) -> Result<(), Errno> {
         match cmd {
             IpvsCmd::Flush => {
-                self.services.clear();
+                for s in std::mem::take(&mut self.services) {
+                    self.trash_service(s);
+                }
                 return Ok(());
             }
             IpvsCmd::SetConfig => return self.set_config(cfg, attrs),
@@ -215,7 +237,8 @@ impl Table {
             (IpvsCmd::SetService, Some(i), _) => self.edit_service(cfg, i, usvc),
             (IpvsCmd::DelService, Some(i), _) => {
                 // Its destinations go to the kernel's trash, which no reply shows.
-                self.services.remove(i);
+                let s = self.services.remove(i);
+                self.trash_service(s);
                 Ok(())
             }
             (IpvsCmd::NewDest, Some(i), Some(d)) => self.add_dest(cfg, i, d),
@@ -320,9 +343,14 @@ impl Table {
         if Self::lookup_dest(s, &d).is_some() {
             return Err(Errno::EEXIST);
         }
-        // A destination deleted earlier would come back from the kernel's trash here,
-        // skipping the address check; its fields are all rewritten and, without traffic,
-        // its counters are zero, so it is indistinguishable from a new one.
+        // A destination deleted earlier comes back from the kernel's trash here, skipping
+        // the address check (which, with `lo` fixed for the mock's life, would give the
+        // same answer); its fields are all rewritten, and its connections come back with
+        // it. Without connections it is indistinguishable from a new one.
+        let key = svc_key(s);
+        let from_trash = self.trash.iter().position(|t| {
+            t.svc == key && t.dest.af == d.af && t.dest.addr == d.addr && t.dest.port == d.port
+        });
         let ok = if d.af == AF_INET6 {
             addr::ipv6_dest_ok(d.addr)
         } else {
@@ -346,6 +374,7 @@ impl Table {
             tun_type: full.tun_type,
             tun_port: full.tun_port,
             tun_flags: full.tun_flags,
+            conns: from_trash.map_or_else(Conns::default, |j| self.trash.remove(j).dest.conns),
         };
         s.dests.insert(0, dest);
         Ok(())
@@ -370,8 +399,56 @@ impl Table {
     fn del_dest(&mut self, i: usize, d: &UDest) -> Result<(), Errno> {
         let s = &mut self.services[i];
         let j = Self::lookup_dest(s, d).ok_or(Errno::ENOENT)?;
-        s.dests.remove(j);
+        let dest = s.dests.remove(j);
+        let key = svc_key(s);
+        self.trash_dest(key, dest);
         Ok(())
+    }
+
+    /// A deleted service's destinations that still have connections go to the trash.
+    fn trash_service(&mut self, s: Svc) {
+        let key = svc_key(&s);
+        for dest in s.dests {
+            self.trash_dest(key, dest);
+        }
+    }
+
+    /// A deleted destination goes to the trash if it still has connections (the kernel
+    /// frees one without any at once, or soon, which no reply can tell apart).
+    fn trash_dest(&mut self, svc: (u16, u16, [u8; 16], u16, u32), dest: Dest) {
+        if dest.conns.any(self.now) {
+            self.trash.push(Trashed { svc, dest });
+        }
+    }
+
+    /// The destination `(af, addr, port)` of the service of this identity.
+    pub(crate) fn dest_mut(
+        &mut self,
+        u: &USvc,
+        af: u16,
+        addr: [u8; 16],
+        port: u16,
+    ) -> Option<&mut Dest> {
+        let i = self.find(u)?;
+        let addr = addr::normalize(af, addr);
+        self.services[i]
+            .dests
+            .iter_mut()
+            .find(|d| d.af == af && d.addr == addr && d.port == port)
+    }
+
+    /// Move the clock on by `by`: connections go inactive and expire, and the trash keeps
+    /// only destinations with connections left.
+    pub(crate) fn advance(&mut self, by: Duration) {
+        self.now = self.now.saturating_add(by);
+        let now = self.now;
+        for d in self.services.iter_mut().flat_map(|s| s.dests.iter_mut()) {
+            d.conns.expire(now);
+        }
+        for t in &mut self.trash {
+            t.dest.conns.expire(now);
+        }
+        self.trash.retain(|t| t.dest.conns.any(now));
     }
 
     /// `ip_vs_genl_set_config` and `ip_vs_set_timeout`: absent attributes keep their value,
@@ -519,7 +596,11 @@ impl Table {
             return Vec::new();
         };
         match self.find(&u) {
-            Some(i) => self.services[i].dests.iter().map(dest_reply).collect(),
+            Some(i) => self.services[i]
+                .dests
+                .iter()
+                .map(|d| dest_reply(d, self.now))
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -602,9 +683,10 @@ pub(crate) fn service_reply(cfg: &Config, s: &Svc) -> IpvsMessage {
 }
 
 /// `ip_vs_genl_fill_dest`: `ADDR`, `PORT`, `FWD_METHOD`, `WEIGHT`, `TUN_TYPE`, `TUN_PORT`,
-/// `TUN_FLAGS`, `U_THRESH`, `L_THRESH`, the three connection counters (0), `ADDR_FAMILY`,
-/// `STATS`, `STATS64`.
-pub(crate) fn dest_attrs(d: &Dest) -> Vec<DestAttr> {
+/// `TUN_FLAGS`, `U_THRESH`, `L_THRESH`, the three connection counters (active and inactive
+/// as injected and counted at `now`, persistent 0), `ADDR_FAMILY`, `STATS`, `STATS64`.
+pub(crate) fn dest_attrs(d: &Dest, now: Duration) -> Vec<DestAttr> {
+    let (active, inactive) = d.conns.counts(now);
     vec![
         DestAttr::Addr(d.addr),
         DestAttr::Port(d.port),
@@ -615,8 +697,8 @@ pub(crate) fn dest_attrs(d: &Dest) -> Vec<DestAttr> {
         DestAttr::TunFlags(d.tun_flags),
         DestAttr::UpperThreshold(d.u_threshold),
         DestAttr::LowerThreshold(d.l_threshold),
-        DestAttr::ActiveConns(0),
-        DestAttr::InactConns(0),
+        DestAttr::ActiveConns(active),
+        DestAttr::InactConns(inactive),
         DestAttr::PersistConns(0),
         DestAttr::AddrFamily(d.af),
         DestAttr::Stats(zero_stats()),
@@ -624,8 +706,13 @@ pub(crate) fn dest_attrs(d: &Dest) -> Vec<DestAttr> {
     ]
 }
 
-fn dest_reply(d: &Dest) -> IpvsMessage {
-    reply(IpvsCmd::NewDest, vec![IpvsAttr::Dest(dest_attrs(d))])
+fn dest_reply(d: &Dest, now: Duration) -> IpvsMessage {
+    reply(IpvsCmd::NewDest, vec![IpvsAttr::Dest(dest_attrs(d, now))])
+}
+
+/// A service's identity, as the trash matches it.
+fn svc_key(s: &Svc) -> (u16, u16, [u8; 16], u16, u32) {
+    (s.af, s.protocol, s.addr, s.port, s.fwmark)
 }
 
 /// `ip_vs_genl_fill_daemon`: `STATE`, `MCAST_IFN`, `SYNC_ID`, `SYNC_MAXLEN`, `MCAST_PORT`,
