@@ -13,6 +13,7 @@ mod scheduler;
 mod serde_impls;
 mod service;
 mod stats;
+mod table;
 
 pub use daemon::{Daemon, DaemonBuilder, DaemonState};
 pub use destination::{
@@ -26,6 +27,7 @@ pub use persistence::{Netmask, Persistence, PersistenceEngine};
 pub use scheduler::{SchedFlags, Scheduler};
 pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};
 pub use stats::{rates, Rates, Stats};
+pub use table::{validate_table, TableError};
 
 use crate::error::InvalidError;
 
