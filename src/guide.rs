@@ -119,6 +119,7 @@
 //! | `netmask` | `-M` | beside `persistence`, as in it: `"255.255.255.0"`, `"10.0.0.0/24"`, `"/24"`, `24`; IPv6 `"64"`, `"fd00::/64"` | full length |
 //! | `pe` | `--pe` | `sip` | none |
 //! | `one_packet` | `-o` | `true` (UDP and fwmark services) | `false` |
+//! | `other_flags` | | service flag bits unknown to this crate (above `0x3f`), as a number | 0 |
 //! | `addr` | `-r` | `"10.0.0.2:80"`, `"[fd00::2]:80"`; bare `"10.0.0.2"` takes the service's port (0 under a fwmark) | |
 //! | `forward` | `-m`/`-g`/`-i` | `masq`, `route`, `tunnel` (every ipvsadm spelling: `masquerading`, `gatewaying`, `ipip`, `dr`, `nat`, ...), `local`, `bypass`, or `{"tunnel": {"type": "gue", "port": 6080, "flags": "csum"}}` (`type` `ipip`/`gue`/`gre`, `flags` `csum`/`remcsum`/`nocsum`) | `route` |
 //! | `weight` | `-w` | 0..=65535 | 1 |

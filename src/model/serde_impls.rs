@@ -484,6 +484,12 @@ impl<'de> Deserialize<'de> for NetmaskIn {
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<NetmaskIn, E> {
                 Ok(NetmaskIn::Len(v))
             }
+            // Formats such as TOML give every integer signed.
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<NetmaskIn, E> {
+                u64::try_from(v)
+                    .map(NetmaskIn::Len)
+                    .map_err(|_| E::custom(InvalidError::PrefixOutOfRange(0)))
+            }
         }
         d.deserialize_any(V)
     }
@@ -626,6 +632,11 @@ impl<'de> Deserialize<'de> for PersistenceIn {
                     timeout: Some(timeout),
                     netmask: None,
                 }))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<PersistenceIn, E> {
+                let v = u64::try_from(v)
+                    .map_err(|_| E::custom(InvalidError::PersistenceTimeoutOutOfRange(0)))?;
+                self.visit_u64(v)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<PersistenceIn, A::Error> {
                 PersistenceMap::deserialize(de::value::MapAccessDeserializer::new(map))
