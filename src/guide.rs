@@ -100,11 +100,37 @@
 //!
 //! # 5. Reconcile: declare the table, let the library plan the writes
 //!
-//! A control plane keeps the desired table (from a configuration file, say: with feature
-//! `serde` every model type (de)serializes, [`ServiceId`](crate::ServiceId) as its text form
-//! `tcp:10.0.0.1:80`; `examples/config/table.json` is a complete file) and calls
+//! A control plane keeps the desired table and calls
 //! [`Ipvs::reconcile`](crate::Ipvs::reconcile): one dump, then the fewest writes, in a safe
 //! order. [`plan`](crate::client::plan) alone shows the writes without making them.
+//!
+//! ## The configuration format (feature `serde`)
+//!
+//! With feature `serde`, a table (`Vec<ServiceEntry>`) reads from and writes to JSON (or any
+//! serde format) in ipvsadm's words. A service is `{"service": {...}, "destinations":
+//! [...]}`; the fields, each optional but `id` and `addr`:
+//!
+//! | field | ipvsadm | values | default |
+//! |---|---|---|---|
+//! | `id` | `-t`/`-u`/`--sctp-service`/`-f` | `tcp:10.0.0.1:80`, `udp:[fd00::1]:53`, `sctp:...`, `fwmark:7`, `fwmark6:7` | |
+//! | `scheduler` | `-s` | `rr`, `wrr`, `wlc`, `sh`, `mh`, ... | `wlc` |
+//! | `sched_flags` | `-b` | `"sh-fallback,sh-port"`, `mh-*`, `flag-1`..`flag-3` (or a list) | none |
+//! | `persistence` | `-p`, `-M` | `{"timeout": 600, "netmask": "255.255.255.0"}`, a timeout, `true` | none; timeout 360, full netmask |
+//! | `netmask` | `-M` | beside `persistence`, as in it: `"255.255.255.0"`, `"10.0.0.0/24"`, `"/24"`, `24`; IPv6 `"64"`, `"fd00::/64"` | full length |
+//! | `pe` | `--pe` | `sip` | none |
+//! | `one_packet` | `-o` | `true` (UDP and fwmark services) | `false` |
+//! | `other_flags` | | service flag bits unknown to this crate (above `0x3f`), as a number | 0 |
+//! | `addr` | `-r` | `"10.0.0.2:80"`, `"[fd00::2]:80"`; bare `"10.0.0.2"` takes the service's port (0 under a fwmark) | |
+//! | `forward` | `-m`/`-g`/`-i` | `masq`, `route`, `tunnel` (every ipvsadm spelling: `masquerading`, `gatewaying`, `ipip`, `dr`, `nat`, ...), `local`, `bypass`, or `{"tunnel": {"type": "gue", "port": 6080, "flags": "csum"}}` (`type` `ipip`/`gue`/`gre`, `flags` `csum`/`remcsum`/`nocsum`) | `route` |
+//! | `weight` | `-w` | 0..=65535 | 1 |
+//! | `upper_threshold`, `lower_threshold` | `-x`, `-y` | connections | 0 (none) |
+//!
+//! Reading refuses an unknown field (a misspelt `"wieght"` is an error, not weight 1) and
+//! anything the builders refuse, naming the object: `service tcp:10.0.0.1:80: destination
+//! 10.0.0.2:80: weight 70000 is out of range 0..=65535`; [`validate_table`](crate::validate_table)
+//! also catches a service given twice. Writing gives the configuration only, in the form
+//! above: no stats, counters or kernel-set flags, so that a table read back from the kernel
+//! and saved reconciles with no write. A complete file, reconciled on the mock:
 //!
 //! ```
 //! # #[cfg(all(feature = "mock", feature = "serde"))] {
@@ -113,22 +139,62 @@
 //! # use lvs::Ipvs;
 //! use lvs::ServiceEntry;
 //! # let mut ipvs = Ipvs::with_transport(MockKernel::new());
-//! let config = r#"[{
-//!     "service": { "id": "tcp:192.168.2.1:80", "scheduler": "rr" },
+//! let config = r#"[
+//!   {
+//!     "service": { "id": "tcp:192.168.2.1:80", "scheduler": "wrr" },
 //!     "destinations": [
-//!         { "addr": "192.168.2.2", "port": 80, "forward": "masq" },
-//!         { "addr": "192.168.2.3", "port": 80, "forward": "masq" }
+//!       { "addr": "192.168.2.2:80", "forward": "masq", "weight": 3 },
+//!       { "addr": "192.168.2.3:8080", "forward": "masq", "upper_threshold": 1000, "lower_threshold": 800 },
+//!       { "addr": "192.168.2.4", "forward": "masq", "weight": 0 }
 //!     ]
-//! }]"#;
+//!   },
+//!   {
+//!     "service": {
+//!       "id": "udp:192.168.2.1:5060", "scheduler": "rr",
+//!       "persistence": { "timeout": 600, "netmask": "192.168.0.0/16" }, "pe": "sip"
+//!     },
+//!     "destinations": [ { "addr": "10.0.0.2:5060" }, { "addr": "10.0.0.3:5060", "forward": "tunnel" } ]
+//!   },
+//!   {
+//!     "service": { "id": "fwmark:7", "scheduler": "sh", "sched_flags": "sh-fallback,sh-port" },
+//!     "destinations": [
+//!       { "addr": "10.0.0.9", "forward": "route" },
+//!       { "addr": "10.0.0.10", "forward": { "tunnel": { "type": "gre" } } }
+//!     ]
+//!   },
+//!   {
+//!     "service": { "id": "udp:[fd00::1]:53", "scheduler": "mh", "sched_flags": "mh-port", "one_packet": true },
+//!     "destinations": [
+//!       { "addr": "[fd00::10]:53" },
+//!       { "addr": "[fd00::11]:53", "forward": { "tunnel": { "type": "gue", "port": 6080, "flags": "csum" } } },
+//!       { "addr": "10.0.0.11:53", "forward": "ipip" }
+//!     ]
+//!   },
+//!   {
+//!     "service": { "id": "fwmark6:8", "persistence": { "netmask": "64" } },
+//!     "destinations": [ { "addr": "fd00::20", "weight": 5 } ]
+//!   }
+//! ]"#;
 //! let desired: Vec<ServiceEntry> = serde_json::from_str(config)?;
+//! lvs::validate_table(&desired)?;
 //! let report = ipvs.reconcile(&desired, &ReconcileOptions::exact())?;
-//! assert_eq!(report.ops.len(), 3); // one service, two destinations
+//! assert_eq!(report.ops.len(), 5 + 11); // five services, eleven destinations
 //! assert!(report.outcome.is_ok());
 //! // Nothing changed, nothing to write.
 //! assert!(ipvs.reconcile(&desired, &ReconcileOptions::exact())?.ops.is_empty());
+//! // Saved from the kernel, the table reads back as the same configuration.
+//! let saved = serde_json::to_string_pretty(&ipvs.table()?)?;
+//! assert!(!saved.contains("stats"));
+//! let restored: Vec<ServiceEntry> = serde_json::from_str(&saved)?;
+//! assert!(ipvs.reconcile(&restored, &ReconcileOptions::exact())?.ops.is_empty());
+//! // Mistakes are errors, not defaults.
+//! let typo = r#"[{"service": {"id": "tcp:10.0.0.1:80", "schedular": "rr"}}]"#;
+//! assert!(serde_json::from_str::<Vec<ServiceEntry>>(typo).is_err());
 //! # }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! `examples/config/table.json` is another file, in the form serializing writes.
 //!
 //! With [`ReconcileOptions::quiesce`](crate::client::ReconcileOptions::quiesce), real servers
 //! that leave the configuration are first set to weight 0 and deleted by a later reconcile,

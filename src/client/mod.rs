@@ -594,17 +594,10 @@ fn no_such_destination(id: &ServiceId, addr: SocketAddr) -> Error {
     ))
 }
 
-/// Whether two reads of the table agree in configuration, in the same order.
+/// Whether two reads of the table agree in configuration, in any order (on Linux 7.0 and
+/// later the dump order follows a hash table the kernel resizes in the background).
 pub(crate) fn same_tables(a: &[ServiceEntry], b: &[ServiceEntry]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| {
-            x.service.same_config(&y.service)
-                && x.destinations.len() == y.destinations.len()
-                && x.destinations
-                    .iter()
-                    .zip(&y.destinations)
-                    .all(|(d, e)| d.same_config(e))
-        })
+    crate::model::same_config(a, b)
 }
 
 /// Name the case of a kernel refusal from the operation that got it.

@@ -16,12 +16,9 @@ use crate::error::InvalidError;
 /// # Ok::<(), lvs::InvalidError>(())
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum ForwardMethod {
     /// Masquerading, NAT (`-m`).
-    #[cfg_attr(feature = "serde", serde(alias = "masq", alias = "nat"))]
     Masquerade,
     /// Local node: the director serves the connection itself.
     Local,
@@ -29,7 +26,6 @@ pub enum ForwardMethod {
     Tunnel(Tunnel),
     /// Direct routing, gatewaying (`-g`, ipvsadm's default).
     #[default]
-    #[cfg_attr(feature = "serde", serde(alias = "route", alias = "dr"))]
     DirectRoute,
     /// Bypass.
     Bypass,
@@ -107,8 +103,6 @@ impl FromStr for ForwardMethod {
 
 /// Tunnel encapsulation (`--tun-type`), kernel 5.2+ for GUE and 5.3+ for GRE.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum TunnelType {
     /// IP-in-IP (the classic LVS tunnel, `ipip`).
@@ -172,7 +166,6 @@ bitflags::bitflags! {
     /// Tunnel checksum flags (`IP_VS_TUNNEL_ENCAP_FLAG_*`); empty means `--tun-nocsum`.
     /// Unknown bits are retained.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-    #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
     pub struct TunnelFlags: u16 {
         /// `--tun-csum`: checksum the outer packet.
         const CSUM = 0x0001;
@@ -185,8 +178,6 @@ bitflags::bitflags! {
 
 /// Tunnel settings of a tunnelling destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-#[cfg_attr(feature = "serde", serde(default))]
 pub struct Tunnel {
     /// Encapsulation.
     pub kind: TunnelType,
@@ -258,6 +249,7 @@ impl fmt::Display for Tunnel {
 /// Connection counters of a destination, as the kernel reports them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct DestCounters {
     /// Active connections (`ActiveConn`).
     pub active: u32,
@@ -280,7 +272,6 @@ pub struct DestCounters {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Destination {
     /// Address of the real server (of either family, see [`Destination::validate_for`]).
@@ -288,37 +279,16 @@ pub struct Destination {
     /// Port (0 for fwmark services, where the packet's port is kept).
     pub port: u16,
     /// Forwarding method (`-g`, `-i`, `-m`).
-    #[cfg_attr(feature = "serde", serde(default))]
     pub forward: ForwardMethod,
     /// Weight (`-w`), 0..=65535; 0 quiesces the server.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default = "super::serde_impls::default_weight")
-    )]
     pub weight: u32,
     /// Upper connection threshold (`-x`), 0 = none.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "super::serde_impls::is_zero")
-    )]
     pub upper_threshold: u32,
     /// Lower connection threshold (`-y`), 0 = none.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "super::serde_impls::is_zero")
-    )]
     pub lower_threshold: u32,
     /// Connection counters, when read back.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
     pub counters: Option<DestCounters>,
     /// Counters and rates, when read back.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
     pub stats: Option<Stats>,
 }
 
@@ -473,8 +443,9 @@ impl DestinationBuilder {
         self
     }
 
-    /// Build without validation (for strategies that construct valid values field by field).
-    #[cfg(feature = "proptest")]
+    /// Build without validation (for strategies that construct valid values field by field,
+    /// and for deserializing, which validates with the service).
+    #[cfg(any(feature = "proptest", feature = "serde"))]
     pub(crate) fn build_unvalidated(self) -> Destination {
         self.dest
     }

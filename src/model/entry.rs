@@ -5,11 +5,9 @@ use super::{Destination, Service};
 /// A service with its destinations, as a full listing returns them (and as a desired table
 /// for [`Ipvs::reconcile`](crate::Ipvs::reconcile) is written).
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ServiceEntry {
     /// The service.
     pub service: Service,
     /// Its destinations, in the kernel's order.
-    #[cfg_attr(feature = "serde", serde(default))]
     pub destinations: Vec<Destination>,
 }

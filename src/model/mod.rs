@@ -15,6 +15,7 @@ mod scheduler;
 mod serde_impls;
 mod service;
 mod stats;
+mod table;
 
 pub use compare::{diff, same_config, Difference};
 pub use daemon::{Daemon, DaemonBuilder, DaemonState};
@@ -30,6 +31,7 @@ pub use refusal::RefusedObject;
 pub use scheduler::{SchedFlags, Scheduler};
 pub use service::{AddressFamily, Protocol, Service, ServiceBuilder, ServiceFlags, ServiceId};
 pub use stats::{rates, Rates, Stats};
+pub use table::{validate_table, TableError};
 
 use crate::error::InvalidError;
 

@@ -12,8 +12,13 @@ pub(crate) const PE_NAME_MAX: usize = 15;
 /// same real server for `timeout` seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct Persistence {
     /// Timeout in seconds.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default = "super::serde_impls::default_timeout")
+    )]
     pub timeout: u32,
     /// Granularity: clients within this netmask count as one.
     pub netmask: Netmask,

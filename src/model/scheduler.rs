@@ -137,7 +137,6 @@ bitflags::bitflags! {
     /// [`SchedFlags::SH_PORT`], [`SchedFlags::MH_FALLBACK`] and [`SchedFlags::MH_PORT`].
     /// The values are the bits' positions in the service flags word.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-    #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
     pub struct SchedFlags: u32 {
         /// `flag-1` (`IP_VS_SVC_F_SCHED1`).
         const FLAG_1 = 0x0008;

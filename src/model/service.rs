@@ -308,64 +308,30 @@ bitflags::bitflags! {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub struct Service {
     /// The identity.
     pub id: ServiceId,
     /// The scheduler (`-s`).
-    #[cfg_attr(feature = "serde", serde(default))]
     pub scheduler: Scheduler,
     /// Scheduler flags (`-b`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "SchedFlags::is_empty")
-    )]
     pub sched_flags: SchedFlags,
     /// Persistence (`-p`, `-M`); `None` for a non-persistent service.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
     pub persistence: Option<Persistence>,
     /// One-packet scheduling (`-o`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "super::serde_impls::is_false")
-    )]
     pub one_packet: bool,
     /// Persistence engine (`--pe`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
     pub pe: Option<PersistenceEngine>,
     /// Flag bits not modelled above, as the kernel reported them (`HASHED`, bits of newer
     /// kernels). Ignored when writing, except bits unknown to this crate, which are sent.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "ServiceFlags::is_empty")
-    )]
     pub other_flags: ServiceFlags,
     /// Netmask reported by the kernel for a non-persistent service, kept so that a value read
     /// back is exact. `None` when persistent (the netmask is in `persistence`).
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
     pub raw_netmask: Option<Netmask>,
     /// Persistence timeout reported for a non-persistent service (normally 0), kept for
     /// exactness.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "super::serde_impls::is_zero")
-    )]
     pub raw_timeout: u32,
     /// Counters and rates, when read back from the kernel.
-    #[cfg_attr(
-        feature = "serde",
-        serde(default, skip_serializing_if = "Option::is_none")
-    )]
     pub stats: Option<Stats>,
 }
 
