@@ -104,6 +104,14 @@
 //! [`Ipvs::reconcile`](crate::Ipvs::reconcile): one dump, then the fewest writes, in a safe
 //! order. [`plan`](crate::client::plan) alone shows the writes without making them.
 //!
+//! A refused write does not make `reconcile` fail: the others are applied, and the report
+//! ([`ReconcileReport`](crate::client::ReconcileReport), `#[must_use]`) holds each result.
+//! Check it, log it (its `Display` is one line), or let
+//! [`reconcile_strict`](crate::Ipvs::reconcile_strict) (or
+//! [`ReconcileReport::into_result`](crate::client::ReconcileReport::into_result)) turn any
+//! refusal into [`Error::Refused`](crate::Error::Refused), which names every refused write
+//! and its object.
+//!
 //! ## The configuration format (feature `serde`)
 //!
 //! With feature `serde`, a table (`Vec<ServiceEntry>`) reads from and writes to JSON (or any
@@ -177,11 +185,11 @@
 //! ]"#;
 //! let desired: Vec<ServiceEntry> = serde_json::from_str(config)?;
 //! lvs::validate_table(&desired)?;
-//! let report = ipvs.reconcile(&desired, &ReconcileOptions::exact())?;
+//! let report = ipvs.reconcile(&desired, &ReconcileOptions::exact())?.into_result()?;
 //! assert_eq!(report.ops.len(), 5 + 11); // five services, eleven destinations
-//! assert!(report.outcome.is_ok());
+//! assert_eq!(report.to_string(), "16 writes: 16 applied, 0 refused");
 //! // Nothing changed, nothing to write.
-//! assert!(ipvs.reconcile(&desired, &ReconcileOptions::exact())?.ops.is_empty());
+//! assert!(ipvs.reconcile_strict(&desired, &ReconcileOptions::exact())?.is_empty());
 //! // Saved from the kernel, the table reads back as the same configuration.
 //! let saved = serde_json::to_string_pretty(&ipvs.table()?)?;
 //! assert!(!saved.contains("stats"));
