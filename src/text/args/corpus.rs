@@ -1,5 +1,5 @@
 //! A regression corpus of command lines and what the parser makes of them, recorded from the
-//! parser before it was rewritten around an option table (`corpus.txt`). Each line is
+//! parser before it was rewritten around an option table (`tests/fixtures/ipvsadm-args-corpus.txt`). Each line is
 //! `R<TAB>WORDS<TAB>OUTCOME`: `R` is 1 for a line of `-R` input, `WORDS` the arguments
 //! separated by single spaces (`\e` for an empty word), `OUTCOME` `ok <variant> <hash>` (the
 //! FNV-1a hash of the command's `Debug` text) or `err <status> <hash> <message>` (the hash of the whole message, and its
@@ -596,7 +596,7 @@ fn write_corpus() {
 fn corpus_outcomes_are_unchanged() {
     let text = match std::env::var("LVS_CORPUS") {
         Ok(path) => std::fs::read_to_string(path).unwrap(),
-        Err(_) => include_str!("corpus.txt").to_owned(),
+        Err(_) => include_str!("../../../tests/fixtures/ipvsadm-args-corpus.txt").to_owned(),
     };
     let mut wrong = Vec::new();
     let mut n = 0;
