@@ -1,5 +1,5 @@
 //! Every listing format, the rule format and the other listings of one varied table,
-//! against `golden.txt` (written from the formatter before it was split into files;
+//! against `tests/fixtures/text-format-golden.txt` (written from the formatter before it was split into files;
 //! `LVS_WRITE_GOLDEN=1` writes it again).
 
 use super::*;
@@ -177,10 +177,13 @@ fn render() -> String {
 fn every_format_prints_as_before() {
     let text = render();
     if std::env::var_os("LVS_WRITE_GOLDEN").is_some() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/src/text/format/golden.txt");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/text-format-golden.txt"
+        );
         std::fs::write(path, &text).unwrap();
     }
-    let golden = include_str!("golden.txt");
+    let golden = include_str!("../../../tests/fixtures/text-format-golden.txt");
     for (i, (a, b)) in text.lines().zip(golden.lines()).enumerate() {
         assert_eq!(a, b, "line {}", i + 1);
     }
