@@ -1,44 +1,6 @@
 //! Transactions: writes applied with a record of how to undo each one, and a roll back that
-//! puts back exactly what the kernel held and says what it could not.
-//!
-//! IPVS has no transactions of its own. A [`Transaction`] reads a settled snapshot of the
-//! table first ([`Ipvs::table_settled`]), then, for every write the kernel accepts, keeps the
-//! writes that undo it, built from what the kernel held, never from what a builder would
-//! accept: a weight above [`Destination::MAX_WEIGHT`] that ipvsadm wrote, or a threshold an
-//! older kernel stored, is put back as it was, because undo writes are sent as they are
-//! ([`IpvsMessage::from`]), without [`Op::validate`]. Only what the transaction changed is
-//! undone: a service another process added meanwhile stays.
-//!
-//! [`Transaction::roll_back`] sends the undo writes newest first, then reads the table again
-//! and compares every service the transaction touched (and the timeouts and sync daemons, if
-//! it changed them) with the snapshot: the [`RollbackReport`] lists exactly what is not as
-//! it was. [`Ipvs::apply_or_roll_back`] is one transaction; the `ipvsadm` drop-in's `-R` is
-//! another, fed a chunk of rules at a time.
-//!
-//! What a roll back cannot give back: counters and rates of what it re-creates, the
-//! scheduler's position, and the place of a single destination put back in its service's
-//! list (it goes to the head, as with `ipvsadm -a`; a deleted service is re-created with its
-//! destinations in their order).
-//!
-//! ```
-//! # #[cfg(feature = "mock")] {
-//! use lvs::transport::MockKernel;
-//! use lvs::{Destination, Ipvs, Op, Service};
-//!
-//! let mut ipvs = Ipvs::with_transport(MockKernel::new());
-//! let a = Service::tcp("10.0.0.1:80".parse()?).build()?;
-//! ipvs.add_service(&a)?;
-//! let b = Service::tcp("10.0.0.2:80".parse()?).build()?;
-//! let mut tx = ipvs.transaction()?;
-//! tx.apply(&[Op::DeleteService(a.id), Op::AddService(b.clone())])?;
-//! // The same service twice: the kernel refuses the second add (EEXIST).
-//! assert!(tx.apply(&[Op::AddService(b)]).is_err());
-//! let report = tx.roll_back();
-//! assert!(report.is_complete(), "{report}");
-//! assert_eq!(ipvs.table()?.len(), 1); // `a` is back, `b` is gone
-//! # }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! puts back exactly what the kernel held and says what it could not ([`Transaction`] says
+//! how; the bookkeeping, [`UndoLog`], is shared with the async handle).
 
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
@@ -562,6 +524,26 @@ fn same_entry(a: &ServiceEntry, b: &ServiceEntry) -> bool {
 /// scheduler's position, and the place of a single destination put back in its service's
 /// list (it goes to the head, as with `ipvsadm -a`; a deleted service is re-created with its
 /// destinations in their order).
+///
+/// ```
+/// # #[cfg(feature = "mock")] {
+/// use lvs::transport::MockKernel;
+/// use lvs::{Destination, Ipvs, Op, Service};
+///
+/// let mut ipvs = Ipvs::with_transport(MockKernel::new());
+/// let a = Service::tcp("10.0.0.1:80".parse()?).build()?;
+/// ipvs.add_service(&a)?;
+/// let b = Service::tcp("10.0.0.2:80".parse()?).build()?;
+/// let mut tx = ipvs.transaction()?;
+/// tx.apply(&[Op::DeleteService(a.id), Op::AddService(b.clone())])?;
+/// // The same service twice: the kernel refuses the second add (EEXIST).
+/// assert!(tx.apply(&[Op::AddService(b)]).is_err());
+/// let report = tx.roll_back();
+/// assert!(report.is_complete(), "{report}");
+/// assert_eq!(ipvs.table()?.len(), 1); // `a` is back, `b` is gone
+/// # }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 ///
 /// A transaction that is dropped without [`commit`](Self::commit) or
 /// [`roll_back`](Self::roll_back) is rolled back (the report is lost: call `roll_back` to
