@@ -9,6 +9,6 @@ source scripts/ci/kernels.sh
 cargo build --release --example ipvsadm
 status=0
 on_kernels "ipvsadm compatibility corpus" "${OLDEST_NEWEST[@]}" -- tests/ipvsadm-compat/run.sh || status=1
-on_kernels "-R roll back (bad line, late refusal, flushed weight, SIGTERM)" "${OLDEST_NEWEST[@]}" -- \
+on_kernels "-R roll back (bad line, late refusal, flushed weight, SIGINT)" "${OLDEST_NEWEST[@]}" -- \
     tests/ipvsadm-compat/restore-rollback.sh || status=1
 exit $status
