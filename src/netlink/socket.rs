@@ -123,9 +123,14 @@ impl NlSocket {
         socket2::SockRef::from(&socket).set_read_timeout(Some(timeout))?;
         let granted = nix::sys::socket::getsockopt(&socket, nix::sys::socket::sockopt::RcvBuf)
             .map_err(|e| Error::Io(io::Error::from(e)))?;
-        Ok(NlSocket {
+        Ok(NlSocket::over(socket, addr.port_number(), granted))
+    }
+
+    /// The socket's state over a ready descriptor: nothing sent yet, one datagram's buffer.
+    fn over(socket: Socket, port_id: u32, rcvbuf: usize) -> NlSocket {
+        NlSocket {
             socket,
-            port_id: addr.port_number(),
+            port_id,
             seq: 0,
             buf: Vec::with_capacity(datagram_size()),
             mbuf: Vec::new(),
@@ -133,9 +138,9 @@ impl NlSocket {
             mslot: 0,
             slot_size: datagram_size(),
             slot_count: SLOTS,
-            rcvbuf: granted,
+            rcvbuf,
             recovery: Recovery::default(),
-        })
+        }
     }
 
     /// Offer datagrams of `size` bytes, `count` at a time, to `recv_many` and `receive`
@@ -221,19 +226,7 @@ impl NlSocket {
         socket2::SockRef::from(&socket)
             .set_read_timeout(Some(timeout))
             .expect("SO_RCVTIMEO");
-        NlSocket {
-            socket,
-            port_id,
-            seq: 0,
-            buf: Vec::with_capacity(datagram_size()),
-            mbuf: Vec::new(),
-            mlens: Vec::new(),
-            mslot: 0,
-            slot_size: datagram_size(),
-            slot_count: SLOTS,
-            rcvbuf: 1 << 20,
-            recovery: Recovery::default(),
-        }
+        NlSocket::over(socket, port_id, 1 << 20)
     }
 
     /// How long a receive waits for a datagram.
