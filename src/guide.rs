@@ -77,7 +77,11 @@
 //!
 //! [`Ipvs::apply`](crate::Ipvs::apply) sends many [`Op`](crate::client::Op)s pipelined and
 //! reports each one's result; [`Ipvs::apply_or_roll_back`](crate::Ipvs::apply_or_roll_back)
-//! puts the table back if any is refused.
+//! puts back what it changed if any is refused. It is one
+//! [`Transaction`](crate::client::Transaction): for a change made of several batches (a
+//! restore read a chunk at a time), open one with [`Ipvs::transaction`](crate::Ipvs::transaction),
+//! `apply` each batch, then `commit` or `roll_back`, whose report names what could not be
+//! restored.
 //!
 //! ```
 //! # #[cfg(feature = "mock")] {
