@@ -21,8 +21,9 @@
 //!    snapshots), with kernel refusals named as [`Error`] cases; with feature `tokio`,
 //!    `AsyncIpvs`, the same handle for async code.
 //! 7. Around the client: [`host`] (preparing directors and real servers), [`text`]
-//!    (ipvsadm's command line, rule format and listings), [`conn`] (the connection table);
-//!    then `strategies` (feature `proptest`) and the [`guide`].
+//!    (ipvsadm's command line, rule format and listings), [`conn`] (the connection table),
+//!    [`health`] (probes, the health state machine and the checker that keeps weights where
+//!    health says); then `strategies` (feature `proptest`) and the [`guide`].
 //!
 //! The [`guide`] walks from adding a service to reconciling a whole table. Features: `host`
 //! (on by default: `lvs::host`, host preparation), `mock` (the in-memory kernel, for tests),
@@ -44,6 +45,7 @@ pub mod client;
 pub mod conn;
 pub mod error;
 pub mod guide;
+pub mod health;
 #[cfg(feature = "host")]
 #[cfg_attr(docsrs, doc(cfg(feature = "host")))]
 pub mod host;

@@ -151,6 +151,19 @@ impl<T: Transport> Ipvs<T> {
     }
 }
 
+impl<T: Transport> Ipvs<T> {
+    /// [`apply`](Self::apply) without [`Op::validate`]: for writes built from what the
+    /// kernel holds (a weight ipvsadm wrote above [`Destination::MAX_WEIGHT`] goes back as
+    /// it is).
+    ///
+    /// [`Destination::MAX_WEIGHT`]: crate::model::Destination::MAX_WEIGHT
+    pub(crate) fn apply_raw(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
+        let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
+        let replies = self.transport.request_batch(&messages);
+        outcome(ops, replies)
+    }
+}
+
 /// Validate every operation of a batch; the error names the first invalid one's index.
 pub(crate) fn validate_all(ops: &[Op]) -> Result<()> {
     for (index, op) in ops.iter().enumerate() {
