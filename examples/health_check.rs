@@ -1,90 +1,103 @@
-//! Health checks for the real servers of one IPVS service, on the public API only.
+//! Health checks for the real servers of IPVS services: a command line on `lvs::health`.
 //!
-//! Every `--interval`, each destination of the service is checked (a TCP connect, or an HTTP
-//! `GET` whose status must be 2xx or 3xx), all in parallel, each within `--timeout`. A
-//! destination that fails `--fall` checks in a row is quiesced: its weight goes to 0, so the
-//! scheduler sends it no new connection while the established ones go on. After `--rise`
-//! good checks in a row it gets its configured weight back. With `--remove-after SECS`, a
-//! destination down that long is deleted from the service; it is still checked, and added
-//! back (with its configured weight) when it recovers.
+//! Each destination of each `--service` is checked every `--interval` (a TCP connect, an
+//! HTTP `GET` whose status must be 2xx or 3xx, a DNS query, or a command's exit status),
+//! each check within `--timeout` in all, on a bounded pool of `--workers` threads. A
+//! destination that fails `--fall` checks in a row is quiesced (weight 0: no new
+//! connections, the established ones go on), or removed with `--on-failure remove`; after
+//! `--rise` good checks in a row it gets its configured weight back (ramping up over
+//! `--slow-start` seconds if given). With `--remove-after SECS`, a destination down that
+//! long is deleted from the service; it is still checked and added back when it recovers.
+//! `--sorry-server ADDR:PORT[,masq|tun|route]` is added while every real server of a
+//! service is down.
 //!
 //! ```text
-//! health_check --service tcp:192.168.2.1:80 --check http:/health \
+//! health_check --service tcp:192.168.2.1:80 [--service ...] --check http:/health \
 //!     [--interval 2] [--timeout 1] [--rise 2] [--fall 3] [--remove-after 60] \
-//!     [--netns NAME] [--default-weight 1] [--rounds N]
+//!     [--on-failure quiesce|remove] [--slow-start SECS] [--sorry-server ADDR:PORT] \
+//!     [--port N] [--workers 16] [--netns NAME] [--default-weight 1] [--rounds N]
+//! health_check --config checks.json [--netns NAME] [--rounds N]
 //! ```
 //!
-//! The configured weight of a destination is the weight it has while healthy (a change made
-//! by an administrator while it is up is taken over). A destination first seen with weight
-//! 0 (quiesced by an earlier run, say) starts as down and comes up with `--default-weight`.
-//! `--netns NAME` runs the whole checker inside that network namespace (the checks and the
-//! IPVS handle), like `ip netns exec NAME`. Transitions are printed, one line each, to
-//! standard output.
+//! The configuration file is `lvs::health::HealthConfig` as JSON:
+//! `{"workers": 16, "services": [{"service": "tcp:192.168.2.1:80", "check": {"http":
+//! {"path": "/health"}}, "fall": 2}]}`.
+//!
+//! The configured weight of a destination is its weight while healthy; a weight an
+//! administrator sets is adopted. A destination first seen with weight 0 (quiesced by an
+//! earlier run, say) starts as down and comes up with `--default-weight`. `--netns NAME`
+//! checks and writes inside that network namespace. Every event is printed, one line each,
+//! to standard output. SIGINT or SIGTERM stops it (exit 0); bad arguments exit 2.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use lvs::{Destination, Ipvs, ServiceId};
+use lvs::client::DeferredSignals;
+use lvs::health::{
+    seconds, FailureAction, HealthChecker, HealthConfig, ProbeSpec, ServiceConfig, MAX_WORKERS,
+};
+use lvs::{Destination, ForwardMethod, Ipvs, ServiceId};
 
-/// How a destination is checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Check {
-    /// The TCP handshake completes.
-    Tcp,
-    /// `GET path` answers with a 2xx or 3xx status.
-    Http { path: String },
-}
+const USAGE: &str = "usage: health_check --service PROTO:VIP:PORT [--service ...] \
+[--check tcp|http[:PATH]|dns[:NAME]|command:PROGRAM ARGS] [--interval SECS] [--timeout SECS] \
+[--rise N] [--fall N] [--remove-after SECS] [--on-failure quiesce|remove] [--slow-start SECS] \
+[--sorry-server ADDR:PORT[,masq|tun|route]] [--port N] [--workers N] [--default-weight N] \
+[--netns NAME] [--rounds N]
+       health_check --config FILE.json [--netns NAME] [--rounds N]";
 
 #[derive(Debug)]
 struct Options {
-    service: ServiceId,
-    check: Check,
-    interval: Duration,
-    timeout: Duration,
-    rise: u32,
-    fall: u32,
-    remove_after: Option<Duration>,
+    config: HealthConfig,
     netns: Option<String>,
-    default_weight: u32,
     rounds: Option<u64>,
 }
 
-const USAGE: &str = "usage: health_check --service tcp:VIP:PORT [--check tcp|http[:PATH]] \
-[--interval SECS] [--timeout SECS] [--rise N] [--fall N] [--remove-after SECS] \
-[--netns NAME] [--default-weight N] [--rounds N]";
+fn count(v: &str, what: &str) -> Result<u32, String> {
+    v.parse::<u32>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{what}: expected a positive integer, got {v:?}"))
+}
+
+fn secs(v: &str, what: &'static str) -> Result<f64, String> {
+    let s: f64 = v
+        .parse()
+        .map_err(|_| format!("{what}: expected a number of seconds, got {v:?}"))?;
+    seconds(s, "a number of seconds above 0 and at most 86400")
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok(s)
+}
+
+fn sorry_server(v: &str) -> Result<Destination, String> {
+    let (addr, method) = v.split_once(',').unwrap_or((v, "route"));
+    let addr = addr
+        .parse()
+        .map_err(|_| format!("--sorry-server: expected ADDR:PORT, got {addr:?}"))?;
+    let forward = match method {
+        "masq" | "m" => ForwardMethod::Masquerade,
+        "route" | "g" => ForwardMethod::DirectRoute,
+        "tun" | "i" => ForwardMethod::Tunnel(Default::default()),
+        m => {
+            return Err(format!(
+                "--sorry-server: expected masq, tun or route, got {m:?}"
+            ))
+        }
+    };
+    Destination::builder(addr)
+        .forward(forward)
+        .build()
+        .map_err(|e| format!("--sorry-server: {e}"))
+}
 
 fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut service = None;
-    let mut opts = Options {
-        service: ServiceId::fwmark(1),
-        check: Check::Tcp,
-        interval: Duration::from_secs(2),
-        timeout: Duration::from_secs(1),
-        rise: 2,
-        fall: 3,
-        remove_after: None,
-        netns: None,
-        default_weight: Destination::DEFAULT_WEIGHT,
-        rounds: None,
-    };
-    // Up to a day: a check loop with a longer wait is a typo, and a huge value would
-    // overflow the clock's arithmetic.
-    let secs = |v: &str, what: &str| -> Result<Duration, String> {
-        v.parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 86_400.0)
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .ok_or_else(|| format!("{what}: expected a number of seconds in (0, 86400], got {v:?}"))
-    };
-    let count = |v: &str, what: &str| -> Result<u32, String> {
-        v.parse::<u32>()
-            .ok()
-            .filter(|n| *n > 0)
-            .ok_or_else(|| format!("{what}: expected a positive integer, got {v:?}"))
-    };
+    let mut services: Vec<ServiceId> = Vec::new();
+    let mut template = ServiceConfig::new(ServiceId::fwmark(1), ProbeSpec::Tcp);
+    let mut config_file = None;
+    let mut netns = None;
+    let mut rounds = None;
+    let mut workers = None;
+    let mut remove_after = None;
+    let mut per_service_flag = false;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         if flag == "-h" || flag == "--help" {
@@ -93,147 +106,124 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         let value = it
             .next()
             .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        per_service_flag |= !matches!(flag.as_str(), "--config" | "--netns" | "--rounds");
         match flag.as_str() {
             "--service" => {
                 let id: ServiceId = value.parse().map_err(|e| format!("--service: {e}"))?;
-                if id.addr().is_none() {
-                    return Err("--service: firewall-mark services have no port to check; \
-                                give an address service (tcp:VIP:PORT)"
-                        .into());
+                if services.contains(&id) {
+                    return Err(format!("--service {id} is given twice"));
                 }
-                service = Some(id);
+                services.push(id);
             }
             "--check" => {
-                opts.check = match value.as_str() {
-                    "tcp" => Check::Tcp,
-                    "http" => Check::Http { path: "/".into() },
-                    v => match v.strip_prefix("http:") {
-                        Some(path) if path.starts_with('/') => Check::Http { path: path.into() },
-                        _ => {
-                            return Err(format!("--check: expected tcp or http[:/PATH], got {v:?}"))
-                        }
-                    },
-                }
+                template.check = value.parse().map_err(|e| format!("--check: {e}"))?;
             }
-            "--interval" => opts.interval = secs(value, "--interval")?,
-            "--timeout" => opts.timeout = secs(value, "--timeout")?,
-            "--rise" => opts.rise = count(value, "--rise")?,
-            "--fall" => opts.fall = count(value, "--fall")?,
-            "--remove-after" => opts.remove_after = Some(secs(value, "--remove-after")?),
+            "--interval" => template.interval = Some(secs(value, "--interval")?),
+            "--timeout" => template.timeout = Some(secs(value, "--timeout")?),
+            "--rise" => template.rise = Some(count(value, "--rise")?),
+            "--fall" => template.fall = Some(count(value, "--fall")?),
+            "--remove-after" => remove_after = Some(secs(value, "--remove-after")?),
+            "--on-failure" => {
+                template.on_failure = Some(match value.as_str() {
+                    "quiesce" => FailureAction::Quiesce,
+                    "remove" => FailureAction::Remove,
+                    v => {
+                        return Err(format!(
+                            "--on-failure: expected quiesce or remove, got {v:?}"
+                        ))
+                    }
+                })
+            }
+            "--slow-start" => template.slow_start = Some(secs(value, "--slow-start")?),
+            "--sorry-server" => template.sorry_server = Some(sorry_server(value)?),
+            "--port" => {
+                template.port = Some(
+                    value
+                        .parse::<u16>()
+                        .ok()
+                        .filter(|p| *p > 0)
+                        .ok_or_else(|| format!("--port: expected 1 to 65535, got {value:?}"))?,
+                )
+            }
+            "--default-weight" => {
+                let w = count(value, "--default-weight")?;
+                if w > Destination::MAX_WEIGHT {
+                    return Err(format!("--default-weight: at most 65535, got {w}"));
+                }
+                template.default_weight = Some(w);
+            }
+            "--workers" => {
+                let n = count(value, "--workers")? as usize;
+                if n > MAX_WORKERS {
+                    return Err(format!("--workers: at most {MAX_WORKERS}, got {n}"));
+                }
+                workers = Some(n);
+            }
+            "--config" => config_file = Some(value.clone()),
             "--netns" => {
                 lvs::model::check_netns_name(value).map_err(|e| format!("--netns: {e}"))?;
-                opts.netns = Some(value.clone());
+                netns = Some(value.clone());
             }
-            "--default-weight" => opts.default_weight = count(value, "--default-weight")?,
-            "--rounds" => opts.rounds = Some(u64::from(count(value, "--rounds")?)),
+            "--rounds" => rounds = Some(u64::from(count(value, "--rounds")?)),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
     }
-    opts.service = service.ok_or_else(|| format!("--service is required\n{USAGE}"))?;
-    Ok(opts)
-}
-
-/// What a run of check results changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Transition {
-    /// `fall` failures in a row: quiesce.
-    Down,
-    /// `rise` successes in a row: restore.
-    Up,
-}
-
-/// Rise and fall counting for one destination.
-#[derive(Debug, Clone)]
-struct Health {
-    up: bool,
-    /// Consecutive results against the current state.
-    streak: u32,
-    /// Since when it is down.
-    down_since: Option<Instant>,
-}
-
-impl Health {
-    fn new(up: bool, now: Instant) -> Health {
-        Health {
-            up,
-            streak: 0,
-            down_since: (!up).then_some(now),
+    if let Some(s) = remove_after {
+        if template.on_failure == Some(FailureAction::Remove) {
+            return Err("--remove-after and --on-failure remove: choose one".into());
         }
+        template.on_failure = Some(FailureAction::QuiesceThenRemove(s));
     }
-
-    /// Take one check result; a transition when the streak reaches its threshold.
-    fn observe(&mut self, ok: bool, rise: u32, fall: u32, now: Instant) -> Option<Transition> {
-        if ok == self.up {
-            self.streak = 0;
-            return None;
+    let config = match config_file {
+        Some(path) => {
+            if per_service_flag {
+                return Err(
+                    "--config: the checks come from the file; only --netns and --rounds go with it"
+                        .into(),
+                );
+            }
+            let text = read_config(&path)?;
+            serde_json::from_str::<HealthConfig>(&text).map_err(|e| format!("{path}: {e}"))?
         }
-        self.streak += 1;
-        let threshold = if self.up { fall } else { rise };
-        if self.streak < threshold {
-            return None;
+        None => {
+            if services.is_empty() {
+                return Err(format!("--service is required\n{USAGE}"));
+            }
+            let mut config = HealthConfig::default();
+            config.workers = workers;
+            config.services = services
+                .iter()
+                .map(|id| {
+                    let mut c = template.clone();
+                    c.service = *id;
+                    c
+                })
+                .collect();
+            config
         }
-        self.streak = 0;
-        self.up = ok;
-        self.down_since = (!ok).then_some(now);
-        Some(if ok { Transition::Up } else { Transition::Down })
-    }
-}
-
-/// One destination under watch.
-struct Watched {
-    health: Health,
-    /// The weight it gets while healthy.
-    weight: u32,
-    /// The destination as last seen (or as it was when removed).
-    dest: Destination,
-    /// Deleted from the service by us (after `--remove-after`).
-    removed: bool,
-}
-
-fn check_one(addr: SocketAddr, check: &Check, timeout: Duration) -> Result<(), String> {
-    let mut stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())?;
-    let Check::Http { path } = check else {
-        return Ok(());
     };
-    stream
-        .set_read_timeout(Some(timeout))
-        .and_then(|()| stream.set_write_timeout(Some(timeout)))
-        .map_err(|e| e.to_string())?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream
-        .write_all(request.as_bytes())
-        .map_err(|e| format!("sending the request: {e}"))?;
-    // The status line is all we need: "HTTP/1.x NNN reason".
-    let mut head = Vec::new();
-    let mut buf = [0u8; 256];
-    while !head.contains(&b'\n') && head.len() < 4096 {
-        let n = stream
-            .read(&mut buf)
-            .map_err(|e| format!("reading the answer: {e}"))?;
-        if n == 0 {
-            break;
-        }
-        head.extend_from_slice(buf.get(..n).unwrap_or(&[]));
-    }
-    let line = String::from_utf8_lossy(&head);
-    let status = line
-        .lines()
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse::<u16>().ok())
-        .ok_or_else(|| "no HTTP status line in the answer".to_owned())?;
-    if (200..400).contains(&status) {
-        Ok(())
-    } else {
-        Err(format!("HTTP status {status}"))
-    }
+    // Every value checked now, before anything runs.
+    config.runner_options().map_err(|e| e.to_string())?;
+    config.checks().map_err(|e| e.to_string())?;
+    Ok(Options {
+        config,
+        netns,
+        rounds,
+    })
 }
 
-fn enter_netns(name: &str) -> Result<(), String> {
-    let path = std::path::Path::new("/run/netns").join(name);
-    let ns = std::fs::File::open(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
-        .map_err(|e| format!("entering network namespace {name}: {e}"))
+/// The configuration file: at most 1 MiB of UTF-8.
+fn read_config(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{path}: {e}"))?;
+    let mut text = String::new();
+    file.take(1 << 20)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{path}: {e}"))?;
+    if text.len() >= 1 << 20 {
+        return Err(format!("{path}: larger than 1 MiB"));
+    }
+    Ok(text)
 }
 
 fn main() -> ExitCode {
@@ -251,21 +241,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    // Before any other thread exists: the checks and the handle all run in the namespace.
-    if let Some(ns) = &opts.netns {
-        if let Err(e) = enter_netns(ns) {
-            eprintln!("health_check: {e}");
-            return ExitCode::FAILURE;
-        }
-    }
-    let mut ipvs = match Ipvs::new() {
-        Ok(i) => i,
-        Err(e) => {
-            eprintln!("health_check: opening IPVS: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match run(&mut ipvs, &opts) {
+    match run(&opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("health_check: {e}");
@@ -274,159 +250,46 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(ipvs: &mut Ipvs, opts: &Options) -> lvs::Result<()> {
-    let id = opts.service;
-    let port_of_service = id.addr().map_or(0, |a| a.port());
-    println!(
-        "checking {id} every {:?} ({:?}, timeout {:?}, rise {}, fall {}{})",
-        opts.interval,
-        opts.check,
-        opts.timeout,
-        opts.rise,
-        opts.fall,
-        opts.remove_after
-            .map(|d| format!(", remove after {d:?}"))
-            .unwrap_or_default()
-    );
-    let mut watched: HashMap<SocketAddr, Watched> = HashMap::new();
-    let mut round: u64 = 0;
+fn run(opts: &Options) -> lvs::Result<()> {
+    let runner = opts.config.runner_options()?;
+    let mut hc = match &opts.netns {
+        Some(ns) => HealthChecker::in_netns(ns, runner)?,
+        None => HealthChecker::new(Ipvs::new()?, runner)?,
+    };
+    for check in opts.config.checks()? {
+        println!(
+            "checking {} every {:?} ({}, timeout {:?}, rise {}, fall {}, on failure {:?})",
+            check.service,
+            check.interval,
+            check.probe.describe(),
+            check.timeout,
+            check.policy.rise,
+            check.policy.fall,
+            check.policy.on_failure
+        );
+        hc.add_service(check)?;
+    }
+    // SIGINT and SIGTERM end the loop between two steps.
+    let mut signals = DeferredSignals::block()?;
+    let end = opts.rounds.map(|n| hc.rounds() + n);
     loop {
-        let started = Instant::now();
-        // The service's destinations now; those we removed stay watched.
-        let current = ipvs.destinations(&id)?;
-        let now = Instant::now();
-        for d in &current {
-            let addr = d.socket_addr();
-            match watched.get_mut(&addr) {
-                Some(w) => {
-                    w.removed = false;
-                    // An administrator's weight change while it is up is the new configuration.
-                    if w.health.up && d.weight > 0 {
-                        w.weight = d.weight;
-                    }
-                    w.dest = d.clone();
-                }
-                None => {
-                    let up = d.weight > 0;
-                    let weight = if up { d.weight } else { opts.default_weight };
-                    println!(
-                        "watching {addr} (weight {}, {})",
-                        d.weight,
-                        if up {
-                            "up"
-                        } else {
-                            "down until it passes its checks"
-                        }
-                    );
-                    watched.insert(
-                        addr,
-                        Watched {
-                            health: Health::new(up, now),
-                            weight,
-                            dest: d.clone(),
-                            removed: false,
-                        },
-                    );
-                }
-            }
+        for event in hc.step(Instant::now()) {
+            println!("{event}");
         }
-        // Destinations deleted by someone else are no longer ours to watch.
-        watched.retain(|addr, w| w.removed || current.iter().any(|d| d.socket_addr() == *addr));
-
-        // Check them all in parallel.
-        let targets: Vec<SocketAddr> = watched.keys().copied().collect();
-        let results: Vec<(SocketAddr, Result<(), String>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = targets
-                .iter()
-                .map(|&addr| {
-                    let target = if addr.port() == 0 {
-                        SocketAddr::new(addr.ip(), port_of_service)
-                    } else {
-                        addr
-                    };
-                    let check = &opts.check;
-                    let timeout = opts.timeout;
-                    (addr, s.spawn(move || check_one(target, check, timeout)))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|(addr, h)| {
-                    let r = h
-                        .join()
-                        .unwrap_or_else(|_| Err("the check panicked".to_owned()));
-                    (addr, r)
-                })
-                .collect()
-        });
-
-        let now = Instant::now();
-        for (addr, result) in results {
-            let Some(w) = watched.get_mut(&addr) else {
-                continue;
-            };
-            match w.health.observe(result.is_ok(), opts.rise, opts.fall, now) {
-                Some(Transition::Down) => {
-                    let why = result.err().unwrap_or_default();
-                    let mut quiet = w.dest.clone();
-                    quiet.weight = 0;
-                    match ipvs.update_destination(&id, &quiet) {
-                        Ok(()) => println!(
-                            "DOWN {addr}: {} failed checks ({why}): weight 0 (was {})",
-                            opts.fall, w.weight
-                        ),
-                        Err(e) => eprintln!("DOWN {addr}: quiescing failed: {e}"),
-                    }
-                }
-                Some(Transition::Up) => {
-                    let mut back = w.dest.clone();
-                    back.weight = w.weight;
-                    let was_removed = w.removed;
-                    let r = if was_removed {
-                        back.counters = None;
-                        back.stats = None;
-                        ipvs.add_destination(&id, &back)
-                    } else {
-                        ipvs.update_destination(&id, &back)
-                    };
-                    match r {
-                        Ok(()) => {
-                            w.removed = false;
-                            println!(
-                                "UP {addr}: {} good checks: weight {}{}",
-                                opts.rise,
-                                w.weight,
-                                if was_removed { " (added back)" } else { "" }
-                            );
-                        }
-                        Err(e) => eprintln!("UP {addr}: restoring failed: {e}"),
-                    }
-                }
-                None => {}
-            }
-            // Down for longer than the grace period: remove it (still watched).
-            if let (Some(grace), Some(since), false) =
-                (opts.remove_after, w.health.down_since, w.removed)
-            {
-                if now.duration_since(since) >= grace {
-                    match ipvs.delete_destination(&id, addr) {
-                        Ok(()) => {
-                            w.removed = true;
-                            println!("REMOVED {addr}: down for {grace:?}");
-                        }
-                        Err(e) => eprintln!("REMOVED {addr}: deleting failed: {e}"),
-                    }
-                }
-            }
-        }
-
-        round += 1;
-        if opts.rounds.is_some_and(|n| round >= n) {
+        if end.is_some_and(|n| hc.rounds() >= n) {
             return Ok(());
         }
-        if let Some(rest) = opts.interval.checked_sub(started.elapsed()) {
-            std::thread::sleep(rest);
+        if let Some(sig) = signals.pending()? {
+            println!("signal {sig}: stopping");
+            return Ok(());
         }
+        // Bounded: the next check or sync, and at most 100 ms (to see a signal).
+        let now = Instant::now();
+        let until = hc
+            .next_wakeup()
+            .unwrap_or(now)
+            .min(now + Duration::from_millis(100));
+        hc.wait(until);
     }
 }
 
@@ -434,74 +297,84 @@ fn run(ipvs: &mut Ipvs, opts: &Options) -> lvs::Result<()> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn falls_after_fall_failures_and_rises_after_rise_successes() {
-        let t = Instant::now();
-        let mut h = Health::new(true, t);
-        assert_eq!(h.observe(false, 2, 3, t), None);
-        assert_eq!(h.observe(false, 2, 3, t), None);
-        assert_eq!(h.observe(false, 2, 3, t), Some(Transition::Down));
-        assert_eq!(h.down_since, Some(t));
-        assert_eq!(h.observe(false, 2, 3, t), None, "already down");
-        assert_eq!(h.observe(true, 2, 3, t), None);
-        assert_eq!(h.observe(true, 2, 3, t), Some(Transition::Up));
-        assert_eq!(h.down_since, None);
-    }
-
-    #[test]
-    fn a_good_check_resets_the_failure_streak() {
-        let t = Instant::now();
-        let mut h = Health::new(true, t);
-        for _ in 0..10 {
-            assert_eq!(h.observe(false, 1, 2, t), None);
-            assert_eq!(h.observe(true, 1, 2, t), None);
-        }
-        assert!(h.up);
-        let mut down = Health::new(false, t);
-        assert_eq!(down.observe(true, 2, 1, t), None);
-        assert_eq!(down.observe(false, 2, 1, t), None);
-        assert_eq!(down.observe(true, 2, 1, t), None);
-        assert_eq!(down.observe(true, 2, 1, t), Some(Transition::Up));
+    fn a(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
     }
 
     #[test]
     fn arguments() {
-        let a = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
         let o = parse_args(&a(
-            "--service tcp:10.0.0.1:80 --check http:/id --interval 0.5 \
-                               --timeout 0.25 --rise 1 --fall 4 --remove-after 30",
+            "--service tcp:10.0.0.1:80 --service udp:10.0.0.1:53 --check http:/id --interval 0.5 \
+             --timeout 0.25 --rise 1 --fall 4 --remove-after 30 --workers 4",
         ))
         .unwrap();
-        assert_eq!(o.check, Check::Http { path: "/id".into() });
-        assert_eq!(o.interval, Duration::from_millis(500));
-        assert_eq!((o.rise, o.fall), (1, 4));
-        assert_eq!(o.remove_after, Some(Duration::from_secs(30)));
-        assert!(parse_args(&a("--check tcp")).is_err(), "no service");
-        assert!(parse_args(&a("--service fwmark:3")).is_err());
-        assert!(parse_args(&a("--service tcp:10.0.0.1:80 --fall 0")).is_err());
-        assert!(parse_args(&a("--service tcp:10.0.0.1:80 --check http:id")).is_err());
-        assert!(parse_args(&a("--service tcp:10.0.0.1:80 --interval -1")).is_err());
-        assert!(parse_args(&a("--service tcp:10.0.0.1:80 --bogus 1")).is_err());
+        let checks = o.config.checks().unwrap();
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].probe.describe(), "http GET /id");
+        assert_eq!(checks[0].interval, Duration::from_millis(500));
+        assert_eq!((checks[1].policy.rise, checks[1].policy.fall), (1, 4));
+        assert_eq!(
+            checks[0].policy.on_failure,
+            lvs::health::OnFailure::QuiesceThenRemove(Duration::from_secs(30))
+        );
+        assert_eq!(o.config.runner_options().unwrap().workers, 4);
+        for bad in [
+            "--check tcp",
+            "--service tcp:10.0.0.1:80 --fall 0",
+            "--service tcp:10.0.0.1:80 --check http:id",
+            "--service tcp:10.0.0.1:80 --interval -1",
+            "--service tcp:10.0.0.1:80 --interval nan",
+            "--service tcp:10.0.0.1:80 --timeout 1e9",
+            "--service tcp:10.0.0.1:80 --bogus 1",
+            "--service tcp:10.0.0.1:80 --service tcp:10.0.0.1:80",
+            "--service fwmark:3",
+            "--service tcp:10.0.0.1:80 --default-weight 70000",
+            "--service tcp:10.0.0.1:80 --remove-after 3 --on-failure remove",
+            "--service tcp:10.0.0.1:80 --workers 0",
+            "--service tcp:10.0.0.1:80 --sorry-server 10.0.0.9:80,bogus",
+            "--config /nonexistent.json",
+            "--config x.json --service tcp:10.0.0.1:80",
+            "--service tcp:10.0.0.1:80 --netns ../etc",
+            "--service",
+        ] {
+            assert!(parse_args(&a(bad)).is_err(), "{bad}");
+        }
+        assert!(parse_args(&a("--service fwmark:3 --port 80")).is_ok());
     }
 
     #[test]
-    fn http_check_reads_the_status() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let server = std::thread::spawn(move || {
-            for status in ["200 OK", "503 Service Unavailable"] {
-                let (mut c, _) = listener.accept().unwrap();
-                let mut buf = [0u8; 512];
-                let _ = c.read(&mut buf).unwrap();
-                write!(c, "HTTP/1.0 {status}\r\n\r\n").unwrap();
-            }
-        });
-        let http = Check::Http { path: "/".into() };
-        let t = Duration::from_secs(5);
-        assert_eq!(check_one(addr, &http, t), Ok(()));
-        assert_eq!(check_one(addr, &http, t), Err("HTTP status 503".to_owned()));
-        // The listener is gone with the server thread: nothing listens there any more.
-        server.join().unwrap();
-        assert!(check_one(addr, &Check::Tcp, t).is_err());
+    fn configuration_file() {
+        let dir = std::env::temp_dir().join(format!("hc-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("checks.json");
+        std::fs::write(
+            &path,
+            r#"{"workers": 8, "sync_interval": 0.5, "services": [
+                {"service": "tcp:10.0.0.1:80", "check": {"http": {"path": "/h", "status": [200, 204]}},
+                 "fall": 2, "on_failure": {"quiesce_then_remove": 30}, "slow_start": 10,
+                 "sorry_server": {"addr": "10.0.0.9:80", "forward": "masq"}},
+                {"service": "udp:10.0.0.1:53", "check": {"dns": {"name": "example.org"}}}]}"#,
+        )
+        .unwrap();
+        let o = parse_args(&a(&format!("--config {} --rounds 3", path.display()))).unwrap();
+        let checks = o.config.checks().unwrap();
+        assert_eq!(checks.len(), 2);
+        assert_eq!(checks[0].policy.fall, 2);
+        assert!(checks[0].sorry_server.is_some());
+        assert_eq!(o.rounds, Some(3));
+        std::fs::write(
+            &path,
+            r#"{"services": [{"service": "tcp:10.0.0.1:80", "check": "tcp", "falls": 2}]}"#,
+        )
+        .unwrap();
+        let e = parse_args(&a(&format!("--config {}", path.display()))).unwrap_err();
+        assert!(e.contains("falls"), "{e}");
+        std::fs::write(
+            &path,
+            r#"{"services": [{"service": "tcp:10.0.0.1:80", "check": "tcp", "interval": 0}]}"#,
+        )
+        .unwrap();
+        assert!(parse_args(&a(&format!("--config {}", path.display()))).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

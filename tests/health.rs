@@ -555,3 +555,91 @@ proptest! {
         }
     }
 }
+
+/// Real sockets and the real pool, under a low file-descriptor limit (`ulimit -n 64`, in a
+/// child process): 200 healthy destinations on this host's loopback, checked by 8 threads,
+/// none is marked down (a thread and a socket per destination would run out); with every
+/// descriptor taken, checks are inconclusive, not failures.
+#[test]
+fn many_destinations_under_a_low_descriptor_limit() {
+    if std::env::var_os("LVS_HEALTH_LOW_FD_CHILD").is_none() {
+        let exe = std::env::current_exe().unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg("ulimit -n 64 && exec \"$0\" --exact many_destinations_under_a_low_descriptor_limit --nocapture --test-threads 1")
+            .arg(&exe)
+            .env("LVS_HEALTH_LOW_FD_CHILD", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "{text}");
+        assert!(text.contains("1 passed"), "the child ran the test: {text}");
+        return;
+    }
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in listener.incoming() {
+            drop(c);
+        }
+    });
+    let mock = MockKernel::new();
+    let mut ipvs = Ipvs::with_transport(mock.clone());
+    let svc = Service::tcp(format!("10.0.0.1:{port}").parse().unwrap())
+        .build()
+        .unwrap();
+    ipvs.add_service(&svc).unwrap();
+    for i in 0..200u32 {
+        let addr: SocketAddr = format!("127.0.{}.{}:{port}", i / 100, i % 100 + 1)
+            .parse()
+            .unwrap();
+        let d = Destination::builder(addr).masquerade().build().unwrap();
+        ipvs.add_destination(&svc.id, &d).unwrap();
+    }
+    let mut hc = HealthChecker::new(ipvs, RunnerOptions::default().workers(8)).unwrap();
+    hc.add_service(
+        ServiceCheck::new(svc.id, lvs::health::TcpProbe)
+            .interval(Duration::from_millis(200))
+            .timeout(SEC)
+            .fall(1),
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    hc.run_rounds(8, |e| events.push(e.clone()));
+    let downs: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(e, Event::Down { .. } | Event::Inconclusive { .. }))
+        .collect();
+    assert!(downs.is_empty(), "{downs:#?}");
+    assert!(mock.services()[0]
+        .destinations
+        .iter()
+        .all(|d| d.weight == 1));
+
+    // Every descriptor taken: the checks cannot be made, and say so.
+    let mut hold = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        hold.push(f);
+    }
+    let mut events = Vec::new();
+    hc.run_rounds(3, |e| events.push(e.clone()));
+    drop(hold);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Inconclusive { .. })),
+        "{events:#?}"
+    );
+    assert!(
+        !events.iter().any(|e| matches!(e, Event::Down { .. })),
+        "{events:#?}"
+    );
+    assert!(mock.services()[0]
+        .destinations
+        .iter()
+        .all(|d| d.weight == 1));
+}

@@ -444,7 +444,11 @@ impl fmt::Display for Event {
                 service,
                 addr,
                 down_for,
-            } => write!(f, "REMOVED {addr}: down for {down_for:.1?} [{service}]"),
+            } => write!(
+                f,
+                "REMOVED {addr}: down for {:.1} s [{service}]",
+                down_for.as_secs_f64()
+            ),
             Event::AddedBack {
                 service,
                 addr,

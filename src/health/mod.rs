@@ -49,12 +49,14 @@
 //! ```
 
 mod checker;
+mod config;
 mod probe;
 mod runner;
 
 pub use checker::{
     Checker, DestinationStatus, Event, OnFailure, Policy, ServiceCheck, MAX_DURATION,
 };
+pub use config::{seconds, FailureAction, HealthConfig, ProbeSpec, ServiceConfig, MAX_WORKERS};
 pub use probe::{
     CommandProbe, DnsProbe, HttpProbe, Probe, ProbeError, ProbeResult, TcpProbe, HTTP_MAX_ANSWER,
 };

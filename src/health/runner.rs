@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -17,7 +18,7 @@ use crate::model::{ServiceEntry, ServiceId};
 use crate::transport::{KernelTransport, Transport};
 
 /// How the checker runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RunnerOptions {
     /// Probe threads: at most this many checks run at once, whatever the number of
@@ -34,6 +35,9 @@ pub struct RunnerOptions {
     /// The most destinations watched in all; more are reported and not checked (default
     /// 100,000).
     pub max_destinations: usize,
+    /// Run the probes in this network namespace (`/run/netns/NAME`): each probe thread
+    /// enters it when it starts (default: the caller's namespace). Needs workers.
+    pub netns: Option<PathBuf>,
 }
 
 impl Default for RunnerOptions {
@@ -43,6 +47,7 @@ impl Default for RunnerOptions {
             sync_interval: None,
             dump_above: 16,
             max_destinations: 100_000,
+            netns: None,
         }
     }
 }
@@ -60,6 +65,13 @@ impl RunnerOptions {
     pub fn sync_interval(mut self, every: Duration) -> RunnerOptions {
         self.sync_interval = Some(every);
         self
+    }
+
+    /// Probes in the network namespace `NAME` (`/run/netns/NAME`).
+    pub fn netns(mut self, name: &str) -> Result<RunnerOptions> {
+        crate::model::check_netns_name(name)?;
+        self.netns = Some(Path::new("/run/netns").join(name));
+        Ok(self)
     }
 
     /// At most this many destinations.
@@ -104,9 +116,16 @@ fn run_job(job: Job, start: Instant) -> Done {
 }
 
 impl Pool {
-    fn new(workers: usize) -> Result<Pool> {
+    fn new(workers: usize, netns: Option<&Path>) -> Result<Pool> {
         let (done_tx, done) = mpsc::channel();
         if workers == 0 {
+            if let Some(p) = netns {
+                return Err(InvalidError::parse(
+                    &p.display().to_string(),
+                    "probe threads (workers above 0) to run checks in a network namespace",
+                )
+                .into());
+            }
             return Ok(Pool {
                 jobs: None,
                 done_tx,
@@ -114,35 +133,73 @@ impl Pool {
                 threads: Vec::new(),
             });
         }
+        let ns = match netns {
+            Some(p) => Some(Arc::new(std::fs::File::open(p).map_err(|e| {
+                Error::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("network namespace {}: {e}", p.display()),
+                ))
+            })?)),
+            None => None,
+        };
         let (jobs, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        let mut threads = Vec::with_capacity(workers);
-        for i in 0..workers {
-            let rx = Arc::clone(&rx);
-            let tx = done_tx.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("lvs-health-{i}"))
-                .spawn(move || loop {
-                    let job = match rx.lock() {
-                        Ok(guard) => guard.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    if tx.send(run_job(job, Instant::now())).is_err() {
-                        return;
-                    }
-                });
-            match spawned {
-                Ok(t) => threads.push(t),
-                Err(e) => return Err(Error::Io(e)),
-            }
-        }
-        Ok(Pool {
+        let (ready_tx, ready) = mpsc::channel::<std::io::Result<()>>();
+        let mut pool = Pool {
             jobs: Some(jobs),
             done_tx,
             done,
-            threads,
-        })
+            threads: Vec::with_capacity(workers),
+        };
+        for i in 0..workers {
+            let rx = Arc::clone(&rx);
+            let tx = pool.done_tx.clone();
+            let ns = ns.clone();
+            let ready_tx = ready_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("lvs-health-{i}"))
+                .spawn(move || {
+                    if let Some(ns) = ns {
+                        let entered = nix::sched::setns(&*ns, nix::sched::CloneFlags::CLONE_NEWNET)
+                            .map_err(std::io::Error::from);
+                        let failed = entered.is_err();
+                        let _ = ready_tx.send(entered);
+                        if failed {
+                            return;
+                        }
+                    } else {
+                        let _ = ready_tx.send(Ok(()));
+                    }
+                    loop {
+                        let job = match rx.lock() {
+                            Ok(guard) => guard.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        if tx.send(run_job(job, Instant::now())).is_err() {
+                            return;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(t) => pool.threads.push(t),
+                // Dropping the pool stops the threads started.
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        for _ in 0..workers {
+            match ready.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    return Err(Error::Io(std::io::Error::new(
+                        e.kind(),
+                        format!("entering the network namespace: {e}"),
+                    )))
+                }
+                Err(_) => return Err(Error::Io(std::io::Error::other("a probe thread ended"))),
+            }
+        }
+        Ok(pool)
     }
 
     /// Run `job` on a worker; without workers, here, as if it finished at `now` (the
@@ -210,7 +267,19 @@ pub struct HealthChecker<T: Transport = KernelTransport> {
     due: HashMap<Key, Instant>,
     in_flight: HashSet<Key>,
     next_sync: Option<Instant>,
+    /// Syncs done.
+    rounds: u64,
     seed: std::collections::hash_map::RandomState,
+}
+
+impl HealthChecker<KernelTransport> {
+    /// A checker of the network namespace `NAME` (`/run/netns/NAME`): its IPVS table, and
+    /// probes run from inside it (each probe thread enters it), as with `ip netns exec`,
+    /// without moving the calling thread.
+    pub fn in_netns(name: &str, opts: RunnerOptions) -> Result<HealthChecker<KernelTransport>> {
+        let opts = opts.netns(name)?;
+        HealthChecker::new(Ipvs::in_netns(name)?, opts)
+    }
 }
 
 impl<T: Transport> HealthChecker<T> {
@@ -229,12 +298,13 @@ impl<T: Transport> HealthChecker<T> {
         Ok(HealthChecker {
             ipvs,
             checker: Checker::new(),
-            pool: Pool::new(opts.workers)?,
+            pool: Pool::new(opts.workers, opts.netns.as_deref())?,
             opts,
             queue: BTreeSet::new(),
             due: HashMap::new(),
             in_flight: HashSet::new(),
             next_sync: None,
+            rounds: 0,
             seed: Default::default(),
         })
     }
@@ -265,6 +335,11 @@ impl<T: Transport> HealthChecker<T> {
     /// The IPVS handle.
     pub fn ipvs(&mut self) -> &mut Ipvs<T> {
         &mut self.ipvs
+    }
+
+    /// How many times the table was read and the desired weights written (rounds).
+    pub fn rounds(&self) -> u64 {
+        self.rounds
     }
 
     /// When [`step`](Self::step) has something to do next: the next check due or the
@@ -436,6 +511,7 @@ impl<T: Transport> HealthChecker<T> {
         if self.next_sync.is_none_or(|t| t <= now) {
             events.extend(self.sync(now));
             self.next_sync = Some(now + self.sync_interval());
+            self.rounds += 1;
         }
         while let Some(&(at, key)) = self.queue.first() {
             if at > now {
@@ -506,21 +582,16 @@ impl<T: Transport> HealthChecker<T> {
         }
     }
 
-    /// Run until `rounds` syncs are done (for scripts and tests), handing every event to
-    /// `on_event`.
+    /// Run until `rounds` more syncs are done (for scripts and tests), handing every event
+    /// to `on_event`.
     pub fn run_rounds(&mut self, rounds: u64, mut on_event: impl FnMut(&Event)) {
-        let mut done = 0;
-        let mut last_sync = None;
-        while done < rounds {
+        let end = self.rounds.saturating_add(rounds);
+        loop {
             for e in self.step(Instant::now()) {
                 on_event(&e);
             }
-            if self.next_sync != last_sync {
-                last_sync = self.next_sync;
-                done += 1;
-            }
-            if done >= rounds {
-                break;
+            if self.rounds >= end {
+                return;
             }
             let now = Instant::now();
             let until = self

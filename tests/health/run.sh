@@ -8,7 +8,13 @@
 #   - starting it again restores its configured weight and the traffic comes back, spread by
 #     the weights again;
 #   - with --remove-after, a real server down longer than the grace period is deleted from
-#     the service, and added back with its weight when it recovers.
+#     the service, and added back with its weight when it recovers;
+#   - a server that trickles its answer a byte every 0.3 s and a server stopped at the same
+#     moment are both quiesced within fall x interval + one timeout (the check's deadline is
+#     the whole check's); a server that accepts and never answers too; each is restored
+#     within rise x interval once it serves again, and wrr traffic follows;
+#   - two services at once from a configuration file (--config), each quiesced on its own;
+#   - bad option values exit 2 with a message, never a panic.
 # Runs as root in the qemu guest: scripts/ci/60-health.sh, or by hand
 #   scripts/guest/run.sh -- tests/health/run.sh --health-check target/debug/examples/health_check
 set -uo pipefail
@@ -66,7 +72,14 @@ serve() { # NS
     ip netns exec "$P-$1" busybox httpd -f -p 80 -h "$dir" &
     httpd[$1]=$!
 }
-stop_httpd() { kill "${httpd[$1]}" && wait "${httpd[$1]}" 2>/dev/null; return 0; }
+# Stops whatever serves in NS (httpd, or nc and the programs it started for its connections).
+stop_httpd() {
+    local pid
+    for pid in $(ip netns pids "$P-$1"); do kill "$pid" 2>/dev/null; done
+    wait "${httpd[$1]}" 2>/dev/null
+    for _ in $(seq 20); do [[ -z $(ip netns pids "$P-$1") ]] && break; sleep 0.05; done
+    return 0
+}
 
 # The weight of a real server in the service, empty when it is not in the service.
 weight_of() { nsx d ipvsadm -Ln -t "$SVC" | awk -v r="$1:80" '$2 == r { print $4 }'; }
@@ -110,6 +123,53 @@ start_checker() { # EXTRA ARGS...
     checker=$!
 }
 stop_checker() { kill "$checker" 2>/dev/null; wait "$checker" 2>/dev/null; checker=; }
+
+# A server that accepts and answers one byte every 0.3 s, never a whole line.
+trickle() { # NS
+    printf '#!/bin/sh\nwhile :; do printf H || exit 0; sleep 0.3; done\n' >"$STATE/trickle.sh"
+    chmod +x "$STATE/trickle.sh"
+    ip netns exec "$P-$1" busybox nc -ll -p 80 -e "$STATE/trickle.sh" &
+    httpd[$1]=$!
+}
+# A server that accepts and never answers.
+silent() { # NS
+    ip netns exec "$P-$1" busybox nc -ll -p 80 -e /bin/sleep 3600 &
+    httpd[$1]=$!
+}
+
+# Wait until each RIP=WANT holds (weights), up to SECS; prints "RIP:SECONDS" for each, as
+# each one first holds, and fails if one did not hold in time.
+wait_weights() { # SECS RIP=WANT...
+    local secs=$1 t0=$EPOCHREALTIME spec left=() done=()
+    shift
+    left=("$@")
+    while ((${#left[@]})); do
+        local next=()
+        for spec in "${left[@]}"; do
+            if [[ $(weight_of "${spec%=*}") == "${spec#*=}" ]]; then
+                done+=("${spec%=*}:$(awk "BEGIN{printf \"%.2f\", $EPOCHREALTIME - $t0}")")
+            else
+                next+=("$spec")
+            fi
+        done
+        left=("${next[@]}")
+        ((${#left[@]})) || break
+        if awk "BEGIN{exit !($EPOCHREALTIME - $t0 > $secs)}"; then
+            echo "${done[*]} not-in-time:${left[*]}"
+            return 1
+        fi
+        sleep 0.1
+    done
+    echo "${done[*]}"
+}
+
+# Every TIME of "RIP:TIME ..." is at most MAX seconds.
+within() { # MAX "RIP:TIME ..."
+    local max=$1 spec
+    for spec in $2; do
+        awk "BEGIN{exit !(${spec#*:} <= $max)}" || return 1
+    done
+}
 
 start=$EPOCHREALTIME
 log "health check suite on Linux $(uname -r)"
@@ -156,6 +216,82 @@ if t=$(wait_weight 10.40.0.13 3 20); then ok "r3 added back with weight 3 after 
     fail "r3 not added back in 20 s (weight '$(weight_of 10.40.0.13)')"; fi
 traffic 12 r1=1 r2=2 r3=3
 stop_checker
+
+log "== r1 trickles its answers and r2 stops at the same moment (interval 0.5, timeout 0.5, fall 2)"
+# The bound: the next check starts within one interval, the second failure within another,
+# and ends within one timeout: fall x interval + timeout = 1.5 s; 1 s more for polling
+# ipvsadm in this emulated guest.
+"$HC" --netns "$P-d" --service "tcp:$SVC" --check http:/id --interval 0.5 --timeout 0.5 \
+    --rise 2 --fall 2 >>"$STATE/checker.log" 2>&1 &
+checker=$!
+sleep 1.5
+stop_httpd r1
+stop_httpd r2
+trickle r1
+if t=$(wait_weights 10 10.40.0.11=0 10.40.0.12=0); then
+    within 2.5 "$t" && ok "both quiesced within 1.5 s + 1 s: $t" ||
+        fail "quiesced, but not within fall x interval + timeout + 1 s: $t"
+else fail "not both quiesced in 10 s: $t"; fi
+traffic 6 r3=3
+log "== r3 accepts and never answers; r1 and r2 serve again"
+stop_httpd r1
+serve r1
+serve r2
+stop_httpd r3
+silent r3
+if t=$(wait_weights 10 10.40.0.13=0 10.40.0.11=1 10.40.0.12=2); then
+    within 2.5 "$t" && ok "r3 quiesced, r1 and r2 restored within 2.5 s: $t" ||
+        fail "not within 2.5 s: $t"
+else fail "not in 10 s: $t"; fi
+traffic 6 r1=1 r2=2
+stop_httpd r3
+serve r3
+if t=$(wait_weights 10 10.40.0.13=3); then ok "r3 restored: $t"; else fail "r3 not restored: $t"; fi
+traffic 12 r1=1 r2=2 r3=3
+stop_checker
+
+log "== two services from a configuration file"
+SVC2=$VIP:81
+nsx d ipvsadm -A -t "$SVC2" -s wrr
+for i in "${!RIPS[@]}"; do nsx d ipvsadm -a -t "$SVC2" -r "${RIPS[$i]}:80" -m -w 4; done
+cat >"$STATE/checks.json" <<JSON
+{"workers": 4, "services": [
+  {"service": "tcp:$SVC", "check": {"http": {"path": "/id", "body_contains": "server="}},
+   "interval": 0.5, "timeout": 1, "rise": 2, "fall": 2},
+  {"service": "tcp:$SVC2", "check": "tcp", "interval": 0.5, "timeout": 1, "rise": 2, "fall": 2,
+   "on_failure": "remove"}]}
+JSON
+"$HC" --netns "$P-d" --config "$STATE/checks.json" >>"$STATE/checker.log" 2>&1 &
+checker=$!
+sleep 1
+stop_httpd r2
+w2() { nsx d ipvsadm -Ln -t "$SVC2" | awk -v r="$1:80" '$2 == r { print $4 }'; }
+if t=$(wait_weight 10.40.0.12 0 10); then ok "r2 quiesced in $SVC after $t s"; else
+    fail "r2 not quiesced in $SVC"; fi
+for _ in $(seq 50); do [[ -z $(w2 10.40.0.12) ]] && break; sleep 0.2; done
+[[ -z $(w2 10.40.0.12) ]] && ok "r2 removed from $SVC2 (on_failure remove)" ||
+    fail "r2 still in $SVC2 with weight $(w2 10.40.0.12)"
+serve r2
+for _ in $(seq 50); do [[ $(w2 10.40.0.12) == 4 && $(weight_of 10.40.0.12) == 2 ]] && break; sleep 0.2; done
+[[ $(w2 10.40.0.12) == 4 && $(weight_of 10.40.0.12) == 2 ]] && ok "r2 back in both services" ||
+    fail "r2 not back: weight '$(weight_of 10.40.0.12)' and '$(w2 10.40.0.12)'"
+stop_checker
+nsx d ipvsadm -D -t "$SVC2"
+
+log "== bad option values"
+for bad in "--interval 0" "--interval -1" "--timeout nan" "--fall 0" "--rise x" \
+    "--check http:nopath" "--check bogus" "--default-weight 70000" "--workers 0" \
+    "--remove-after 2 --on-failure remove" "--netns ../x" "--config /nonexistent" "--bogus 1" \
+    "--service fwmark:1"; do
+    # shellcheck disable=SC2086
+    out=$("$HC" --service "tcp:$SVC" $bad 2>&1)
+    rc=$?
+    if ((rc == 2)) && [[ -n $out && $out != *panicked* ]]; then
+        ok "$bad: exit 2 (${out%%$'\n'*})"
+    else
+        fail "$bad: exit $rc: $out"
+    fi
+done
 
 log "  checker log:"
 sed 's/^/    | /' "$STATE/checker.log"
