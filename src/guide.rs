@@ -284,3 +284,76 @@
 //! Any request: EOPNOTSUPP for a command the family does not have, or a request kind it
 //! does not take (`GET_DEST` is dump-only; `GET_INFO`, `GET_CONFIG` and the writes are
 //! do-only). Not a refusal: `GET_DEST` on a missing service is an empty dump.
+//!
+//! # 9. Write your own health checker
+//!
+//! [`lvs::health`](crate::health) has the parts every checker needs, each usable alone.
+//!
+//! A probe is anything that implements [`Probe`](crate::health::Probe), a closure
+//! included; it gets the target and a deadline, and must answer by then. The built-in ones
+//! ([`TcpProbe`](crate::health::TcpProbe), [`HttpProbe`](crate::health::HttpProbe),
+//! [`DnsProbe`](crate::health::DnsProbe), [`CommandProbe`](crate::health::CommandProbe))
+//! hold the deadline for the whole check, so a server that trickles its answer fails on
+//! time. A probe that cannot run for a reason of this host returns
+//! [`ProbeError::Local`](crate::health::ProbeError::Local), which counts neither way (a
+//! full file table does not take healthy servers down).
+//!
+//! [`Checker`](crate::health::Checker) is the state machine, without I/O or clock: rise
+//! and fall, [`OnFailure`](crate::health::OnFailure) (quiesce, remove, quiesce then remove),
+//! slow start, a sorry server, and the weight it wants for each destination beside the one
+//! the kernel holds. [`HealthChecker`](crate::health::HealthChecker) runs it: a bounded pool
+//! of probe threads, each destination at its own phase within the interval, transitions
+//! written at once, and a sync every interval that retries refused writes, adopts weights
+//! an administrator set and picks up re-created services.
+//!
+//! Test your policy without a kernel or a clock: the mock, inline probes (`workers(0)`)
+//! whose results you set, and made-up instants.
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use lvs::health::{HealthChecker, OnFailure, ProbeError, RunnerOptions, ServiceCheck};
+//! use lvs::transport::MockKernel;
+//! use lvs::{Destination, Ipvs, Service};
+//! use std::sync::atomic::{AtomicBool, Ordering};
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//!
+//! let kernel = MockKernel::new();
+//! let mut ipvs = Ipvs::with_transport(kernel.clone());
+//! let svc = Service::tcp("192.168.2.1:80".parse()?).build()?;
+//! ipvs.add_service(&svc)?;
+//! let rs = Destination::builder("192.168.2.2:80".parse()?).masquerade().weight(4).build()?;
+//! ipvs.add_destination(&svc.id, &rs)?;
+//!
+//! let healthy = Arc::new(AtomicBool::new(true));
+//! let h = healthy.clone();
+//! let probe = move |_, _| {
+//!     if h.load(Ordering::Relaxed) { Ok(()) } else { Err(ProbeError::failed("refused")) }
+//! };
+//! let check = ServiceCheck::new(svc.id, probe)
+//!     .interval(Duration::from_secs(1))
+//!     .fall(2)
+//!     .rise(2)
+//!     .on_failure(OnFailure::Remove);
+//! let mut hc = HealthChecker::new(ipvs, RunnerOptions::default().workers(0))?;
+//! hc.add_service(check)?;
+//! let t0 = Instant::now();
+//! let at = |s: u64| t0 + Duration::from_secs(s);
+//! hc.step(at(0));
+//! healthy.store(false, Ordering::Relaxed);
+//! hc.step(at(1));
+//! hc.step(at(2));
+//! assert!(kernel.service(&svc.id).unwrap().destinations.is_empty()); // removed
+//! healthy.store(true, Ordering::Relaxed);
+//! hc.step(at(3));
+//! hc.step(at(4));
+//! assert_eq!(kernel.service(&svc.id).unwrap().destinations[0].weight, 4); // back
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! In production, [`HealthChecker::run`](crate::health::HealthChecker::run) loops until a
+//! flag is set, or drive [`step`](crate::health::HealthChecker::step) and
+//! [`wait`](crate::health::HealthChecker::wait) yourself (`examples/health_check.rs` does,
+//! to stop on SIGTERM). [`HealthConfig`](crate::health::HealthConfig) reads the whole
+//! configuration from a file (feature `serde`).
