@@ -643,3 +643,54 @@ fn many_destinations_under_a_low_descriptor_limit() {
         .iter()
         .all(|d| d.weight == 1));
 }
+
+/// A probe that panics is reported and counts neither way, and its worker lives on; one that
+/// ignores its deadline is reported while it runs.
+#[test]
+fn panicking_and_overrunning_probes_are_reported() {
+    let (mock, id) = kernel(&[5, 5, 5]);
+    let probe = |target: SocketAddr, _deadline: Instant| -> ProbeResult {
+        match target.ip().to_string().as_str() {
+            "10.0.1.1" => panic!("bug in the probe"),
+            "10.0.1.2" => Err(ProbeError::failed("refused")),
+            _ => {
+                std::thread::sleep(Duration::from_millis(1600));
+                Ok(())
+            }
+        }
+    };
+    let mut hc = HealthChecker::new(
+        Ipvs::with_transport(mock.clone()),
+        RunnerOptions::default().workers(2),
+    )
+    .unwrap();
+    hc.add_service(
+        ServiceCheck::new(id, probe)
+            .interval(Duration::from_millis(100))
+            .timeout(Duration::from_millis(100))
+            .fall(2),
+    )
+    .unwrap();
+    let mut events = Vec::new();
+    let start = Instant::now();
+    hc.run_rounds(1, |_| {});
+    while start.elapsed() < Duration::from_millis(2500) {
+        hc.run_rounds(1, |e| events.push(e.clone()));
+    }
+    let text: Vec<String> = events.iter().map(ToString::to_string).collect();
+    assert!(
+        text.iter()
+            .any(|l| l.contains("the probe panicked: bug in the probe")),
+        "{text:#?}"
+    );
+    assert!(
+        text.iter().any(|l| l.contains("past its deadline")),
+        "{text:#?}"
+    );
+    assert_eq!(weight(&mock, &id, 1), Some(5), "a panic is not a failure");
+    assert_eq!(
+        weight(&mock, &id, 2),
+        Some(0),
+        "the others are still checked"
+    );
+}

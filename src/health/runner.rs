@@ -1,7 +1,7 @@
 //! The checker at work: a schedule that spreads checks over the interval, a bounded pool of
 //! probe threads, and an [`Ipvs`] handle the desired weights are written through.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::BuildHasher;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -84,6 +84,9 @@ impl RunnerOptions {
 
 type Key = (ServiceId, SocketAddr);
 
+/// How long past its deadline a check may run before it is reported as overrunning.
+const OVERRUN_GRACE: Duration = Duration::from_secs(1);
+
 struct Job {
     key: Key,
     target: SocketAddr,
@@ -107,7 +110,22 @@ struct Pool {
 
 /// Run a check that starts at `start` (now, on a worker).
 fn run_job(job: Job, start: Instant) -> Done {
-    let result = job.probe.check(job.target, start + job.timeout);
+    let deadline = start + job.timeout;
+    // A probe that panics is a bug of the probe, not news about the server: reported,
+    // counted neither way, and the worker thread lives on.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        job.probe.check(job.target, deadline)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(super::probe::ProbeError::Local(format!(
+            "the probe panicked: {what}"
+        )))
+    });
     Done {
         key: job.key,
         result,
@@ -265,7 +283,8 @@ pub struct HealthChecker<T: Transport = KernelTransport> {
     /// Next check of each destination, in time order.
     queue: BTreeSet<(Instant, Key)>,
     due: HashMap<Key, Instant>,
-    in_flight: HashSet<Key>,
+    /// Checks running, with their deadline (and whether an overrun was reported).
+    in_flight: HashMap<Key, (Instant, bool)>,
     next_sync: Option<Instant>,
     /// Syncs done.
     rounds: u64,
@@ -302,7 +321,7 @@ impl<T: Transport> HealthChecker<T> {
             opts,
             queue: BTreeSet::new(),
             due: HashMap::new(),
-            in_flight: HashSet::new(),
+            in_flight: HashMap::new(),
             next_sync: None,
             rounds: 0,
             seed: Default::default(),
@@ -529,7 +548,8 @@ impl<T: Transport> HealthChecker<T> {
                     now.saturating_duration_since(at).as_nanos() / interval.as_nanos().max(1);
                 next = at + interval * (behind as u32).saturating_add(1);
             }
-            if self.in_flight.insert(key) {
+            if let std::collections::hash_map::Entry::Vacant(v) = self.in_flight.entry(key) {
+                v.insert((now + check.timeout, false));
                 let job = Job {
                     key,
                     target: check.target(key.1),
@@ -539,6 +559,20 @@ impl<T: Transport> HealthChecker<T> {
                 self.pool.submit(job, now);
             }
             self.schedule(key, next);
+        }
+        // A probe that ignores its deadline holds a worker: say so, once per check.
+        for (key, (deadline, told)) in self.in_flight.iter_mut() {
+            if !*told && now > *deadline + OVERRUN_GRACE {
+                *told = true;
+                events.push(Event::Inconclusive {
+                    service: key.0,
+                    addr: key.1,
+                    reason: format!(
+                        "the check is still running {:.1} s past its deadline (a probe that ignores its deadline holds a worker)",
+                        now.saturating_duration_since(*deadline).as_secs_f64()
+                    ),
+                });
+            }
         }
         // Inline checks (no worker thread) are done already.
         if self.pool.jobs.is_none() {
