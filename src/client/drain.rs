@@ -62,11 +62,12 @@ use crate::transport::Transport;
 pub enum ProtocolDrain {
     /// Quiesce, then wait until the target is idle (or the deadline passes) to delete it.
     Wait,
-    /// Delete at once, without quiescing or waiting. The kernel keeps the connections of a
-    /// deleted destination (in its trash) and goes on forwarding their packets to it; with
-    /// `net.ipv4.vs.expire_nodest_conn = 1` it drops each such connection at its next packet
-    /// instead, so that the client's next datagram is scheduled afresh (what suits
-    /// connectionless UDP, and SCTP whose associations recover).
+    /// Delete at once, without quiescing or waiting. The kernel keeps the connection
+    /// entries of a deleted destination until they time out, and their packets are lost:
+    /// with `net.ipv4.vs.expire_nodest_conn = 0` (the default) it drops them silently; with
+    /// `1` it ends the entry at its next packet and schedules that packet afresh, so that
+    /// a UDP flow's next datagram (or a restarted SCTP association) goes to a live
+    /// destination at once. Set `expire_nodest_conn = 1` with this policy.
     DeleteAtOnce,
 }
 
@@ -108,7 +109,8 @@ pub enum DrainWait {
 #[non_exhaustive]
 pub struct DrainPolicy {
     /// How long after its start a drain deletes its target even if it is not idle; `None`:
-    /// never (wait until idle).
+    /// never (wait until idle). The connections still there when it is deleted stop working:
+    /// the kernel drops their packets (see [`ProtocolDrain::DeleteAtOnce`]).
     pub deadline: Option<Duration>,
     /// What counts as idle.
     pub wait: DrainWait,
