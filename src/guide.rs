@@ -208,9 +208,40 @@
 //!
 //! `examples/config/table.json` is another file, in the form serializing writes.
 //!
-//! With [`ReconcileOptions::quiesce`](crate::client::ReconcileOptions::quiesce), real servers
-//! that leave the configuration are first set to weight 0 and deleted by a later reconcile,
-//! once their connections are gone.
+//! ## Draining what leaves
+//!
+//! [`reconcile`](crate::Ipvs::reconcile) deletes at once what the configuration no longer
+//! has, cutting the connections it carries.
+//! [`reconcile_draining`](crate::Ipvs::reconcile_draining) hands it to a
+//! [`Drainer`](crate::client::Drainer) instead ([`lvs::client::drain`](crate::client::drain)):
+//! weight 0 first (no new connections), deleted once idle or at the
+//! [`DrainPolicy`](crate::client::DrainPolicy)'s deadline; call it again every few seconds
+//! to move the drains on. UDP and SCTP services are deleted at once by default, TCP ones
+//! wait (for the active connections; no deadline unless one is set). Outside a reconcile,
+//! [`Ipvs::drain`](crate::Ipvs::drain) drains one real server or service to the end, and
+//! [`Ipvs::drain_step`](crate::Ipvs::drain_step) moves a drainer's drains one step.
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use std::time::Duration;
+//! use lvs::client::{DrainPolicy, DrainState, Drainer, ReconcileOptions};
+//! use lvs::transport::MockKernel;
+//! use lvs::{Destination, Ipvs, Service, ServiceEntry};
+//!
+//! let mut ipvs = Ipvs::with_transport(MockKernel::new());
+//! let svc = Service::tcp("192.168.2.1:80".parse()?).build()?;
+//! let rs = Destination::builder("192.168.2.2:80".parse()?).masquerade().build()?;
+//! ipvs.reconcile_strict(&[ServiceEntry { service: svc.clone(), destinations: vec![rs] }],
+//!     &ReconcileOptions::exact())?;
+//! let mut drainer = Drainer::new(DrainPolicy::default().deadline(Duration::from_secs(300)));
+//! let empty = [ServiceEntry { service: svc.clone(), destinations: vec![] }];
+//! ipvs.reconcile_draining(&empty, &ReconcileOptions::exact(), &mut drainer)?; // weight 0
+//! assert_eq!(drainer.progress()[0].state, DrainState::Quiescing);
+//! ipvs.reconcile_draining(&empty, &ReconcileOptions::exact(), &mut drainer)?; // idle: deleted
+//! assert!(drainer.is_finished() && ipvs.destinations(&svc.id)?.is_empty());
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # 6. Watch the traffic
 //!

@@ -197,3 +197,57 @@ fn futures_are_send() {
         drop(send(AsyncIpvs::in_netns("x")));
     }
 }
+
+#[test]
+fn draining_matches_the_blocking_handle() {
+    use lvs::client::{DrainPolicy, Drainer};
+    use std::time::{Duration, Instant};
+    let rt = rt();
+    let (m1, m2) = (MockKernel::new(), MockKernel::new());
+    let mut blocking = Ipvs::with_transport(m1.clone());
+    let mut asynch = AsyncIpvs::with_transport(m2.clone());
+    let want = desired();
+    blocking
+        .reconcile_strict(&want, &ReconcileOptions::exact())
+        .unwrap();
+    rt.block_on(asynch.reconcile_strict(&want, &ReconcileOptions::exact()))
+        .unwrap();
+    let id = want[0].service.id;
+    for m in [&m1, &m2] {
+        for d in &want[0].destinations {
+            m.set_connections(&id, d.socket_addr(), 1, 0);
+        }
+    }
+    let empty = vec![ServiceEntry {
+        service: want[0].service.clone(),
+        destinations: vec![],
+    }];
+    let policy = DrainPolicy::default().deadline(Duration::from_secs(10));
+    let (mut da, mut db) = (Drainer::new(policy), Drainer::new(policy));
+    let t0 = Instant::now();
+    for t in [0, 1, 10, 11] {
+        let now = t0 + Duration::from_secs(t);
+        let a = rt
+            .block_on(asynch.reconcile_draining_at(
+                &empty,
+                &ReconcileOptions::exact(),
+                &mut da,
+                now,
+            ))
+            .unwrap();
+        let b = blocking
+            .reconcile_draining_at(&empty, &ReconcileOptions::exact(), &mut db, now)
+            .unwrap();
+        assert_eq!(a.ops, b.ops, "at {t} s");
+        assert_eq!(da.progress(), db.progress(), "at {t} s");
+        let a = rt.block_on(asynch.drain_step_at(&mut da, now)).unwrap();
+        let b = blocking.drain_step_at(&mut db, now).unwrap();
+        assert_eq!(a.ops, b.ops, "at {t} s");
+    }
+    assert!(da.is_finished());
+    assert!(rt.block_on(asynch.destinations(&id)).unwrap().is_empty());
+    assert_eq!(
+        rt.block_on(asynch.table()).unwrap(),
+        blocking.table().unwrap()
+    );
+}

@@ -2,8 +2,9 @@
 //! the real kernel in `tests/kernel/batch.rs`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
 
-use lvs::client::{plan, Op, ReconcileOptions};
+use lvs::client::{plan, plan_draining, DrainPolicy, DrainTarget, Drainer, Op, ReconcileOptions};
 use lvs::transport::MockKernel;
 use lvs::{Destination, Error, Ipvs, Scheduler, Service, ServiceEntry, ServiceId, Timeouts};
 use proptest::prelude::*;
@@ -229,58 +230,101 @@ fn reconcile_can_leave_other_services_alone() {
 }
 
 #[test]
-fn quiesce_sets_weight_zero_first_then_deletes_when_idle() {
-    let mut ipvs = mock();
+fn reconcile_draining_quiesces_first_then_deletes_when_idle() {
+    let mock = MockKernel::new();
+    let mut ipvs = Ipvs::with_transport(mock.clone());
     let a = svc("10.0.0.1:80");
     ipvs.add_service(&a).unwrap();
     ipvs.add_destination(&a.id, &masq("10.0.0.2:80", 4))
         .unwrap();
+    mock.set_connections(&a.id, sa("10.0.0.2:80"), 1, 0);
     let desired = vec![ServiceEntry {
         service: a.clone(),
         destinations: vec![],
     }];
-    let opts = ReconcileOptions::exact().quiesce();
-    let first = ipvs.reconcile(&desired, &opts).unwrap();
+    let opts = ReconcileOptions::exact();
+    let mut drainer = Drainer::new(DrainPolicy::default());
+    let t0 = Instant::now();
+    let first = ipvs
+        .reconcile_draining_at(&desired, &opts, &mut drainer, t0)
+        .unwrap();
     assert_eq!(
         first.ops,
         vec![Op::UpdateDestination(a.id, {
             let mut d = ipvs.destinations(&a.id).unwrap().remove(0);
             d.weight = 0;
+            d.counters = None;
+            d.stats = None;
             d
         })]
     );
     assert_eq!(ipvs.destinations(&a.id).unwrap()[0].weight, 0);
-    // No connections (the mock carries no traffic): the next pass deletes it.
-    let second = ipvs.reconcile(&desired, &opts).unwrap();
+    // Its connection holds it.
+    let second = ipvs
+        .reconcile_draining_at(&desired, &opts, &mut drainer, t0 + Duration::from_secs(1))
+        .unwrap();
+    assert!(second.ops.is_empty(), "{:?}", second.ops);
+    mock.set_connections(&a.id, sa("10.0.0.2:80"), 0, 0);
+    let third = ipvs
+        .reconcile_draining_at(&desired, &opts, &mut drainer, t0 + Duration::from_secs(2))
+        .unwrap();
     assert_eq!(
-        second.ops,
+        third.ops,
         vec![Op::DeleteDestination(a.id, sa("10.0.0.2:80"))]
     );
     assert!(ipvs.destinations(&a.id).unwrap().is_empty());
+    assert!(drainer.is_finished());
 }
 
 #[test]
-fn plan_keeps_a_quiesced_destination_with_connections() {
+fn plan_draining_leaves_the_deletions_to_the_drainer() {
     let a = svc("10.0.0.1:80");
+    let b = svc("10.0.0.9:80");
     let mut busy = masq("10.0.0.2:80", 0);
     busy.counters = Some(lvs::DestCounters {
         active: 3,
         inactive: 0,
         persistent: 0,
     });
-    let current = vec![ServiceEntry {
-        service: a.clone(),
-        destinations: vec![busy],
-    }];
+    let current = vec![
+        ServiceEntry {
+            service: a.clone(),
+            destinations: vec![busy],
+        },
+        ServiceEntry {
+            service: b.clone(),
+            destinations: vec![],
+        },
+    ];
     let desired = vec![ServiceEntry {
-        service: a,
+        service: a.clone(),
         destinations: vec![],
     }];
-    assert!(plan(&current, &desired, &ReconcileOptions::exact().quiesce()).is_empty());
+    let (ops, drains) = plan_draining(&current, &desired, &ReconcileOptions::exact());
+    assert!(ops.is_empty(), "{ops:?}");
     assert_eq!(
-        plan(&current, &desired, &ReconcileOptions::exact()).len(),
-        1,
-        "without quiescing it is deleted at once"
+        drains,
+        vec![
+            DrainTarget::Service(b.id),
+            DrainTarget::Destination(a.id, sa("10.0.0.2:80"))
+        ]
+    );
+    assert_eq!(
+        plan(&current, &desired, &ReconcileOptions::exact()),
+        vec![
+            Op::DeleteService(b.id),
+            Op::DeleteDestination(a.id, sa("10.0.0.2:80"))
+        ],
+        "without draining they are deleted at once"
+    );
+    let (_, drains) = plan_draining(
+        &current,
+        &desired,
+        &ReconcileOptions::exact().keep_other_services(),
+    );
+    assert_eq!(
+        drains,
+        vec![DrainTarget::Destination(a.id, sa("10.0.0.2:80"))]
     );
 }
 

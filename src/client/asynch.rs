@@ -8,10 +8,11 @@ use std::path::Path;
 use std::time::Instant;
 
 use super::batch::{self, BatchOutcome, Op};
-use super::reconcile::{plan, ReconcileOptions, ReconcileReport};
+use super::drain::{DrainStep, Drainer};
+use super::reconcile::{plan, plan_draining, start_drains, ReconcileOptions, ReconcileReport};
 use super::transaction::{rolled_back, NotRestored, RollbackReport, TransactionOptions, UndoLog};
 use super::{call, ServiceEntry, StatsSnapshot};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::model::{Daemon, DaemonState, Destination, Info, Service, ServiceId, Timeouts};
 use crate::transport::{AsyncTransport, TokioTransport};
 use crate::wire::IpvsMessage;
@@ -287,6 +288,105 @@ impl<T: AsyncTransport> AsyncIpvs<T> {
         let messages = batch::prepare(ops)?;
         let replies = self.transport.request_batch(&messages).await;
         batch::outcome(ops, replies)
+    }
+
+    /// A batch without validation (the drains' writes, built from what the kernel holds).
+    async fn apply_unvalidated(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
+        let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
+        let replies = self.transport.request_batch(&messages).await;
+        batch::outcome(ops, replies)
+    }
+
+    /// One step of every drain of `drainer`, now (see
+    /// [`Ipvs::drain_step`](super::Ipvs::drain_step)).
+    pub async fn drain_step(&mut self, drainer: &mut Drainer) -> Result<DrainStep> {
+        self.drain_step_at(drainer, Instant::now()).await
+    }
+
+    /// One step of every drain of `drainer` at `now`: the services involved read, one batch
+    /// of writes (see [`Ipvs::drain_step_at`](super::Ipvs::drain_step_at)).
+    pub async fn drain_step_at(
+        &mut self,
+        drainer: &mut Drainer,
+        now: Instant,
+    ) -> Result<DrainStep> {
+        let mut read: Vec<(ServiceId, Option<Vec<Destination>>)> = Vec::new();
+        for id in drainer.services() {
+            let dests = match self.destinations(&id).await {
+                Ok(d) => Some(d),
+                Err(Error::NoSuchService(_)) => None,
+                Err(e) => return Err(e),
+            };
+            read.push((id, dests));
+        }
+        let ops = drainer.plan(now, |id| {
+            read.iter()
+                .find(|(i, _)| i == id)
+                .and_then(|(_, d)| d.as_deref())
+        });
+        if ops.is_empty() {
+            return Ok(DrainStep::default());
+        }
+        match self.apply_unvalidated(&ops).await {
+            Ok(outcome) => {
+                drainer.record(&outcome.results);
+                Ok(DrainStep { ops, outcome })
+            }
+            Err(e) => {
+                drainer.record_failure(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Reconcile, draining what is no longer wanted, now (see
+    /// [`Ipvs::reconcile_draining`](super::Ipvs::reconcile_draining)).
+    pub async fn reconcile_draining(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+        drainer: &mut Drainer,
+    ) -> Result<ReconcileReport> {
+        self.reconcile_draining_at(desired, opts, drainer, Instant::now())
+            .await
+    }
+
+    /// Reconcile at `now`, draining what is no longer wanted (see
+    /// [`Ipvs::reconcile_draining_at`](super::Ipvs::reconcile_draining_at)).
+    pub async fn reconcile_draining_at(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+        drainer: &mut Drainer,
+        now: Instant,
+    ) -> Result<ReconcileReport> {
+        let current = self.table().await?;
+        let (mut ops, drains) = plan_draining(&current, desired, opts);
+        batch::validate_all(&ops)?;
+        let planned = ops.len();
+        start_drains(drainer, desired, drains, now);
+        ops.extend(drainer.plan(now, |id| {
+            current
+                .iter()
+                .find(|e| e.service.id == *id)
+                .map(|e| e.destinations.as_slice())
+        }));
+        if ops.is_empty() {
+            return Ok(ReconcileReport {
+                ops,
+                outcome: BatchOutcome::default(),
+            });
+        }
+        match self.apply_unvalidated(&ops).await {
+            Ok(outcome) => {
+                drainer.record(outcome.results.get(planned..).unwrap_or_default());
+                Ok(ReconcileReport { ops, outcome })
+            }
+            Err(e) => {
+                drainer.record_failure(&e);
+                Err(e)
+            }
+        }
     }
 
     /// Apply a batch all or nothing (see

@@ -140,6 +140,12 @@ impl<T: Transport> Ipvs<T> {
     /// off): the kernel's work and the encoding overlap.
     pub fn apply(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
         validate_all(ops)?;
+        self.apply_unvalidated(ops)
+    }
+
+    /// [`apply`](Self::apply) without the validation: for writes built from what the
+    /// kernel holds (a drain's weight-0 writes), which the builders' limits must not block.
+    pub(crate) fn apply_unvalidated(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
         let replies = if self.parallel {
             self.transport
                 .request_batch_with(ops.len(), &|i| IpvsMessage::from(&ops[i]))

@@ -9,6 +9,7 @@
 mod asynch;
 mod batch;
 mod call;
+pub mod drain;
 mod pipeline;
 mod reconcile;
 mod signals;
@@ -19,7 +20,11 @@ mod transaction;
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use asynch::AsyncIpvs;
 pub use batch::{BatchOutcome, Op};
-pub use reconcile::{plan, ReconcileOptions, ReconcileReport};
+pub use drain::{
+    DeleteReason, DrainPolicy, DrainProgress, DrainState, DrainStep, DrainTarget, DrainWait,
+    Drainer, ProtocolDrain,
+};
+pub use reconcile::{plan, plan_draining, ReconcileOptions, ReconcileReport};
 pub use signals::DeferredSignals;
 pub use snapshot::{RateReport, StatsSnapshot};
 pub use transaction::{

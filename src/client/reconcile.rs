@@ -10,12 +10,18 @@
 //! difference, so an unchanged table plans zero operations.
 //!
 //! [`Ipvs::reconcile`] reads the table (one dump), plans, and applies the plan as one batch.
+//! [`Ipvs::reconcile_draining`] does the same, but what is no longer wanted is drained
+//! (quiesced, then deleted once idle or at a deadline: [`super::drain`]) instead of deleted
+//! at once.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::SocketAddr;
 
-use super::batch::{BatchOutcome, Op};
+use std::time::Instant;
+
+use super::batch::{validate_all, BatchOutcome, Op};
+use super::drain::{DrainTarget, Drainer};
 use super::{Ipvs, ServiceEntry};
 use crate::error::{Error, Result};
 use crate::model::{Destination, ServiceId};
@@ -28,11 +34,6 @@ pub struct ReconcileOptions {
     /// Delete services that are not in the desired table (default `true`). With `false`,
     /// only the services named in the desired table are managed.
     pub delete_services: bool,
-    /// Quiesce destinations before removing them (default `false`): a destination that is no
-    /// longer wanted first gets weight 0 (new connections stop, existing ones go on); it is
-    /// deleted by a later reconcile, once it has weight 0 and no active or inactive
-    /// connections left.
-    pub quiesce: bool,
 }
 
 impl ReconcileOptions {
@@ -40,7 +41,6 @@ impl ReconcileOptions {
     pub fn exact() -> ReconcileOptions {
         ReconcileOptions {
             delete_services: true,
-            quiesce: false,
         }
     }
 
@@ -48,13 +48,6 @@ impl ReconcileOptions {
     #[must_use]
     pub fn keep_other_services(mut self) -> ReconcileOptions {
         self.delete_services = false;
-        self
-    }
-
-    /// Quiesce unwanted destinations (weight 0) before deleting them.
-    #[must_use]
-    pub fn quiesce(mut self) -> ReconcileOptions {
-        self.quiesce = true;
         self
     }
 }
@@ -66,13 +59,50 @@ impl Default for ReconcileOptions {
 }
 
 /// The operations that turn `current` into `desired`, in a safe order: service deletions,
-/// service edits and additions, then per service destination deletions (or quiescing),
-/// edits and additions. A service in `desired` twice counts once (the last wins), as does a
+/// service edits and additions, then per service destination deletions, edits and
+/// additions. A service in `desired` twice counts once (the last wins), as does a
 /// destination.
 pub fn plan(
     current: &[ServiceEntry],
     desired: &[ServiceEntry],
     opts: &ReconcileOptions,
+) -> Vec<Op> {
+    plan_inner(current, desired, opts, None)
+}
+
+/// [`plan`] for draining: the same operations without the deletions, and the targets to
+/// drain instead (the services, when `opts.delete_services`, and the destinations that are
+/// no longer wanted), in the order `plan` would delete them. What
+/// [`Ipvs::reconcile_draining`] applies and hands to its [`Drainer`].
+///
+/// ```
+/// use lvs::client::{plan_draining, DrainTarget, ReconcileOptions};
+/// use lvs::{Destination, Service, ServiceEntry};
+/// let svc = Service::tcp("10.0.0.1:80".parse()?).build()?;
+/// let real = Destination::builder("10.0.0.2:80".parse()?).masquerade().build()?;
+/// let current = vec![ServiceEntry { service: svc.clone(), destinations: vec![real.clone()] }];
+/// let desired = vec![ServiceEntry { service: svc.clone(), destinations: vec![] }];
+/// let (ops, drains) = plan_draining(&current, &desired, &ReconcileOptions::exact());
+/// assert!(ops.is_empty());
+/// assert_eq!(drains, vec![DrainTarget::Destination(svc.id, real.socket_addr())]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn plan_draining(
+    current: &[ServiceEntry],
+    desired: &[ServiceEntry],
+    opts: &ReconcileOptions,
+) -> (Vec<Op>, Vec<DrainTarget>) {
+    let mut drains = Vec::new();
+    let ops = plan_inner(current, desired, opts, Some(&mut drains));
+    (ops, drains)
+}
+
+/// [`plan`], with what is no longer wanted put in `drains` (when given) rather than deleted.
+fn plan_inner(
+    current: &[ServiceEntry],
+    desired: &[ServiceEntry],
+    opts: &ReconcileOptions,
+    mut drains: Option<&mut Vec<DrainTarget>>,
 ) -> Vec<Op> {
     let have: HashMap<ServiceId, &ServiceEntry> =
         current.iter().map(|e| (e.service.id, e)).collect();
@@ -88,7 +118,10 @@ pub fn plan(
     if opts.delete_services {
         for e in current {
             if !want.contains_key(&e.service.id) {
-                ops.push(Op::DeleteService(e.service.id));
+                match drains.as_deref_mut() {
+                    Some(drains) => drains.push(DrainTarget::Service(e.service.id)),
+                    None => ops.push(Op::DeleteService(e.service.id)),
+                }
             }
         }
     }
@@ -105,7 +138,13 @@ pub fn plan(
     for id in &order {
         let Some(w) = want.get(id) else { continue };
         let existing: &[Destination] = have.get(id).map_or(&[], |h| &h.destinations);
-        plan_destinations(&mut ops, id, existing, &w.destinations, opts);
+        plan_destinations(
+            &mut ops,
+            id,
+            existing,
+            &w.destinations,
+            drains.as_deref_mut(),
+        );
     }
     ops
 }
@@ -115,7 +154,7 @@ fn plan_destinations(
     id: &ServiceId,
     have: &[Destination],
     want: &[Destination],
-    opts: &ReconcileOptions,
+    mut drains: Option<&mut Vec<DrainTarget>>,
 ) {
     let mut wanted: HashMap<SocketAddr, &Destination> = HashMap::with_capacity(want.len());
     let mut order = Vec::with_capacity(want.len());
@@ -132,14 +171,9 @@ fn plan_destinations(
         if wanted.contains_key(&addr) || !seen.insert(addr) {
             continue;
         }
-        if !opts.quiesce {
-            ops.push(Op::DeleteDestination(*id, addr));
-        } else if d.weight != 0 {
-            let mut quiet = d.clone();
-            quiet.weight = 0;
-            ops.push(Op::UpdateDestination(*id, quiet));
-        } else if d.counters.is_none_or(|c| c.active == 0 && c.inactive == 0) {
-            ops.push(Op::DeleteDestination(*id, addr));
+        match drains.as_deref_mut() {
+            Some(drains) => drains.push(DrainTarget::Destination(*id, addr)),
+            None => ops.push(Op::DeleteDestination(*id, addr)),
         }
     }
     for addr in order {
@@ -288,5 +322,131 @@ impl<T: Transport> Ipvs<T> {
         opts: &ReconcileOptions,
     ) -> Result<Vec<Op>> {
         Ok(self.reconcile(desired, opts)?.into_result()?.ops)
+    }
+
+    /// [`reconcile`](Self::reconcile), draining what is no longer wanted instead of deleting
+    /// it at once, now: see [`reconcile_draining_at`](Self::reconcile_draining_at).
+    pub fn reconcile_draining(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+        drainer: &mut Drainer,
+    ) -> Result<ReconcileReport> {
+        self.reconcile_draining_at(desired, opts, drainer, Instant::now())
+    }
+
+    /// [`reconcile`](Self::reconcile), with what is no longer wanted drained by `drainer`
+    /// (with its [policy](Drainer::policy)) instead of deleted at once; call it again (every
+    /// few seconds, or when the configuration changes) to move the drains on.
+    ///
+    /// Each call reads the table (one dump) and:
+    /// - cancels the drains of what `desired` wants again (a destination, or a service):
+    ///   the plan gives a wanted-again destination its configured weight back;
+    /// - starts a drain ([`Drainer::start`] at `now`) of every destination, and every
+    ///   service when `opts.delete_services`, that is no longer wanted
+    ///   ([`plan_draining`]); a service's drain replaces those of its destinations;
+    /// - sends the plan's writes and one step of every drain ([`Drainer::plan`]) as one
+    ///   batch, and records the drains' results in `drainer`.
+    ///
+    /// The plan's writes are validated as [`apply`](Self::apply) does (an invalid one sends
+    /// nothing and leaves `drainer` as it was); the drains' writes go as they are. The
+    /// report has every write, the drains' last; their refusals are in it and in the
+    /// drains' progress (retried at the next call).
+    ///
+    /// ```
+    /// # #[cfg(feature = "mock")] {
+    /// use std::time::{Duration, Instant};
+    /// use lvs::client::{DrainPolicy, Drainer, ReconcileOptions};
+    /// use lvs::transport::MockKernel;
+    /// use lvs::{Destination, Ipvs, Service, ServiceEntry};
+    ///
+    /// let mock = MockKernel::new();
+    /// let mut ipvs = Ipvs::with_transport(mock.clone());
+    /// let svc = Service::tcp("10.0.0.1:80".parse()?).build()?;
+    /// let a = Destination::builder("10.0.0.2:80".parse()?).masquerade().weight(3).build()?;
+    /// let b = Destination::builder("10.0.0.3:80".parse()?).masquerade().weight(3).build()?;
+    /// let both = vec![ServiceEntry { service: svc.clone(), destinations: vec![a.clone(), b.clone()] }];
+    /// let opts = ReconcileOptions::exact();
+    /// let mut drainer = Drainer::new(DrainPolicy::default().deadline(Duration::from_secs(60)));
+    /// let t0 = Instant::now();
+    /// ipvs.reconcile_draining_at(&both, &opts, &mut drainer, t0)?.into_result()?;
+    /// mock.set_connections(&svc.id, b.socket_addr(), 1, 0);
+    ///
+    /// // b leaves the configuration: quiesced, kept while its connection lasts.
+    /// let only_a = vec![ServiceEntry { service: svc.clone(), destinations: vec![a] }];
+    /// ipvs.reconcile_draining_at(&only_a, &opts, &mut drainer, t0)?.into_result()?;
+    /// ipvs.reconcile_draining_at(&only_a, &opts, &mut drainer, t0 + Duration::from_secs(5))?;
+    /// assert_eq!(ipvs.destination(&svc.id, b.socket_addr())?.weight, 0);
+    /// // The deadline passed: deleted.
+    /// ipvs.reconcile_draining_at(&only_a, &opts, &mut drainer, t0 + Duration::from_secs(60))?;
+    /// assert_eq!(ipvs.destinations(&svc.id)?.len(), 1);
+    /// assert!(drainer.is_finished());
+    /// # }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reconcile_draining_at(
+        &mut self,
+        desired: &[ServiceEntry],
+        opts: &ReconcileOptions,
+        drainer: &mut Drainer,
+        now: Instant,
+    ) -> Result<ReconcileReport> {
+        let current = self.table()?;
+        let (mut ops, drains) = plan_draining(&current, desired, opts);
+        validate_all(&ops)?;
+        let planned = ops.len();
+        start_drains(drainer, desired, drains, now);
+        let have: HashMap<ServiceId, &[Destination]> = current
+            .iter()
+            .map(|e| (e.service.id, e.destinations.as_slice()))
+            .collect();
+        ops.extend(drainer.plan(now, |id| have.get(id).copied()));
+        if ops.is_empty() {
+            return Ok(ReconcileReport {
+                ops,
+                outcome: BatchOutcome::default(),
+            });
+        }
+        match self.apply_unvalidated(&ops) {
+            Ok(outcome) => {
+                drainer.record(outcome.results.get(planned..).unwrap_or_default());
+                Ok(ReconcileReport { ops, outcome })
+            }
+            Err(e) => {
+                drainer.record_failure(&e);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Cancel the drains of what `desired` wants, then start `drains` at `now` (a service's
+/// drain replaces those of its destinations).
+pub(crate) fn start_drains(
+    drainer: &mut Drainer,
+    desired: &[ServiceEntry],
+    drains: Vec<DrainTarget>,
+    now: Instant,
+) {
+    for p in drainer.progress() {
+        let wanted = desired.iter().any(|e| match p.target {
+            DrainTarget::Service(id) => e.service.id == id,
+            DrainTarget::Destination(id, addr) => {
+                e.service.id == id && e.destinations.iter().any(|d| d.socket_addr() == addr)
+            }
+        });
+        if wanted {
+            drainer.cancel(&p.target);
+        }
+    }
+    for t in drains {
+        if let DrainTarget::Service(id) = t {
+            for p in drainer.progress() {
+                if matches!(p.target, DrainTarget::Destination(s, _) if s == id) {
+                    drainer.cancel(&p.target);
+                }
+            }
+        }
+        drainer.start(t, now);
     }
 }
