@@ -144,7 +144,9 @@ impl<T: Transport> Ipvs<T> {
     }
 
     /// [`apply`](Self::apply) without the validation: for writes built from what the
-    /// kernel holds (a drain's weight-0 writes), which the builders' limits must not block.
+    /// kernel holds (a drain's weight-0 writes, a health checker's weights), which the
+    /// builders' limits must not block (ipvsadm and the kernel take weights above
+    /// [`Destination::MAX_WEIGHT`](crate::model::Destination::MAX_WEIGHT)).
     pub(crate) fn apply_unvalidated(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
         let replies = if self.parallel {
             self.transport
@@ -153,19 +155,6 @@ impl<T: Transport> Ipvs<T> {
             let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
             self.transport.request_batch(&messages)
         };
-        outcome(ops, replies)
-    }
-}
-
-impl<T: Transport> Ipvs<T> {
-    /// [`apply`](Self::apply) without [`Op::validate`]: for writes built from what the
-    /// kernel holds (a weight ipvsadm wrote above [`Destination::MAX_WEIGHT`] goes back as
-    /// it is).
-    ///
-    /// [`Destination::MAX_WEIGHT`]: crate::model::Destination::MAX_WEIGHT
-    pub(crate) fn apply_raw(&mut self, ops: &[Op]) -> Result<BatchOutcome> {
-        let messages: Vec<IpvsMessage> = ops.iter().map(IpvsMessage::from).collect();
-        let replies = self.transport.request_batch(&messages);
         outcome(ops, replies)
     }
 }

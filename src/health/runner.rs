@@ -488,7 +488,7 @@ impl<T: Transport> HealthChecker<T> {
         if ops.is_empty() {
             return Vec::new();
         }
-        match self.ipvs.apply_raw(ops) {
+        match self.ipvs.apply_unvalidated(ops) {
             Ok(outcome) => self.checker.record(ops, &outcome.results, now),
             Err(e) => {
                 let msg = e.to_string();
