@@ -257,9 +257,12 @@ impl Probe for HttpProbe {
             stream
                 .set_read_timeout(Some(left))
                 .map_err(|e| io_err("reading the answer", e, deadline))?;
-            let n = stream
-                .read(&mut buf)
-                .map_err(|e| io_err("reading the answer", e, deadline))?;
+            let n = match stream.read(&mut buf) {
+                Ok(n) => n,
+                // A signal: read again (the deadline still holds).
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io_err("reading the answer", e, deadline)),
+            };
             if n == 0 {
                 return Err(match (status, &self.body_contains) {
                     (Some(code), Some(needle)) => {
@@ -401,7 +404,9 @@ impl Probe for DnsProbe {
                 Err(e)
                     if matches!(
                         e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        io::ErrorKind::WouldBlock
+                            | io::ErrorKind::TimedOut
+                            | io::ErrorKind::Interrupted
                     ) =>
                 {
                     continue
