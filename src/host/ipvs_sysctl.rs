@@ -39,6 +39,22 @@ macro_rules! ipvs_sysctls {
         /// first kernel that has it ([`since`](Self::since)). A "boolean" is documented by
         /// the kernel as "0 disabled, not 0 enabled"; [`check`](Self::check) takes 0 and 1
         /// only.
+        ///
+        /// ```no_run
+        /// use lvs::host::{Host, IpvsSysctl};
+        /// // A director whose real servers come and go: expire the connections of a
+        /// // removed server at once, and reschedule reused ports.
+        /// let mut host = Host::new()?;
+        /// host.set_ipvs_sysctl(IpvsSysctl::ExpireNodestConn, 1)?;
+        /// host.set_ipvs_sysctl("conn_reuse_mode".parse()?, 1)?;
+        /// for (sysctl, value) in host.ipvs_sysctls()? {
+        ///     println!("net.ipv4.vs.{sysctl} = {value}");
+        /// }
+        /// // ... later, the values as they were:
+        /// let changes = host.take_changes();
+        /// host.undo(&changes)?;
+        /// # Ok::<(), Box<dyn std::error::Error>>(())
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
         #[non_exhaustive]
         pub enum IpvsSysctl {
