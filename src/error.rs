@@ -262,6 +262,13 @@ pub enum HostError {
     /// Undoing left some changes in place: each with why; the journal keeps them.
     #[error("{} change(s) could not be undone: {}", .0.len(), .0.iter().map(|(c, e)| format!("{c} ({e})")).collect::<Vec<_>>().join("; "))]
     UndoIncomplete(Vec<(String, String)>),
+    /// The IPVS sysctls (`/proc/sys/net/ipv4/vs`) do not exist: the `ip_vs` module is not
+    /// loaded (`modprobe ip_vs`; any IPVS netlink request also loads it).
+    #[error("cannot {action}: the ip_vs module is not loaded (/proc/sys/net/ipv4/vs does not exist; modprobe ip_vs)")]
+    IpvsNotLoaded {
+        /// What was being done (`read net/ipv4/vs/conn_reuse_mode`).
+        action: String,
+    },
     /// Any other refusal of the kernel (rtnetlink), with what was being done.
     #[error("cannot {action}: {}", std::io::Error::from_raw_os_error(*.errno))]
     Kernel {
@@ -493,6 +500,16 @@ pub enum InvalidError {
     /// A required value is missing (for example the scheduler of a service read back).
     #[error("missing {0}")]
     Missing(&'static str),
+    /// A value outside what an IPVS sysctl takes (`lvs::host::IpvsSysctl::check`).
+    #[error("net.ipv4.vs.{name} = {value} is out of range: it takes {allowed}")]
+    SysctlOutOfRange {
+        /// The sysctl's name (`conn_reuse_mode`).
+        name: &'static str,
+        /// The value refused.
+        value: i64,
+        /// The values it takes (`0..=3`).
+        allowed: &'static str,
+    },
 }
 
 impl InvalidError {

@@ -304,3 +304,202 @@ fn undo_is_idempotent_and_reports_conflicts() {
     );
     assert_eq!(ns.sh("sysctl -n net.ipv4.conf.eth0.arp_ignore").trim(), "0");
 }
+
+/// The running kernel's (major, minor), from `uname -r` (`7.2.13+deb14-amd64`).
+fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release.trim().split(|c: char| !c.is_ascii_digit());
+    let major = parts.next().unwrap().parse().unwrap();
+    let minor = parts.next().unwrap().parse().unwrap();
+    (major, minor)
+}
+
+/// The IPVS sysctls of a namespace exist while `ip_vs` is loaded (the guest loads it; so
+/// does this, in case).
+fn load_ip_vs() {
+    run(&["modprobe", "ip_vs"]);
+}
+
+/// Every IPVS sysctl of the namespace, `name value` per line (to compare before and after).
+fn ipvs_snapshot(ns: &Netns) -> String {
+    ns.sh("cd /proc/sys/net/ipv4/vs && for f in *; do echo \"$f $(cat $f)\"; done")
+}
+
+/// Which IPVS sysctls this kernel has is a fact about its version: those of every kernel
+/// from 5.10 are there, those that came later are there exactly from their version on
+/// (`IpvsSysctl::since`), and reading one that is not says so by version.
+#[test]
+fn ipvs_sysctls_present_by_kernel_version() {
+    use lvs::host::IpvsSysctl;
+    load_ip_vs();
+    let ns = Netns::new("vsver");
+    let host = Host::in_netns(&ns.0).unwrap();
+    let version = kernel_version();
+    let present: Vec<IpvsSysctl> = host
+        .ipvs_sysctls()
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
+    for &s in IpvsSysctl::ALL {
+        let here = present.contains(&s);
+        let file = std::path::Path::new("/proc/sys/net/ipv4/vs").join(s.name());
+        match (s.since(), s.requires()) {
+            (_, Some(needs)) => {
+                // Present or not by the kernel's build and the modules loaded.
+                assert_eq!(here, file.exists(), "{s}");
+                eprintln!("{s}: {} ({needs})", if here { "present" } else { "absent" });
+            }
+            (None, None) => assert!(here, "{s} is in every kernel from 5.10 on"),
+            (Some(since), None) => {
+                assert_eq!(
+                    here,
+                    version >= since,
+                    "{s}: first in {since:?}, this kernel is {version:?}"
+                );
+                if !here {
+                    eprintln!("{s}: absent on {version:?}, as expected before {since:?}");
+                    match host.ipvs_sysctl(s) {
+                        Err(lvs::Error::Host(lvs::HostError::Sysctl { reason, .. })) => {
+                            let want = format!("{}.{}", since.0, since.1);
+                            assert!(reason.contains(&want), "{reason}");
+                        }
+                        other => panic!("{s}: expected HostError::Sysctl, got {other:?}"),
+                    }
+                }
+            }
+        }
+    }
+    // The guest's Debian kernels have conntrack (CONFIG_IP_VS_NFCT), not debug_level, and
+    // the lblc schedulers loaded.
+    assert!(present.contains(&IpvsSysctl::Conntrack));
+    assert!(!present.contains(&IpvsSysctl::DebugLevel));
+}
+
+/// Set through `Host`, read back through `Host` and `sysctl`, undone exactly; only this
+/// namespace's values change; idempotent; an out-of-range value is refused with nothing
+/// written.
+#[test]
+fn ipvs_sysctls_set_read_back_and_undone() {
+    use lvs::host::IpvsSysctl::{self, *};
+    load_ip_vs();
+    let ns = Netns::new("vsset");
+    let before = ipvs_snapshot(&ns);
+    let init_ns = |s: IpvsSysctl| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/vs/{s}"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    let outside: Vec<String> = IpvsSysctl::ALL
+        .iter()
+        .filter(|s| s.since().is_none() && s.requires().is_none())
+        .map(|s| init_ns(*s))
+        .collect();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    let wanted = [
+        (ExpireNodestConn, 1),
+        (ConnReuseMode, 0),
+        (SloppyTcp, 1),
+        (ExpireQuiescentTemplate, 1),
+    ];
+    for (s, v) in wanted {
+        assert_ne!(host.ipvs_sysctl(s).unwrap(), v, "{s} starts at its default");
+        host.set_ipvs_sysctl(s, v).unwrap();
+    }
+    for (s, v) in wanted {
+        assert_eq!(host.ipvs_sysctl(s).unwrap(), v, "{s}");
+        let seen = ns.sh(&format!("sysctl -n net.ipv4.vs.{s}"));
+        assert_eq!(seen.trim(), v.to_string(), "{s} through sysctl(8)");
+        // Again: already so, nothing done nor recorded.
+        host.set_ipvs_sysctl(s, v).unwrap();
+    }
+    assert_eq!(host.changes().len(), wanted.len());
+    assert!(matches!(
+        &host.changes()[1],
+        Change::Sysctl { key, previous, value }
+            if key == "net/ipv4/vs/conn_reuse_mode" && previous == "1" && value == "0"
+    ));
+    let now: std::collections::HashMap<IpvsSysctl, i64> =
+        host.ipvs_sysctls().unwrap().into_iter().collect();
+    for (s, v) in wanted {
+        assert_eq!(now[&s], v, "{s} in ipvs_sysctls");
+    }
+    // The initial namespace is untouched.
+    let outside_now: Vec<String> = IpvsSysctl::ALL
+        .iter()
+        .filter(|s| s.since().is_none() && s.requires().is_none())
+        .map(|s| init_ns(*s))
+        .collect();
+    assert_eq!(outside_now, outside);
+
+    // Out of range: a typed error, nothing read, written or recorded.
+    let snap = ipvs_snapshot(&ns);
+    for (s, v) in [
+        (ConnReuseMode, 4),
+        (SloppyTcp, 2),
+        (SyncPorts, 3),
+        (SyncRetries, -1),
+    ] {
+        match host.set_ipvs_sysctl(s, v) {
+            Err(lvs::Error::Invalid(lvs::InvalidError::SysctlOutOfRange {
+                name, value, ..
+            })) => {
+                assert_eq!((name, value), (s.name(), v));
+            }
+            other => panic!("{s}={v}: expected SysctlOutOfRange, got {other:?}"),
+        }
+    }
+    assert_eq!(ipvs_snapshot(&ns), snap);
+    assert_eq!(host.changes().len(), wanted.len());
+
+    let changes = host.take_changes();
+    host.undo(&changes).unwrap();
+    assert_eq!(ipvs_snapshot(&ns), before);
+    for (s, _) in wanted {
+        let seen = ns.sh(&format!("sysctl -n net.ipv4.vs.{s}"));
+        assert_eq!(seen.trim(), host.ipvs_sysctl(s).unwrap().to_string());
+    }
+    // Twice: nothing to do.
+    host.undo(&changes).unwrap();
+    assert_eq!(ipvs_snapshot(&ns), before);
+
+    // The automatic defense modes: the kernel turns a 2 into 1 (or back) by itself; undo
+    // takes them as one setting.
+    host.set_ipvs_sysctl(DropEntry, 2).unwrap();
+    assert_eq!(host.ipvs_sysctl(DropEntry).unwrap(), 1, "2 reads back as 1");
+    let changes = host.take_changes();
+    host.undo(&changes).unwrap();
+    assert_eq!(ipvs_snapshot(&ns), before);
+}
+
+/// Journalled: on disk before each change; after the handle is dropped without an undo,
+/// a journal reopened undoes them. A value out of range, even through the untyped
+/// `set_sysctl`, is refused by the journal and not written.
+#[test]
+fn ipvs_sysctls_journalled_and_undone_after_reopening() {
+    use lvs::host::{IpvsSysctl::*, Journal};
+    load_ip_vs();
+    let ns = Netns::new("vsjrnl");
+    let sd = StateDir::new("vsjrnl");
+    let before = ipvs_snapshot(&ns);
+    {
+        let mut host = Host::in_netns(&ns.0).unwrap();
+        host.attach_journal(Journal::open(&sd.0, "t", WAIT).unwrap());
+        host.set_ipvs_sysctl(ExpireNodestConn, 1).unwrap();
+        host.set_ipvs_sysctl(ConnReuseMode, 0).unwrap();
+        host.set_ipvs_sysctl(SyncPorts, 4).unwrap();
+        assert!(host.set_sysctl("net/ipv4/vs/conn_reuse_mode", "7").is_err());
+        assert!(host.set_sysctl("net/ipv4/vs/sync_ports", "3").is_err());
+        assert_eq!(host.ipvs_sysctl(ConnReuseMode).unwrap(), 0);
+        assert_eq!(host.ipvs_sysctl(SyncPorts).unwrap(), 4);
+        assert_eq!(host.journal().unwrap().entries().count(), 3);
+    }
+    assert_ne!(ipvs_snapshot(&ns), before);
+    let mut journal = Journal::open(&sd.0, "t", WAIT).unwrap();
+    assert_eq!(journal.entries().count(), 3);
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    let undone = journal.undo(&mut host, None::<&mut lvs::Ipvs>).unwrap();
+    assert_eq!(undone.len(), 3);
+    assert_eq!(ipvs_snapshot(&ns), before);
+}

@@ -53,7 +53,7 @@ use std::time::{Duration, Instant};
 use nix::fcntl::{Flock, FlockArg, OFlag};
 use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
 
-use super::{Change, Host};
+use super::{Change, Host, IpvsSysctl};
 use crate::client::Ipvs;
 use crate::error::{Error, HostError, Result};
 use crate::model::ServiceId;
@@ -87,10 +87,12 @@ impl std::fmt::Display for Entry {
 pub type UndoReport = Vec<Entry>;
 
 /// Whether `Host` changes this sysctl (and so whether a journal may name it): forwarding,
-/// and the ARP and reverse-path settings of a device, `all` or `default`.
+/// the ARP and reverse-path settings of a device, `all` or `default`, and the IPVS sysctls
+/// of [`IpvsSysctl`] (`net/ipv4/vs/NAME`, those names only).
 pub fn sysctl_allowed(key: &str) -> bool {
     match key.split('/').collect::<Vec<_>>().as_slice() {
         ["net", "ipv4", "ip_forward"] | ["net", "ipv6", "conf", "all", "forwarding"] => true,
+        ["net", "ipv4", "vs", name] => name.parse::<IpvsSysctl>().is_ok(),
         ["net", "ipv4", "conf", dev, "arp_ignore" | "arp_announce" | "rp_filter"] => {
             *dev != "." && *dev != ".." && crate::model::check_name("interface", dev, 15).is_ok()
         }
@@ -102,6 +104,17 @@ pub fn sysctl_allowed(key: &str) -> bool {
 pub(crate) fn sysctl_value_ok(value: &str) -> bool {
     let digits = value.strip_prefix('-').unwrap_or(value);
     !digits.is_empty() && digits.len() <= 10 && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `Host` could have written `value` to `key`: an integer and, for an IPVS sysctl,
+/// one [`IpvsSysctl::check`] accepts (the value it replaces may be anything the kernel
+/// held).
+fn sysctl_written_ok(key: &str, value: &str) -> bool {
+    sysctl_value_ok(value)
+        && match IpvsSysctl::from_key(key) {
+            Some(s) => value.parse().is_ok_and(|v| s.check(v).is_ok()),
+            None => true,
+        }
 }
 
 /// A record as stored.
@@ -398,8 +411,11 @@ impl Journal {
                     if !sysctl_allowed(key) {
                         return Err(self.corrupt(n, format!("sysctl {key} is not one lvs changes")));
                     }
-                    if !sysctl_value_ok(previous) || !sysctl_value_ok(value) {
-                        return Err(self.corrupt(n, "sysctl values must be integers"));
+                    if !sysctl_value_ok(previous) || !sysctl_written_ok(key, value) {
+                        return Err(self.corrupt(
+                            n,
+                            "sysctl values must be integers (the value written in its range)",
+                        ));
                     }
                 }
                 Record::Do(Entry::Host(change))
@@ -481,7 +497,8 @@ impl Journal {
             value,
         }) = entry
         {
-            if !sysctl_allowed(key) || !sysctl_value_ok(previous) || !sysctl_value_ok(value) {
+            if !sysctl_allowed(key) || !sysctl_value_ok(previous) || !sysctl_written_ok(key, value)
+            {
                 return Err(HostError::Sysctl {
                     key: key.clone(),
                     reason: "not a sysctl lvs journals (or not an integer value)".into(),
@@ -655,6 +672,43 @@ mod tests {
     }
 
     #[test]
+    fn ipvs_sysctls_are_journalled_within_their_range() {
+        let dir = tmp();
+        let a = sysctl("net/ipv4/vs/conn_reuse_mode", "1", "0");
+        let b = sysctl("net/ipv4/vs/est_nice", "0", "-5");
+        let mut j = Journal::open(&dir, "t", WAIT).unwrap();
+        j.record(&a).unwrap();
+        j.record(&b).unwrap();
+        // Out of range, or not a sysctl of IpvsSysctl: refused, nothing written.
+        for bad in [
+            sysctl("net/ipv4/vs/conn_reuse_mode", "1", "4"),
+            sysctl("net/ipv4/vs/sync_threshold", "3", "4"),
+            sysctl("net/ipv4/vs/no_such_thing", "0", "1"),
+        ] {
+            assert!(j.record(&bad).is_err(), "{bad}");
+        }
+        drop(j);
+        let path = dir.join("t.journal");
+        let good = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(good.lines().count(), 2);
+        let j = Journal::open(&dir, "t", WAIT).unwrap();
+        assert_eq!(j.entries().cloned().collect::<Vec<_>>(), [a, b]);
+        drop(j);
+        // A planted record with a value out of range (and a valid checksum) is corrupt.
+        let body = "3 change sysctl net/ipv4/vs/sync_ports 1 3";
+        std::fs::write(
+            &path,
+            format!("{good}{MAGIC} {:08x} {body}\n", crc32(body.as_bytes())),
+        )
+        .unwrap();
+        match Journal::open(&dir, "t", WAIT) {
+            Err(Error::Host(HostError::JournalCorrupt { line: 3, .. })) => {}
+            other => panic!("expected JournalCorrupt, got {other:?}"),
+        }
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
     fn one_holder_at_a_time() {
         let dir = tmp();
         let held = Journal::open(&dir, "t", WAIT).unwrap();
@@ -759,8 +813,13 @@ mod tests {
             "net/ipv4/conf/all/arp_ignore",
             "net/ipv4/conf/eth0/arp_announce",
             "net/ipv4/conf/tunl0/rp_filter",
+            "net/ipv4/vs/conn_reuse_mode",
+            "net/ipv4/vs/expire_nodest_conn",
         ] {
             assert!(sysctl_allowed(ok), "{ok}");
+        }
+        for s in IpvsSysctl::ALL {
+            assert!(sysctl_allowed(&s.key()), "{s}");
         }
         for bad in [
             "net/core/somaxconn",
@@ -770,10 +829,23 @@ mod tests {
             "net/ipv4/conf/eth0/forwarding",
             "net/ipv4/conf/a-name-far-too-long/rp_filter",
             "net/ipv4/ip_forward/x",
+            "net/ipv4/vs/sync_threshold",
+            "net/ipv4/vs/est_cpulist",
+            "net/ipv4/vs/no_such_thing",
+            "net/ipv4/vs/../ip_forward",
+            "net/ipv4/vs",
+            "net/ipv4/vs/",
+            "net/ipv4/vs/conntrack/x",
+            "net/ipv6/vs/conntrack",
         ] {
             assert!(!sysctl_allowed(bad), "{bad}");
         }
         assert!(sysctl_value_ok("0") && sysctl_value_ok("-1") && sysctl_value_ok("2"));
         assert!(!sysctl_value_ok("") && !sysctl_value_ok("1 2") && !sysctl_value_ok("|/x"));
+        assert!(sysctl_written_ok("net/ipv4/vs/conn_reuse_mode", "3"));
+        assert!(!sysctl_written_ok("net/ipv4/vs/conn_reuse_mode", "4"));
+        assert!(!sysctl_written_ok("net/ipv4/vs/sync_ports", "3"));
+        assert!(sysctl_written_ok("net/ipv4/vs/est_nice", "-20"));
+        assert!(sysctl_written_ok("net/ipv4/ip_forward", "7"));
     }
 }

@@ -9,6 +9,9 @@
 //!   VIP's device and on `all`), IP forwarding for a NAT director, reverse-path filtering
 //!   relaxed for a TUN real server, a NAT real server's default route through the director.
 //!
+//! - the IPVS sysctls of the namespace (`net.ipv4.vs.*`), typed: [`IpvsSysctl`],
+//!   [`Host::ipvs_sysctl`], [`Host::set_ipvs_sysctl`].
+//!
 //! Every step is idempotent (nothing is done, or recorded, when the system is already as
 //! asked) and recorded as a [`Change`]; [`Host::undo`] reverts a list of changes exactly:
 //! previous sysctl values written back, only what was added removed, what someone else
@@ -33,9 +36,11 @@
 //! ```
 
 mod change;
+mod ipvs_sysctl;
 mod journal;
 
 pub use change::{Change, LinkKind};
+pub use ipvs_sysctl::IpvsSysctl;
 pub use journal::{sysctl_allowed, Entry, Journal, UndoReport};
 
 use std::net::IpAddr;
@@ -446,11 +451,25 @@ impl Host {
                     {
                         return Ok(())
                     }
+                    // The IPVS sysctls go with the ip_vs module (and come back at their
+                    // defaults with it): nothing left to restore.
+                    Err(Error::Host(HostError::IpvsNotLoaded { .. }))
+                        if IpvsSysctl::from_key(key).is_some() =>
+                    {
+                        return Ok(())
+                    }
                     Err(e) => return Err(e),
                 };
-                if now == *previous {
+                let same = |a: &str, b: &str| {
+                    a == b
+                        || match (IpvsSysctl::from_key(key), a.parse(), b.parse()) {
+                            (Some(s), Ok(a), Ok(b)) => s.same_setting(a, b),
+                            _ => false,
+                        }
+                };
+                if same(&now, previous) {
                     Ok(())
-                } else if now == *value {
+                } else if same(&now, value) {
                     self.write_sysctl(key, previous)
                 } else {
                     Err(HostError::Conflict {
@@ -465,14 +484,75 @@ impl Host {
 
     // ---- building blocks ----------------------------------------------------------------
 
-    /// Read a sysctl (`net/ipv4/ip_forward`), trimmed.
+    /// Read a sysctl (`net/ipv4/ip_forward`), trimmed. An IPVS sysctl read while the
+    /// `ip_vs` module is not loaded is [`HostError::IpvsNotLoaded`].
     pub fn sysctl(&self, key: &str) -> Result<String> {
         let path = sysctl_path(key)?;
+        let ipvs = key.starts_with("net/ipv4/vs/");
         self.in_ns(move || {
             std::fs::read_to_string(&path)
                 .map(|s| s.trim().to_owned())
-                .map_err(|e| io_error(&format!("read {}", path.display()), e))
+                .map_err(|e| {
+                    let action = format!("read {}", path.display());
+                    if ipvs
+                        && e.kind() == std::io::ErrorKind::NotFound
+                        && !Path::new(IPVS_SYSCTL_DIR).exists()
+                    {
+                        return HostError::IpvsNotLoaded { action }.into();
+                    }
+                    io_error(&action, e)
+                })
         })
+    }
+
+    /// Read an IPVS sysctl of this namespace. Errors: [`HostError::IpvsNotLoaded`] when
+    /// the `ip_vs` module is not loaded; [`HostError::Sysctl`] when this kernel does not
+    /// have it (it says from which version, or what else it needs), or its value is not an
+    /// integer.
+    pub fn ipvs_sysctl(&self, sysctl: IpvsSysctl) -> Result<i64> {
+        let key = sysctl.key();
+        let text = self
+            .sysctl(&key)
+            .map_err(|e| missing_ipvs_sysctl(sysctl, e))?;
+        text.parse().map_err(|_| {
+            HostError::Sysctl {
+                key,
+                reason: format!("{text:?} is not an integer"),
+            }
+            .into()
+        })
+    }
+
+    /// Set an IPVS sysctl of this namespace, as [`set_sysctl`](Self::set_sysctl) does:
+    /// nothing happens when it has this value already; otherwise the change is recorded
+    /// (and journalled ahead, with a [`Journal`] attached) with the value it replaces, for
+    /// [`undo`](Self::undo). A value [`IpvsSysctl::check`] refuses is an
+    /// [`InvalidError`] and nothing is read or written; the errors of
+    /// [`ipvs_sysctl`](Self::ipvs_sysctl) otherwise.
+    pub fn set_ipvs_sysctl(&mut self, sysctl: IpvsSysctl, value: i64) -> Result<()> {
+        sysctl.check(value)?;
+        self.set_sysctl(&sysctl.key(), &value.to_string())
+            .map_err(|e| missing_ipvs_sysctl(sysctl, e))
+    }
+
+    /// Every IPVS sysctl this kernel has in this namespace, with its value, in
+    /// [`IpvsSysctl::ALL`]'s order ([`HostError::IpvsNotLoaded`] when the `ip_vs` module
+    /// is not loaded).
+    pub fn ipvs_sysctls(&self) -> Result<Vec<(IpvsSysctl, i64)>> {
+        let mut out = Vec::new();
+        for &s in IpvsSysctl::ALL {
+            match self.ipvs_sysctl(s) {
+                Ok(v) => out.push((s, v)),
+                Err(Error::Host(HostError::Sysctl { .. })) if !self.has_sysctl(&s.key())? => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    fn has_sysctl(&self, key: &str) -> Result<bool> {
+        let path = sysctl_path(key)?;
+        self.in_ns(move || Ok(path.exists()))
     }
 
     /// Set a sysctl, recording the previous value; nothing happens when it already has
@@ -906,6 +986,32 @@ fn sysctl_path(key: &str) -> Result<PathBuf> {
         return Err(InvalidError::parse(key, "a sysctl key (net/ipv4/ip_forward)").into());
     }
     Ok(Path::new("/proc/sys").join(key))
+}
+
+/// Where the IPVS sysctls are, when the `ip_vs` module is loaded.
+const IPVS_SYSCTL_DIR: &str = "/proc/sys/net/ipv4/vs";
+
+/// An IPVS sysctl that is not there although IPVS is loaded: this kernel does not have it.
+fn missing_ipvs_sysctl(sysctl: IpvsSysctl, e: Error) -> Error {
+    match e {
+        Error::Host(HostError::Io { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            let reason = match (sysctl.since(), sysctl.requires()) {
+                (_, Some(needs)) => format!("not on this kernel: it needs {needs}"),
+                (Some((major, minor)), None) => {
+                    format!("not on this kernel: it appeared in Linux {major}.{minor}")
+                }
+                (None, None) => "not on this kernel".to_owned(),
+            };
+            HostError::Sysctl {
+                key: sysctl.key(),
+                reason,
+            }
+            .into()
+        }
+        e => e,
+    }
 }
 
 fn io_error(action: &str, e: std::io::Error) -> Error {
