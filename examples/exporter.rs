@@ -11,11 +11,12 @@
 //! `--netns`'s.
 //!
 //! Bounded: scrapes run one at a time, on one thread (the HTTP server's threads only read
-//! requests); while more than 64 connections are open, a request is answered 503 without
-//! reading the table; a response not taken by its client within 10 s is dropped (a send
-//! timeout on the listening socket, which accepted sockets inherit on Linux). The HTTP
-//! server (tiny_http) has no read timeout: an idle connection holds one of its threads until
-//! the client closes it, but never a scrape.
+//! requests), so concurrent scrapes queue rather than read the table at once; a response
+//! not taken by its client within 10 s is dropped (a send timeout on the listening socket,
+//! which accepted sockets inherit on Linux), so a client that stops reading holds the scrape
+//! thread no longer than that. The HTTP server (tiny_http 0.12) has no read timeout and no
+//! connection cap of its own (its `num_connections` is unimplemented): an idle connection
+//! holds one of its reader threads until the client closes it, though never a scrape.
 //!
 //! Exit status: 1 when the table cannot be read at start (no IPVS, no such namespace, not
 //! root) or the address cannot be bound, 2 for bad arguments.
@@ -30,8 +31,6 @@ use tiny_http::{Header, Method, Response, Server};
 
 const USAGE: &str = "usage: exporter [--listen ADDR:PORT] [--netns NAME]";
 
-/// While more connections than this are open, requests get a 503.
-const MAX_CONNECTIONS: usize = 64;
 /// How long a client may take to receive a response.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -122,8 +121,6 @@ fn main() -> ExitCode {
             Response::from_string("not found\n").with_status_code(404)
         } else if !matches!(request.method(), Method::Get | Method::Head) {
             Response::from_string("method not allowed\n").with_status_code(405)
-        } else if server.num_connections() > MAX_CONNECTIONS {
-            Response::from_string("too many connections\n").with_status_code(503)
         } else {
             match exporter.scrape(&mut ipvs) {
                 Ok(text) => Response::from_string(text).with_header(content_type.clone()),

@@ -64,7 +64,9 @@
 //! (`lvs_counter_resets_total` counts these). So a counter never goes down while the exporter
 //! runs, whatever reads it (`rate()` and `increase()` too, and also sums across series, which
 //! a reset would skew); the traffic between the last scrape and the zeroing is the only part
-//! lost. The alternative, exposing the drop with a `_created` timestamp, needs the OpenMetrics
+//! lost. A zeroing followed, before the next scrape, by at least as much traffic as the
+//! series had counted in each of its five counters cannot be told from no zeroing, here as
+//! for Prometheus: the series then goes on from the kernel's value, lower than it should. The alternative, exposing the drop with a `_created` timestamp, needs the OpenMetrics
 //! format, which node_exporter does not serve and whose `_created` series Prometheus ignores
 //! unless told otherwise. A restarted exporter starts from the kernel's values again, which a
 //! scraper sees as an ordinary counter reset.
