@@ -551,8 +551,14 @@ fn scrape_bench(services: u32, dests: u32, runs: usize) -> Res<()> {
         bytes as f64 / 1e6,
         ms(median(whole))
     );
-    println!("| read: `Ipvs::stats_snapshot` | {} | {read_each} |", ms(median(read)));
-    println!("| render: `Exporter::render` | {} | {render_each} |", ms(median(render)));
+    println!(
+        "| read: `Ipvs::stats_snapshot` | {} | {read_each} |",
+        ms(median(read))
+    );
+    println!(
+        "| render: `Exporter::render` | {} | {render_each} |",
+        ms(median(render))
+    );
     Ok(())
 }
 
