@@ -19,9 +19,14 @@
 //!   `ipvsadm -L -n` (output to /dev/null), the drop-in's `-S -n`, the library's
 //!   [`Ipvs::table`] and [`Ipvs::for_each_entry`], and a raw dump floor;
 //! - the peak resident memory of a process that does nothing but the full dump;
+//! - **scrape**: the exporter's work for one scrape of the table ipvsadm loaded,
+//!   [`lvs::metrics::Exporter::scrape`] (the table read once with its stats, and rendered);
 //! - with `--datagrams`, in the first run: the service dump alone and the destination
 //!   dumps alone, raw, on sockets offering datagrams of `NLMSG_GOODSIZE`, a page and
 //!   32 KiB (why the library uses one size for each).
+//!
+//! With `--scrape-only`, only the scrape is measured, on a table the library loads (and the
+//! read and the rendering apart): `scripts/bench.sh -- --scrape-only --shape 10000x4`.
 //!
 //! Commands are started from a thread that has entered the namespace, without a `pre_exec`
 //! hook (so with `posix_spawn`, not a `fork` of this large process).
@@ -51,6 +56,7 @@ struct Args {
     runs: usize,
     example: Option<String>,
     datagrams: bool,
+    scrape_only: bool,
 }
 
 fn parse_args() -> Res<Option<Args>> {
@@ -58,6 +64,7 @@ fn parse_args() -> Res<Option<Args>> {
     let mut runs = 3;
     let mut example = None;
     let mut datagrams = false;
+    let mut scrape_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -69,6 +76,7 @@ fn parse_args() -> Res<Option<Args>> {
             "--runs" => runs = it.next().ok_or("--runs needs a number")?.parse()?,
             "--ipvsadm-example" => example = Some(it.next().ok_or("--ipvsadm-example PATH")?),
             "--datagrams" => datagrams = true,
+            "--scrape-only" => scrape_only = true,
             "--dump-child" => {
                 dump_child(&it.next().ok_or("--dump-child NETNS")?)?;
                 return Ok(None);
@@ -86,6 +94,7 @@ fn parse_args() -> Res<Option<Args>> {
         runs,
         example,
         datagrams,
+        scrape_only,
     }))
 }
 
@@ -503,6 +512,56 @@ fn raw_send(socket: &Socket, raw: &Raw) -> Res<Duration> {
     Ok(start.elapsed())
 }
 
+/// `--scrape-only`: the exporter's scrape of a table the library loads, and its two parts
+/// (the read, `Ipvs::stats_snapshot`, and the rendering) apart; the exporter has seen the
+/// table before each timed scrape, as a long-running one has.
+#[cfg(lvs_kernel_tests)]
+fn scrape_bench(services: u32, dests: u32, runs: usize) -> Res<()> {
+    let t = table(services, dests);
+    let ns = Netns::new("lvs-bench-scrape".into())?;
+    let mut ipvs = ns.ipvs()?;
+    ipvs.apply(&t.ops)?.into_result()?;
+    check_loaded(&mut ipvs, services, dests)?;
+    let mut exporter = lvs::metrics::Exporter::new();
+    exporter.scrape(&mut ipvs)?;
+    let (mut whole, mut read, mut render, mut bytes) = (vec![], vec![], vec![], 0);
+    for _ in 0..runs {
+        wait_idle()?;
+        let start = Instant::now();
+        let text = exporter.scrape(&mut ipvs)?;
+        whole.push(start.elapsed());
+        bytes = text.len();
+        drop(text);
+        let start = Instant::now();
+        let snap = ipvs.stats_snapshot()?;
+        read.push(start.elapsed());
+        let start = Instant::now();
+        let text = exporter.render(&snap);
+        render.push(start.elapsed());
+        drop(text);
+    }
+    println!();
+    println!("## scrape: {services} services x {dests} destinations, median of {runs} runs");
+    println!();
+    println!("| measure | ms (median) | each run, ms |");
+    println!("| --- | ---: | --- |");
+    let (whole_each, read_each, render_each) = (each(&whole), each(&read), each(&render));
+    println!(
+        "| `Exporter::scrape` (read + render, {:.1} MB of text) | {} | {whole_each} |",
+        bytes as f64 / 1e6,
+        ms(median(whole))
+    );
+    println!(
+        "| read: `Ipvs::stats_snapshot` | {} | {read_each} |",
+        ms(median(read))
+    );
+    println!(
+        "| render: `Exporter::render` | {} | {render_each} |",
+        ms(median(render))
+    );
+    Ok(())
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -545,12 +604,19 @@ fn main() -> Res<()> {
         Library,
         Raw,
     }
+    if args.scrape_only {
+        for &(services, dests) in &args.shapes {
+            scrape_bench(services, dests, args.runs)?;
+        }
+        return Ok(());
+    }
     for &(services, dests) in &args.shapes {
         let t = table(services, dests);
         let raw = raw_prepare(&t.ops)?;
         let (mut ip_r, mut ex_r, mut lib_r, mut raw_r) = (vec![], vec![], vec![], vec![]);
         let (mut ip_s, mut ip_l, mut ex_s, mut lib_t, mut lib_w, mut raw_d) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut scrapes, mut scrape_bytes) = (vec![], 0);
         let mut peak_kib = 0u64;
         let mut datagram_text = String::new();
         let mut who = vec![Who::Ipvsadm, Who::Library, Who::Raw];
@@ -613,6 +679,12 @@ fn main() -> Res<()> {
                 if n != (services * dests) as usize {
                     return Err("the walk missed destinations".into());
                 }
+                let mut exporter = lvs::metrics::Exporter::new();
+                let start = Instant::now();
+                let text = exporter.scrape(&mut ipvs)?;
+                scrapes.push(start.elapsed());
+                scrape_bytes = text.len();
+                drop(text);
                 let out = Command::new(std::env::current_exe()?)
                     .args(["--dump-child", &ns.name])
                     .output()?;
@@ -690,6 +762,14 @@ fn main() -> Res<()> {
                 ratio(ip_s, ex_s)
             );
         }
+        let scrapes_each = each(&scrapes);
+        let scrape = median(scrapes);
+        println!(
+            "| scrape: `lvs::metrics::Exporter::scrape` (read with stats + render, {:.1} MB of text) | {} | {scrapes_each} | {} of `Ipvs::table` |",
+            scrape_bytes as f64 / 1e6,
+            ms(scrape),
+            ratio(scrape, lib_t)
+        );
         println!(
             "| peak RSS of a process doing the full dump | {:.1} MiB | | |",
             peak_kib as f64 / 1024.0

@@ -23,7 +23,8 @@
 //! 7. Around the client: [`host`] (preparing directors and real servers), [`text`]
 //!    (ipvsadm's command line, rule format and listings), [`conn`] (the connection table),
 //!    [`health`] (probes, the health state machine and the checker that keeps weights where
-//!    health says); then `strategies` (feature `proptest`) and the [`guide`].
+//!    health says), [`metrics`] (a table's Prometheus metrics, node_exporter's names and
+//!    more); then `strategies` (feature `proptest`) and the [`guide`].
 //!
 //! The [`guide`] walks from adding a service to reconciling a whole table. Features: `host`
 //! (on by default: `lvs::host`, host preparation), `mock` (the in-memory kernel, for tests),
@@ -49,6 +50,7 @@ pub mod health;
 #[cfg(feature = "host")]
 #[cfg_attr(docsrs, doc(cfg(feature = "host")))]
 pub mod host;
+pub mod metrics;
 pub mod model;
 mod netlink;
 pub mod text;

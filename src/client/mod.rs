@@ -26,7 +26,7 @@ pub use drain::{
 };
 pub use reconcile::{plan, plan_draining, ReconcileOptions, ReconcileReport};
 pub use signals::DeferredSignals;
-pub use snapshot::{RateReport, StatsSnapshot};
+pub use snapshot::{DestState, RateReport, StatsSnapshot};
 pub use transaction::{
     NotRestored, RollbackReport, Transaction, TransactionOptions, TRANSACTION_CHUNK,
 };

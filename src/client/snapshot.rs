@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::ServiceEntry;
-use crate::model::{rates, Rates, ServiceId, Stats};
+use crate::model::{rates, DestCounters, Rates, ServiceId, Stats};
 
 /// The counters of every service and destination of a table, and when they were read.
 ///
@@ -38,6 +38,17 @@ pub struct StatsSnapshot {
     taken: Instant,
     services: BTreeMap<ServiceId, Stats>,
     destinations: BTreeMap<(ServiceId, SocketAddr), Stats>,
+    states: BTreeMap<(ServiceId, SocketAddr), DestState>,
+}
+
+/// What a snapshot keeps of a destination besides its stats: its weight and connection
+/// counters at that instant (the gauges of an exporter, where the stats are its counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct DestState {
+    /// The weight (`-w`).
+    pub weight: u32,
+    /// Active, inactive and persistent connections.
+    pub counters: DestCounters,
 }
 
 /// The rates between two snapshots, per service and per destination.
@@ -53,10 +64,12 @@ pub struct RateReport {
 
 impl StatsSnapshot {
     /// The stats of a table read at `taken`. Services and destinations without stats (built
-    /// locally rather than read back) are left out.
+    /// locally rather than read back) are left out, and destinations without connection
+    /// counters are left out of [`destination_states`](Self::destination_states).
     pub fn of(table: &[ServiceEntry], taken: Instant) -> StatsSnapshot {
         let mut services = BTreeMap::new();
         let mut destinations = BTreeMap::new();
+        let mut states = BTreeMap::new();
         for e in table {
             if let Some(s) = e.service.stats {
                 services.insert(e.service.id, s);
@@ -65,12 +78,20 @@ impl StatsSnapshot {
                 if let Some(s) = d.stats {
                     destinations.insert((e.service.id, d.socket_addr()), s);
                 }
+                if let Some(counters) = d.counters {
+                    let state = DestState {
+                        weight: d.weight,
+                        counters,
+                    };
+                    states.insert((e.service.id, d.socket_addr()), state);
+                }
             }
         }
         StatsSnapshot {
             taken,
             services,
             destinations,
+            states,
         }
     }
 
@@ -97,6 +118,16 @@ impl StatsSnapshot {
     /// Every destination's stats, by service and address.
     pub fn destinations(&self) -> &BTreeMap<(ServiceId, SocketAddr), Stats> {
         &self.destinations
+    }
+
+    /// A destination's weight and connection counters.
+    pub fn destination_state(&self, id: &ServiceId, addr: SocketAddr) -> Option<&DestState> {
+        self.states.get(&(*id, addr))
+    }
+
+    /// Every destination's weight and connection counters, by service and address.
+    pub fn destination_states(&self) -> &BTreeMap<(ServiceId, SocketAddr), DestState> {
+        &self.states
     }
 
     /// The rates from the earlier snapshot `prev` to this one ([`rates`] for each object).
