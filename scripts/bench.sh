@@ -33,7 +33,8 @@ for line in sys.stdin:
         print(m["executable"])
 ' | tail -n 1)
 [[ -x $bench ]] || { echo "bench.sh: the guest benchmark did not build" >&2; exit 1; }
+example="${CARGO_TARGET_DIR:-target}/release/examples/ipvsadm"
 # A copy on the guest's tmpfs: running from the 9p share is slower and noisier.
 scripts/guest/run.sh --kernel "$kernel" --mem 2048 --timeout 3600 -- bash -c '
-    cp "$1" /tmp/guest-bench && cp target/release/examples/ipvsadm /tmp/ipvsadm-example &&
-    shift && exec /tmp/guest-bench --ipvsadm-example /tmp/ipvsadm-example "$@"' _ "$bench" "${args[@]}"
+    cp "$1" /tmp/guest-bench && cp "$2" /tmp/ipvsadm-example &&
+    shift 2 && exec /tmp/guest-bench --ipvsadm-example /tmp/ipvsadm-example "$@"' _ "$bench" "$example" "${args[@]}"

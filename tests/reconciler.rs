@@ -488,3 +488,33 @@ proptest! {
         }
     }
 }
+
+/// Large services (matched through a map) and destinations given twice (the last counts)
+/// plan the same writes as `lvs::client::plan` against the kernel's table.
+#[test]
+fn the_cached_plan_is_the_plan_against_the_table() {
+    let mut table = desired(3);
+    table[0].destinations = (1..=40).map(|j| real(j, 1)).collect();
+    let (mock, mut ipvs, mut rec) = loaded(&table);
+    let mut next = table.clone();
+    next[0]
+        .destinations
+        .retain(|d| d.port == 8080 && d.addr.to_string() != "10.1.0.7");
+    next[0].destinations[3].weight = 9;
+    next[0].destinations.push(real(3, 5)); // given twice: the last counts
+    next[0].destinations.push(real(41, 2));
+    next[1].destinations.push(real(2, 8)); // the same in a small service
+    next[1].destinations.push(real(8, 8));
+    let mut expected = lvs::client::plan(&kernel_table(&mock), &next, &ReconcileOptions::exact());
+    let r = rec
+        .reconcile(&mut ipvs, &next, Instant::now())
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let mut ops = r.ops.clone();
+    ops.sort_by_key(|op| format!("{op:?}"));
+    expected.sort_by_key(|op| format!("{op:?}"));
+    assert_eq!(ops, expected);
+    assert_eq!(ops.len(), 6);
+    assert_eq!(ipvs.transport().writes, 6);
+}

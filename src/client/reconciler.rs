@@ -839,37 +839,7 @@ impl Reconciler {
         for id in &order {
             let w = want[id];
             let cached = self.cache.get(id);
-            let mut wanted: HashMap<SocketAddr, &Destination> =
-                HashMap::with_capacity(w.destinations.len());
-            let mut dorder = Vec::with_capacity(w.destinations.len());
-            for d in &w.destinations {
-                if wanted.insert(d.socket_addr(), d).is_none() {
-                    dorder.push(d.socket_addr());
-                }
-            }
-            if let Some(c) = cached {
-                let kept = dorder
-                    .iter()
-                    .filter(|a| c.destinations.contains_key(a))
-                    .count();
-                if kept < c.destinations.len() {
-                    for d in c.sorted_destinations() {
-                        if !wanted.contains_key(&d.socket_addr()) {
-                            ops.push(Op::DeleteDestination(*id, d.socket_addr()));
-                        }
-                    }
-                }
-            }
-            for addr in dorder {
-                let w = wanted[&addr];
-                match cached.and_then(|c| c.destinations.get(&addr)) {
-                    None => ops.push(Op::AddDestination(*id, w.clone())),
-                    Some((_, h)) if !h.same_config(w) => {
-                        ops.push(Op::UpdateDestination(*id, w.clone()))
-                    }
-                    Some(_) => {}
-                }
-            }
+            plan_cached_destinations(&mut ops, id, cached, &w.destinations);
         }
         ops
     }
@@ -929,7 +899,11 @@ impl Reconciler {
         if validate {
             validate_all(&ops)?;
         }
-        let outcome = match ipvs.apply_unvalidated(&ops) {
+        let sent = match &ops[..] {
+            [op] => ipvs.apply_one_unvalidated(op),
+            _ => ipvs.apply_unvalidated(&ops),
+        };
+        let outcome = match sent {
             Ok(o) => o,
             Err(e) => {
                 self.needs_resync = true;
@@ -1000,6 +974,69 @@ impl Reconciler {
             }
             Op::Flush => self.cache.clear(),
             _ => {}
+        }
+    }
+}
+
+/// The writes that turn service `id`'s cached destinations into `want` (a destination given
+/// twice counts once, the last, in the place of the first): deletions, then additions and
+/// edits. A service's few destinations are matched by a scan, without building a map.
+fn plan_cached_destinations(
+    ops: &mut Vec<Op>,
+    id: &ServiceId,
+    cached: Option<&Cached>,
+    want: &[Destination],
+) {
+    const SCAN_MAX: usize = 16;
+    let mut map: HashMap<SocketAddr, &Destination> = HashMap::new();
+    let mut order: Vec<SocketAddr> = Vec::new();
+    fn wanted<'a>(
+        want: &'a [Destination],
+        addr: &SocketAddr,
+        map: &HashMap<SocketAddr, &'a Destination>,
+    ) -> Option<&'a Destination> {
+        if want.len() <= SCAN_MAX {
+            want.iter().rev().find(|d| d.socket_addr() == *addr)
+        } else {
+            map.get(addr).copied()
+        }
+    }
+    if want.len() > SCAN_MAX {
+        map.reserve(want.len());
+        for d in want {
+            if map.insert(d.socket_addr(), d).is_none() {
+                order.push(d.socket_addr());
+            }
+        }
+    } else {
+        for (i, d) in want.iter().enumerate() {
+            let addr = d.socket_addr();
+            if !want[..i].iter().any(|e| e.socket_addr() == addr) {
+                order.push(addr);
+            }
+        }
+    }
+    if let Some(c) = cached {
+        let kept = order
+            .iter()
+            .filter(|a| c.destinations.contains_key(a))
+            .count();
+        if kept < c.destinations.len() {
+            for d in c.sorted_destinations() {
+                if wanted(want, &d.socket_addr(), &map).is_none() {
+                    ops.push(Op::DeleteDestination(*id, d.socket_addr()));
+                }
+            }
+        }
+    }
+    for addr in order {
+        let Some(w) = wanted(want, &addr, &map) else {
+            continue;
+        };
+        match cached.and_then(|c| c.destinations.get(&addr)) {
+            None => ops.push(Op::AddDestination(*id, w.clone())),
+            Some((_, h)) if !h.same_config(w) => ops.push(Op::UpdateDestination(*id, w.clone())),
+            Some(_) => {}
         }
     }
 }
