@@ -63,7 +63,7 @@ enum Intent {
     /// Nothing (only its destinations change).
     Keep,
     /// Add it, or edit it to this configuration.
-    Upsert(Service),
+    Upsert(Box<Service>),
     /// Delete it, with its destinations.
     Remove,
 }
@@ -393,7 +393,7 @@ impl Reconciler {
     pub fn upsert_service(&mut self, service: &Service) -> Result<()> {
         service.validate()?;
         // After a removal, `replace_destinations` is set: the service comes back empty.
-        self.pending_mut(service.id).service = Intent::Upsert(service.clone());
+        self.pending_mut(service.id).service = Intent::Upsert(Box::new(service.clone()));
         Ok(())
     }
 
@@ -421,7 +421,7 @@ impl Reconciler {
             d.validate_for(&id)?;
         }
         let p = self.pending_mut(id);
-        p.service = Intent::Upsert(entry.service.clone());
+        p.service = Intent::Upsert(Box::new(entry.service.clone()));
         p.replace_destinations = true;
         p.clear_destinations();
         for d in &entry.destinations {
@@ -541,9 +541,9 @@ impl Reconciler {
                     continue;
                 }
                 (Intent::Remove, None) => continue,
-                (Intent::Upsert(s), None) => svc.push(Op::AddService(s.clone())),
+                (Intent::Upsert(s), None) => svc.push(Op::AddService((**s).clone())),
                 (Intent::Upsert(s), Some(c)) if !c.service.same_config(s) => {
-                    svc.push(Op::UpdateService(s.clone()))
+                    svc.push(Op::UpdateService((**s).clone()))
                 }
                 _ => {}
             }
@@ -759,7 +759,7 @@ impl Reconciler {
             };
             let service = match &p.service {
                 Intent::Remove => continue,
-                Intent::Upsert(s) => s.clone(),
+                Intent::Upsert(s) => (**s).clone(),
                 Intent::Keep => c.service.clone(),
             };
             let mut destinations: Vec<Destination> = Vec::new();
@@ -788,7 +788,7 @@ impl Reconciler {
             }) = self.pending.get(id)
             {
                 out.push(ServiceEntry {
-                    service: s.clone(),
+                    service: (**s).clone(),
                     destinations: destinations.iter().filter_map(|(_, d)| d.clone()).collect(),
                 });
             }
@@ -797,9 +797,9 @@ impl Reconciler {
     }
 
     /// What [`plan`](super::plan) plans from the cache to `desired`, plus the deletion of
-    /// `removed` services the desired table does not name (whatever the options). O(desired
-    /// + the cache's services); the cache's services are walked only when services are to
-    /// be deleted and some are not in `desired`.
+    /// `removed` services the desired table does not name (whatever the options):
+    /// O(desired) and the cache's services, which are walked only when services are to be
+    /// deleted and some are not in `desired`.
     fn plan_cached(&self, desired: &[ServiceEntry], removed: &[ServiceId]) -> Vec<Op> {
         let mut want: HashMap<ServiceId, &ServiceEntry> = HashMap::with_capacity(desired.len());
         let mut order: Vec<ServiceId> = Vec::with_capacity(desired.len());
