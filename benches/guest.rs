@@ -25,6 +25,14 @@
 //!   dumps alone, raw, on sockets offering datagrams of `NLMSG_GOODSIZE`, a page and
 //!   32 KiB (why the library uses one size for each).
 //!
+//! - one-weight **updates** of the loaded table (`--updates N`, default 21; `--updates-only`
+//!   runs nothing else): the median of N changes of one destination's weight, each on a
+//!   service not changed before, through one `Ipvs::update_destination` request (the floor),
+//!   a [`Reconciler`] (`upsert_destination` + `apply`: no dump), `Reconciler::reconcile` (the
+//!   whole desired table planned against its cache, no dump), `ipvsadm -e` (one command,
+//!   process start included), and, fewer times (at most 5), `Ipvs::reconcile` (a full dump,
+//!   a plan, one write); and the one full read of `Reconciler::from_kernel`.
+//!
 //! With `--scrape-only`, only the scrape is measured, on a table the library loads (and the
 //! read and the rendering apart): `scripts/bench.sh -- --scrape-only --shape 10000x4`.
 //!
@@ -43,10 +51,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lvs::client::Op;
+use lvs::client::{Op, ReconcileOptions, Reconciler};
 use lvs::transport::KernelTransport;
 use lvs::wire::{frame_request, IpvsMessage};
-use lvs::{Destination, Ipvs, Scheduler, Service, ServiceId};
+use lvs::{Destination, Ipvs, Scheduler, Service, ServiceEntry, ServiceId};
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr as NlAddr};
 
 type Res<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -57,6 +65,10 @@ struct Args {
     example: Option<String>,
     datagrams: bool,
     scrape_only: bool,
+    /// How many one-weight updates to time per method.
+    updates: usize,
+    /// Time only the updates.
+    updates_only: bool,
 }
 
 fn parse_args() -> Res<Option<Args>> {
@@ -65,6 +77,8 @@ fn parse_args() -> Res<Option<Args>> {
     let mut example = None;
     let mut datagrams = false;
     let mut scrape_only = false;
+    let mut updates = 21;
+    let mut updates_only = false;
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -77,6 +91,8 @@ fn parse_args() -> Res<Option<Args>> {
             "--ipvsadm-example" => example = Some(it.next().ok_or("--ipvsadm-example PATH")?),
             "--datagrams" => datagrams = true,
             "--scrape-only" => scrape_only = true,
+            "--updates" => updates = it.next().ok_or("--updates needs a number")?.parse()?,
+            "--updates-only" => updates_only = true,
             "--dump-child" => {
                 dump_child(&it.next().ok_or("--dump-child NETNS")?)?;
                 return Ok(None);
@@ -95,6 +111,8 @@ fn parse_args() -> Res<Option<Args>> {
         example,
         datagrams,
         scrape_only,
+        updates: updates.max(1),
+        updates_only,
     }))
 }
 
@@ -611,6 +629,10 @@ fn main() -> Res<()> {
         return Ok(());
     }
     for &(services, dests) in &args.shapes {
+        if args.updates_only {
+            print!("{}", update_bench(services, dests, args.updates)?);
+            continue;
+        }
         let t = table(services, dests);
         let raw = raw_prepare(&t.ops)?;
         let (mut ip_r, mut ex_r, mut lib_r, mut raw_r) = (vec![], vec![], vec![], vec![]);
@@ -775,6 +797,196 @@ fn main() -> Res<()> {
             peak_kib as f64 / 1024.0
         );
         print!("{datagram_text}");
+        print!("{}", update_bench(services, dests, args.updates)?);
     }
     Ok(())
+}
+
+/// The one-weight updates of a `services` x `dests` table (loaded with `Ipvs::apply` in a
+/// namespace of its own): `n` of each (at most 5 of `Ipvs::reconcile`), each changing the
+/// weight of the first destination of a service no method changed before, as a Markdown
+/// table with ratios to the single request.
+#[cfg(lvs_kernel_tests)]
+fn update_bench(services: u32, dests: u32, n: usize) -> Res<String> {
+    use std::fmt::Write as _;
+    const METHODS: usize = 5;
+    if (services as usize) < METHODS * n || dests == 0 {
+        return Err(format!(
+            "--updates {n} needs {} services with destinations",
+            METHODS * n
+        )
+        .into());
+    }
+    let t = table(services, dests);
+    let mut desired: Vec<ServiceEntry> = (0..services)
+        .map(|i| ServiceEntry {
+            service: service(i),
+            destinations: (0..dests).map(destination).collect(),
+        })
+        .collect();
+    let ns = Netns::new("lvs-bench-updates".to_owned())?;
+    let mut ipvs = ns.ipvs()?;
+    ipvs.apply(&t.ops)?.into_result()?;
+    check_loaded(&mut ipvs, services, dests)?;
+    // The k-th change of method m: service m * n + k, its first destination, weight 20 + k
+    // (it was 1): a change every time.
+    let change = |desired: &mut [ServiceEntry], m: usize, k: usize| -> (usize, Destination) {
+        let i = m * n + k;
+        let mut d = desired[i].destinations[0].clone();
+        d.weight = 20 + k as u32;
+        desired[i].destinations[0] = d.clone();
+        (i, d)
+    };
+    let id = |i: usize| service(i as u32).id;
+    let (mut single, mut delta, mut whole, mut full, mut adm) =
+        (vec![], vec![], vec![], vec![], vec![]);
+
+    // The ones that write behind a reconciler's back first, then the reconciler, built
+    // after them (one full read).
+    wait_idle()?;
+    for k in 0..n {
+        let (i, d) = change(&mut desired, 0, k);
+        let start = Instant::now();
+        ipvs.update_destination(&id(i), &d)?;
+        single.push(start.elapsed());
+    }
+    wait_idle()?;
+    for k in 0..n {
+        let (i, d) = change(&mut desired, 1, k);
+        let ServiceId::Addr { addr, .. } = id(i) else {
+            unreachable!("a TCP service")
+        };
+        let (vip, rip, w) = (
+            addr.to_string(),
+            d.socket_addr().to_string(),
+            d.weight.to_string(),
+        );
+        adm.push(ns.time(
+            "ipvsadm",
+            &["-e", "-t", &vip, "-r", &rip, "-m", "-w", &w],
+            None,
+        )?);
+    }
+    for k in 0..n.min(5) {
+        wait_idle()?;
+        change(&mut desired, 2, k);
+        let start = Instant::now();
+        let report = ipvs.reconcile(&desired, &ReconcileOptions::exact())?;
+        full.push(start.elapsed());
+        if report.ops.len() != 1 {
+            return Err(format!("Ipvs::reconcile planned {} writes", report.ops.len()).into());
+        }
+        report.into_result()?;
+    }
+    wait_idle()?;
+    let start = Instant::now();
+    let mut rec = Reconciler::from_kernel(&mut ipvs, ReconcileOptions::exact())?;
+    let build = start.elapsed();
+    wait_idle()?;
+    for k in 0..n {
+        let (i, d) = change(&mut desired, 3, k);
+        let start = Instant::now();
+        rec.upsert_destination(&id(i), &d)?;
+        let report = rec.apply(&mut ipvs, Instant::now())?;
+        delta.push(start.elapsed());
+        if report.ops.len() != 1 || report.resynced {
+            return Err(
+                format!("the reconciler sent {} writes ({report})", report.ops.len()).into(),
+            );
+        }
+        report.into_result()?;
+    }
+    wait_idle()?;
+    for k in 0..n {
+        change(&mut desired, 4, k);
+        let start = Instant::now();
+        let report = rec.reconcile(&mut ipvs, &desired, Instant::now())?;
+        whole.push(start.elapsed());
+        if report.ops.len() != 1 || report.resynced {
+            return Err(format!(
+                "Reconciler::reconcile sent {} writes ({report})",
+                report.ops.len()
+            )
+            .into());
+        }
+        report.into_result()?;
+    }
+    // The kernel holds what all of them were told.
+    if !lvs::model::same_config(&ipvs.table()?, &desired) {
+        return Err("after the updates, the table is not the desired one".into());
+    }
+
+    let spread = |v: &[Duration]| -> String {
+        let (lo, hi) = (v.iter().min(), v.iter().max());
+        match (lo, hi) {
+            (Some(&lo), Some(&hi)) => format!("{} .. {}", ms3(lo), ms3(hi)),
+            _ => String::new(),
+        }
+    };
+    let ratio = |a: Duration, b: Duration| format!("{:.2}", a.as_secs_f64() / b.as_secs_f64());
+    let (s_spread, d_spread, w_spread, a_spread) = (
+        spread(&single),
+        spread(&delta),
+        spread(&whole),
+        spread(&adm),
+    );
+    let f_each = full.iter().map(|&d| ms3(d)).collect::<Vec<_>>().join(" / ");
+    let (full_runs, single, delta, whole, full, adm) = (
+        full.len(),
+        median(single),
+        median(delta),
+        median(whole),
+        median(full),
+        median(adm),
+    );
+    let mut out = String::new();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "### One-weight update of {services} services x {dests} destinations, median of {n} ({full_runs} for `Ipvs::reconcile`)"
+    )?;
+    writeln!(out)?;
+    writeln!(out, "| measure | ms (median) | runs, ms | ratio |")?;
+    writeln!(out, "| --- | ---: | --- | --- |")?;
+    writeln!(
+        out,
+        "| update: one `Ipvs::update_destination` request | {} | {s_spread} | 1 (the floor) |",
+        ms3(single)
+    )?;
+    writeln!(
+        out,
+        "| update: `Reconciler` delta (`upsert_destination` + `apply`, no dump) | {} | {d_spread} | {}x the single request |",
+        ms3(delta),
+        ratio(delta, single)
+    )?;
+    writeln!(
+        out,
+        "| update: `Reconciler::reconcile` (whole desired table against its cache, no dump) | {} | {w_spread} | {}x the single request |",
+        ms3(whole),
+        ratio(whole, single)
+    )?;
+    writeln!(
+        out,
+        "| update: `Ipvs::reconcile` (full dump, plan, one write) | {} | {f_each} | {}x the single request; {}x the `Reconciler` delta |",
+        ms3(full),
+        ratio(full, single),
+        ratio(full, delta)
+    )?;
+    writeln!(
+        out,
+        "| update: `ipvsadm -e` (one command, process start included) | {} | {a_spread} | {}x the single request; {}x the `Reconciler` delta |",
+        ms3(adm),
+        ratio(adm, single),
+        ratio(adm, delta)
+    )?;
+    writeln!(
+        out,
+        "| `Reconciler::from_kernel` (one full read, once) | {} | | |",
+        ms3(build)
+    )?;
+    Ok(out)
+}
+
+fn ms3(d: Duration) -> String {
+    format!("{:.3}", d.as_secs_f64() * 1000.0)
 }

@@ -33,6 +33,7 @@ for line in sys.stdin:
         print(m["executable"])
 ' | tail -n 1)
 [[ -x $bench ]] || { echo "bench.sh: the guest benchmark did not build" >&2; exit 1; }
+example="${CARGO_TARGET_DIR:-target}/release/examples/ipvsadm"
 # A copy on the guest's tmpfs: running from the 9p share is slower and noisier.
 # (CARGO_TARGET_DIR, when set, is shared with the guest at the same path.)
 example=${CARGO_TARGET_DIR:-target}/release/examples/ipvsadm

@@ -116,6 +116,30 @@
 //! refusal into [`Error::Refused`](crate::Error::Refused), which names every refused write
 //! and its object.
 //!
+//! `reconcile` reads the whole table on every call. A long-running control plane that
+//! changes a few weights at a time keeps a [`Reconciler`](crate::client::Reconciler)
+//! instead: it holds the table it last applied, turns a change into the writes that differ
+//! without a dump (one weight: one request), and reads the table again only on a resync
+//! interval or after a refusal, reporting what others changed (the drift) and repairing
+//! it.
+//!
+//! ```
+//! # #[cfg(feature = "mock")] {
+//! use std::time::{Duration, Instant};
+//! use lvs::client::{ReconcileOptions, Reconciler};
+//! # use lvs::transport::MockKernel;
+//! use lvs::{Destination, Ipvs, Service};
+//! # let mut ipvs = Ipvs::with_transport(MockKernel::new());
+//! let mut rec = Reconciler::from_kernel(&mut ipvs, ReconcileOptions::exact())?
+//!     .with_resync_interval(Some(Duration::from_secs(300)));
+//! let svc = Service::tcp("192.168.2.1:80".parse()?).build()?;
+//! rec.upsert_service(&svc)?;
+//! rec.upsert_destination(&svc.id, &Destination::builder("192.168.2.2:80".parse()?).masquerade().build()?)?;
+//! rec.apply(&mut ipvs, Instant::now())?.into_result()?; // two writes, no dump
+//! # }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## The configuration format (feature `serde`)
 //!
 //! With feature `serde`, a table (`Vec<ServiceEntry>`) reads from and writes to JSON (or any

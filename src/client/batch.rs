@@ -13,7 +13,7 @@ use std::fmt;
 
 use super::{classify, ErrCtx, Ipvs};
 use crate::error::{Error, Operation, Result};
-use crate::transport::Transport;
+use crate::transport::{RequestKind, Transport};
 use crate::wire::IpvsMessage;
 
 /// The write vocabulary lives in [`crate::model`]; batches, plans and transactions carry it.
@@ -156,6 +156,22 @@ impl<T: Transport> Ipvs<T> {
             self.transport.request_batch(&messages)
         };
         outcome(ops, replies)
+    }
+
+    /// [`apply_unvalidated`](Self::apply_unvalidated) of one operation, as the
+    /// single-operation calls send it (one request, its acknowledgement): a batch's framing
+    /// and reads cost more than the request itself when there is one.
+    pub(crate) fn apply_one_unvalidated(&mut self, op: &Op) -> Result<BatchOutcome> {
+        let ops = std::slice::from_ref(op);
+        let reply = match self
+            .transport
+            .request(&IpvsMessage::from(op), RequestKind::Do)
+        {
+            Err(e @ Error::Kernel(_)) => Err(e),
+            Err(e) => return outcome(ops, Err(e)),
+            Ok(r) => Ok(r),
+        };
+        outcome(ops, Ok(vec![reply]))
     }
 }
 

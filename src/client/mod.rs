@@ -12,6 +12,7 @@ mod call;
 pub mod drain;
 mod pipeline;
 mod reconcile;
+mod reconciler;
 mod signals;
 mod snapshot;
 mod transaction;
@@ -25,6 +26,7 @@ pub use drain::{
     Drainer, ProtocolDrain,
 };
 pub use reconcile::{plan, plan_draining, ReconcileOptions, ReconcileReport};
+pub use reconciler::{Reconciler, ReconcilerReport};
 pub use signals::DeferredSignals;
 pub use snapshot::{DestState, RateReport, StatsSnapshot};
 pub use transaction::{
