@@ -876,7 +876,7 @@ fn update_bench(services: u32, dests: u32, n: usize) -> Res<String> {
         if report.ops.len() != 1 {
             return Err(format!("Ipvs::reconcile planned {} writes", report.ops.len()).into());
         }
-        report.into_result()?;
+        let _applied = report.into_result()?;
     }
     wait_idle()?;
     let start = Instant::now();
@@ -894,7 +894,7 @@ fn update_bench(services: u32, dests: u32, n: usize) -> Res<String> {
                 format!("the reconciler sent {} writes ({report})", report.ops.len()).into(),
             );
         }
-        report.into_result()?;
+        let _applied = report.into_result()?;
     }
     wait_idle()?;
     for k in 0..n {
@@ -909,7 +909,7 @@ fn update_bench(services: u32, dests: u32, n: usize) -> Res<String> {
             )
             .into());
         }
-        report.into_result()?;
+        let _applied = report.into_result()?;
     }
     // The kernel holds what all of them were told.
     if !lvs::model::same_config(&ipvs.table()?, &desired) {
