@@ -203,11 +203,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
             }
             "--garp-interval" => {
                 let v = value("--garp-interval")?;
-                let ms: u64 = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n <= 10_000)
-                    .ok_or_else(|| format!("bad --garp-interval {v:?}: milliseconds, 0..=10000"))?;
+                let ms: u64 =
+                    v.parse().ok().filter(|n| *n <= 10_000).ok_or_else(|| {
+                        format!("bad --garp-interval {v:?}: milliseconds, 0..=10000")
+                    })?;
                 a.announce.interval = std::time::Duration::from_millis(ms);
             }
             "--gateway" => {
@@ -630,8 +629,8 @@ fn up(a: &Args, steps: &[Step]) -> Result<(), Failure> {
 /// no `--standby`); an error when the VIP has no device to bind it on (a NAT director
 /// without `--dev`) or no sync interface can be told.
 fn failover(a: &Args, steps: &[Step]) -> Result<Option<Failover>, String> {
-    let wanted = a.role == Role::Director
-        && (a.action != Action::Up || a.standby || a.sync_dev.is_some());
+    let wanted =
+        a.role == Role::Director && (a.action != Action::Up || a.standby || a.sync_dev.is_some());
     if !wanted {
         return Ok(None);
     }
@@ -864,7 +863,25 @@ fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
     }
     println!("# plan");
     for s in steps {
+        if a.standby && matches!(s, Step::BindVip(..)) {
+            continue;
+        }
         println!("{s}");
+    }
+    if let Some(pair) = failover(a, steps)? {
+        let state = if a.standby { "backup" } else { "master" };
+        println!(
+            "ipvsadm --start-daemon {state} --mcast-interface {} --syncid {}",
+            pair.sync_interface, pair.sync_id
+        );
+        if !a.standby {
+            println!(
+                "arping -U -c {} -I {} {}  # gratuitous ARP / unsolicited NA",
+                pair.announce.repeat,
+                pair.device.name(),
+                pair.vip
+            );
+        }
     }
     if !steps.iter().any(|s| matches!(s, Step::AddService(_))) {
         // A real server: no IPVS table to show.
@@ -950,5 +967,70 @@ fn main() -> ExitCode {
                 Failure::RollbackIncomplete(_) => ExitCode::from(3),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Result<Args, String> {
+        let argv: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse_args(&argv)
+    }
+
+    #[test]
+    fn switch_actions_and_their_options() {
+        let a = args("director dr takeover --sync-dev eth1 --sync-id 51").unwrap();
+        assert_eq!(a.action, Action::Takeover);
+        assert_eq!(a.sync_dev.as_deref(), Some("eth1"));
+        assert_eq!(a.sync_id, 51);
+        assert_eq!(a.announce, Announce::default());
+        let a = args("director dr standby --garp-repeat 3 --garp-interval 250").unwrap();
+        assert_eq!(a.action, Action::Standby);
+        assert_eq!(a.announce.repeat, 3);
+        assert_eq!(a.announce.interval, std::time::Duration::from_millis(250));
+        let a = args("director dr up --standby --sync-dev eth0").unwrap();
+        assert!(a.standby && a.action == Action::Up);
+        for bad in [
+            "realserver dr takeover",
+            "realserver dr up --sync-dev eth0",
+            "director dr takeover --standby",
+            "director dr down --standby",
+            "director dr takeover --sync-id 256",
+            "director dr takeover --sync-dev eth0:0",
+            "director dr takeover --sync-dev",
+            "director dr takeover --garp-repeat many",
+            "director dr switch",
+        ] {
+            assert!(args(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_failover_pair_of_the_arguments() {
+        let pair_of = |line: &str| {
+            let a = args(line).unwrap();
+            failover(&a, &plan(&a).unwrap())
+        };
+        let p = pair_of("director dr takeover --sync-id 7")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.vip, "192.168.1.3".parse::<IpAddr>().unwrap());
+        assert_eq!(p.device, VipDevice::parse("eth0:0").unwrap());
+        assert_eq!((p.sync_interface.as_str(), p.sync_id), ("eth0", 7));
+        let p = pair_of("director dr standby --dev eth1:0 --sync-dev eth2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.device.name(), "eth1");
+        assert_eq!(p.sync_interface, "eth2");
+        // A plain up is no pair; a NAT director without --dev has no VIP device; a TUN
+        // director's VIP is on tunl0, so the sync interface must be named.
+        assert!(pair_of("director dr up").unwrap().is_none());
+        assert!(pair_of("director nat takeover").is_err());
+        assert!(pair_of("director tun takeover").is_err());
+        assert!(pair_of("director tun takeover --sync-dev eth0")
+            .unwrap()
+            .is_some());
     }
 }

@@ -11,6 +11,11 @@
 //!
 //! - the IPVS sysctls of the namespace (`net.ipv4.vs.*`), typed: [`IpvsSysctl`],
 //!   [`Host::ipvs_sysctl`], [`Host::set_ipvs_sysctl`].
+//! - a failover pair of directors: announce a VIP after binding it ([`Host::announce`]:
+//!   gratuitous ARP, unsolicited neighbour advertisements), release it
+//!   ([`Host::release_vip`]), and switch a director's role ([`Failover`],
+//!   [`Host::take_over`], [`Host::stand_by`]: the VIP and the sync daemons), as keepalived's
+//!   `notify_master` and `notify_backup` scripts would.
 //!
 //! Every step is idempotent (nothing is done, or recorded, when the system is already as
 //! asked) and recorded as a [`Change`]; [`Host::undo`] reverts a list of changes exactly:
