@@ -392,7 +392,7 @@ impl Host {
                 });
                 // The kernel reports the device's name as the label of an unlabelled
                 // IPv4 address.
-                has.then(|| (a.header.index, a.header.prefix_len, label))
+                has.then_some((a.header.index, a.header.prefix_len, label))
             }
             _ => None,
         }))
