@@ -170,7 +170,12 @@ impl Host {
         });
         match ours {
             Some((seq, entry)) => {
-                undo_daemon(ipvs, &entry, d)?;
+                // The daemon as recorded: a stopped one comes back with all its options.
+                let recorded = match &entry {
+                    Entry::DaemonStarted(x) | Entry::DaemonStopped(x) => x.clone(),
+                    _ => d.clone(),
+                };
+                undo_daemon(ipvs, &entry, &recorded)?;
                 self.journal_mut()?.mark_undone(seq)
             }
             None => self.journaled_ipvs(Entry::DaemonStopped(d.clone()), || {
@@ -184,11 +189,16 @@ impl Host {
 
     fn start_daemon<T: Transport>(&mut self, ipvs: &mut Ipvs<T>, d: &Daemon) -> Result<()> {
         let ours = self.journal.as_ref().and_then(|j| {
-            j.newest_entry(|e| matches!(e, Entry::DaemonStopped(x) if same_daemon(d, x)))
+            j.newest_entry(|e| matches!(e, Entry::DaemonStopped(x) if same_daemon(x, d)))
         });
         match ours {
             Some((seq, entry)) => {
-                undo_daemon(ipvs, &entry, d)?;
+                // The daemon as recorded: a stopped one comes back with all its options.
+                let recorded = match &entry {
+                    Entry::DaemonStarted(x) | Entry::DaemonStopped(x) => x.clone(),
+                    _ => d.clone(),
+                };
+                undo_daemon(ipvs, &entry, &recorded)?;
                 self.journal_mut()?.mark_undone(seq)
             }
             None => self.journaled_ipvs(Entry::DaemonStarted(d.clone()), || ipvs.start_daemon(d)),
