@@ -3,9 +3,10 @@
 //! `ipvsadm` scripts.
 //!
 //! ```text
-//! lvs [--dry-run] [--netns NAME] [--state-dir DIR] director nat|tun|dr up|down
+//! lvs [--dry-run] [--netns NAME] [--state-dir DIR] director nat|tun|dr up|down|takeover|standby
 //!     [--vip ADDR:PORT] [--real ADDR[:PORT][,weight=N]]... [--scheduler NAME]
-//!     [--protocol tcp|udp] [--dev IFACE]
+//!     [--protocol tcp|udp] [--dev IFACE] [--sync-dev IFACE] [--sync-id N] [--standby]
+//!     [--garp-repeat N] [--garp-interval MS]
 //! lvs [--dry-run] [--netns NAME] [--state-dir DIR] realserver nat|tun|dr up|down
 //!     [--vip ADDR] [--gateway ADDR] [--dev IFACE]
 //! ```
@@ -17,22 +18,29 @@
 //! do, after a crash too. `--dry-run` prints the plan as the equivalent `ip`/`sysctl`/`ipvsadm` lines,
 //! applies the IPVS part to the library's mock kernel and prints the resulting table as
 //! `ipvsadm -Ln` would: it needs neither root nor IPVS.
+//!
+//! A failover pair of directors (`lvs::host::Failover`): `up --sync-dev IFACE` makes a
+//! master (the table, the VIP, announced, the master sync daemon), `up --standby --sync-dev
+//! IFACE` a backup (the table and the backup sync daemon, no VIP); `takeover` and `standby`
+//! switch a director's role (keepalived's `notify_master` / `notify_backup`), idempotently,
+//! recorded in the same journal, so that `down` still undoes exactly what was done.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use lvs::host::{Entry, Host, Journal, VipDevice};
+use lvs::host::{Announce, Entry, Failover, Host, Journal, Switched, VipDevice};
 use lvs::text::ListOptions;
 use lvs::transport::{MockKernel, Transport};
 use lvs::{Destination, ForwardMethod, Ipvs, Protocol, Scheduler, Service, ServiceId, Tunnel};
 
 const USAGE: &str = "\
 usage: lvs [--dry-run] [--netns NAME | --netns-path PATH] [--state-dir DIR] [--lock-wait SECS]
-           director nat|tun|dr up|down
+           director nat|tun|dr up|down|takeover|standby
            [--vip ADDR:PORT] [--real ADDR[:PORT][,weight=N]]... [--scheduler NAME]
            [--protocol tcp|udp] [--dev IFACE]
+           [--sync-dev IFACE] [--sync-id N] [--standby] [--garp-repeat N] [--garp-interval MS]
        lvs [--dry-run] [--netns NAME | --netns-path PATH] [--state-dir DIR] [--lock-wait SECS]
            realserver nat|tun|dr up|down
            [--vip ADDR] [--gateway ADDR] [--dev IFACE]
@@ -43,6 +51,14 @@ TUN or DR mode. Defaults are the classic setup's addresses:
   tun: VIP 192.168.1.3:80 on tunl0, real servers 192.168.1.4:80 and 192.168.1.5:80
   dr:  VIP 192.168.1.3:80 on eth0:0 (director) / lo:0 (real servers), same real servers
 --dry-run prints the plan and the resulting IPVS table without touching the machine.
+
+A failover pair of directors: `up --sync-dev IFACE` also runs the master sync daemon and
+announces the VIP; `up --standby` installs the table and a backup sync daemon without the
+VIP; `takeover` binds the VIP, announces it (gratuitous ARP / unsolicited neighbour
+advertisement, --garp-repeat times, default 5, --garp-interval ms apart, default 100) and
+turns the sync daemon to master; `standby` releases the VIP and turns it to backup. Both
+are no-ops when the director has that role already. --sync-dev defaults to the VIP's
+device, --sync-id to 0.
 
 up records every change in DIR (default /run/lvs, made 0700) before making it, under a lock
 (a second run waits up to --lock-wait seconds, default 30); down undoes exactly that.
@@ -62,6 +78,15 @@ enum Role {
     RealServer,
 }
 
+/// What to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Up,
+    Down,
+    Takeover,
+    Standby,
+}
+
 #[derive(Debug)]
 struct Args {
     dry_run: bool,
@@ -71,7 +96,12 @@ struct Args {
     lock_wait: std::time::Duration,
     role: Role,
     mode: Mode,
-    up: bool,
+    action: Action,
+    /// `up --standby`: a backup director (no VIP, the backup sync daemon).
+    standby: bool,
+    sync_dev: Option<String>,
+    sync_id: u32,
+    announce: Announce,
     vip: Option<String>,
     reals: Vec<(SocketAddr, u32)>,
     scheduler: Scheduler,
@@ -89,7 +119,11 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         lock_wait: std::time::Duration::from_secs(30),
         role: Role::Director,
         mode: Mode::Nat,
-        up: true,
+        action: Action::Up,
+        standby: false,
+        sync_dev: None,
+        sync_id: 0,
+        announce: Announce::default(),
         vip: None,
         reals: Vec::new(),
         scheduler: Scheduler::Rr,
@@ -142,6 +176,39 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 }
             }
             "--dev" => a.dev = Some(value("--dev")?),
+            "--standby" => a.standby = true,
+            "--sync-dev" => {
+                let v = value("--sync-dev")?;
+                VipDevice::parse(&v)
+                    .ok()
+                    .filter(|d| d.name() == v && !v.contains(':'))
+                    .ok_or_else(|| format!("bad --sync-dev {v:?}: an interface name"))?;
+                a.sync_dev = Some(v);
+            }
+            "--sync-id" => {
+                let v = value("--sync-id")?;
+                a.sync_id = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 255)
+                    .ok_or_else(|| format!("bad --sync-id {v:?}: 0..=255"))?;
+            }
+            "--garp-repeat" => {
+                let v = value("--garp-repeat")?;
+                a.announce.repeat = v
+                    .parse()
+                    .ok()
+                    .filter(|n| *n <= 100)
+                    .ok_or_else(|| format!("bad --garp-repeat {v:?}: 0..=100"))?;
+            }
+            "--garp-interval" => {
+                let v = value("--garp-interval")?;
+                let ms: u64 =
+                    v.parse().ok().filter(|n| *n <= 10_000).ok_or_else(|| {
+                        format!("bad --garp-interval {v:?}: milliseconds, 0..=10000")
+                    })?;
+                a.announce.interval = std::time::Duration::from_millis(ms);
+            }
             "--gateway" => {
                 let v = value("--gateway")?;
                 a.gateway = Some(v.parse().map_err(|_| format!("bad --gateway {v:?}"))?);
@@ -165,11 +232,27 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
         "dr" => Mode::Dr,
         other => return Err(format!("bad mode {other:?}: nat, tun or dr")),
     };
-    a.up = match action.as_str() {
-        "up" => true,
-        "down" => false,
-        other => return Err(format!("bad action {other:?}: up or down")),
+    a.action = match action.as_str() {
+        "up" => Action::Up,
+        "down" => Action::Down,
+        "takeover" => Action::Takeover,
+        "standby" => Action::Standby,
+        other => {
+            return Err(format!(
+                "bad action {other:?}: up, down, takeover or standby"
+            ))
+        }
     };
+    let switch = matches!(a.action, Action::Takeover | Action::Standby);
+    if switch && a.role != Role::Director {
+        return Err(format!("{action} is for a director"));
+    }
+    if a.standby && a.action != Action::Up {
+        return Err("--standby goes with up (takeover and standby switch roles)".into());
+    }
+    if (a.standby || a.sync_dev.is_some()) && a.role != Role::Director {
+        return Err("--standby and --sync-dev are for a director".into());
+    }
     Ok(a)
 }
 
@@ -490,17 +573,34 @@ fn up(a: &Args, steps: &[Step]) -> Result<(), Failure> {
         .into());
     }
     let mut host = open_host(a).map_err(|e| e.to_string())?;
-    let steps = resolve_devices(a, &mut host, steps)?;
+    let mut steps = resolve_devices(a, &mut host, steps)?;
+    let pair = failover(a, &steps)?;
+    if a.standby {
+        // A backup director: the table without the VIP.
+        steps.retain(|s| !matches!(s, Step::BindVip(..)));
+    }
     let steps = steps.as_slice();
     // Every change is recorded durably before it is made: a crash at any point leaves a
     // journal that `down` undoes exactly.
     host.attach_journal(journal);
     let mut ipvs = None;
+    let mut switched = None;
     let result = (|| -> lvs::Result<()> {
         apply_host(&mut host, steps)?;
         if steps.iter().any(|s| matches!(s, Step::AddService(_))) {
             let ipvs = ipvs.insert(open_ipvs(a)?);
             apply_ipvs(ipvs, steps, host.journal())?;
+        }
+        if let Some(pair) = &pair {
+            let ipvs = match ipvs.as_mut() {
+                Some(i) => i,
+                None => ipvs.insert(open_ipvs(a)?),
+            };
+            switched = Some(if a.standby {
+                host.stand_by(ipvs, pair)?
+            } else {
+                host.take_over(ipvs, pair)?
+            });
         }
         Ok(())
     })();
@@ -519,7 +619,107 @@ fn up(a: &Args, steps: &[Step]) -> Result<(), Failure> {
     for s in steps {
         println!("{s}");
     }
+    if let Some(done) = switched {
+        print_switched(&done);
+    }
     Ok(())
+}
+
+/// The failover pair of a director's arguments: `None` for a plain `up` (no `--sync-dev`,
+/// no `--standby`); an error when the VIP has no device to bind it on (a NAT director
+/// without `--dev`) or no sync interface can be told.
+fn failover(a: &Args, steps: &[Step]) -> Result<Option<Failover>, String> {
+    let wanted =
+        a.role == Role::Director && (a.action != Action::Up || a.standby || a.sync_dev.is_some());
+    if !wanted {
+        return Ok(None);
+    }
+    let Some((vip, dev)) = steps.iter().find_map(|s| match s {
+        Step::BindVip(vip, dev) => Some((*vip, dev.clone())),
+        _ => None,
+    }) else {
+        return Err("a failover pair needs the VIP's device: name it with --dev IFACE".into());
+    };
+    let sync_dev = match (&a.sync_dev, &dev) {
+        (Some(d), _) => d.clone(),
+        (None, VipDevice::Device { name, .. }) => name.clone(),
+        (None, _) => {
+            return Err(format!(
+                "the VIP is on {}: name the sync daemons' interface with --sync-dev IFACE",
+                dev.name()
+            ))
+        }
+    };
+    Ok(Some(
+        Failover::new(vip, dev, &sync_dev)
+            .sync_id(a.sync_id)
+            .announce(a.announce),
+    ))
+}
+
+fn print_switched(done: &Switched) {
+    if !done.changed() {
+        println!("# nothing to do: already in that role");
+    }
+    for d in &done.daemons_stopped {
+        println!(
+            "ipvsadm --stop-daemon {}  # was on {}, syncid {}",
+            d.state, d.interface, d.sync_id
+        );
+    }
+    if let Some(d) = &done.daemon_started {
+        println!(
+            "ipvsadm --start-daemon {} --mcast-interface {} --syncid {}",
+            d.state, d.interface, d.sync_id
+        );
+    }
+    if let Some(an) = &done.announced {
+        let mac: Vec<String> = an.mac.iter().map(|b| format!("{b:02x}")).collect();
+        println!(
+            "# announced {} times on {} from {}",
+            an.sent,
+            an.device,
+            mac.join(":")
+        );
+    }
+}
+
+/// `takeover` or `standby`: switch the director's role, recorded in the journal of `up`.
+fn switch(a: &Args, steps: &[Step]) -> Result<(), Failure> {
+    let journal = open_journal(a)?;
+    let mut host = open_host(a).map_err(|e| e.to_string())?;
+    let steps = resolve_devices(a, &mut host, steps)?;
+    let pair = failover(a, &steps)?.ok_or_else(|| "no failover pair".to_owned())?;
+    let mut ipvs = open_ipvs(a).map_err(|e| e.to_string())?;
+    host.attach_journal(journal);
+    let result = if a.action == Action::Takeover {
+        host.take_over(&mut ipvs, &pair)
+    } else {
+        host.stand_by(&mut ipvs, &pair)
+    };
+    let path = host
+        .journal()
+        .map(|j| j.path().display().to_string())
+        .unwrap_or_default();
+    match result {
+        Ok(done) => {
+            if done.vip_changed {
+                let verb = if a.action == Action::Takeover {
+                    "bound"
+                } else {
+                    "released"
+                };
+                println!("# {verb} {} ({})", pair.vip, pair.device.name());
+            }
+            print_switched(&done);
+            Ok(())
+        }
+        // What was done is recorded: running the switch again finishes it, `down` undoes it.
+        Err(e) => Err(Failure::RollbackIncomplete(format!(
+            "{e}; what was done is recorded in {path}: run the same command again once the \
+             cause is fixed, or `down`"
+        ))),
+    }
 }
 
 /// What only the host itself can tell: a DR director without `--dev` puts the VIP on
@@ -587,7 +787,13 @@ fn down(a: &Args) -> Result<(), Failure> {
         return Ok(());
     }
     let mut host = open_host(a).map_err(|e| e.to_string())?;
-    let mut ipvs = if journal.entries().any(|e| matches!(e, Entry::Service(_))) {
+    let needs_ipvs = |e: &Entry| {
+        matches!(
+            e,
+            Entry::Service(_) | Entry::DaemonStarted(_) | Entry::DaemonStopped(_)
+        )
+    };
+    let mut ipvs = if journal.entries().any(needs_ipvs) {
         Some(open_ipvs(a).map_err(|e| e.to_string())?)
     } else {
         None
@@ -607,7 +813,46 @@ fn down(a: &Args) -> Result<(), Failure> {
 }
 
 fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
-    if !a.up {
+    if matches!(a.action, Action::Takeover | Action::Standby) {
+        let pair = failover(a, steps)?.ok_or("no failover pair")?;
+        let other = if a.action == Action::Takeover {
+            "backup"
+        } else {
+            "master"
+        };
+        println!("# plan (each step only when needed)");
+        if a.action == Action::Takeover {
+            for s in steps.iter().filter(|s| matches!(s, Step::BindVip(..))) {
+                println!("{s}");
+            }
+        } else {
+            let len = if pair.vip.is_ipv4() { 32 } else { 128 };
+            let dev = pair.device.name();
+            println!("ip route del {}/{len} dev {dev}", pair.vip);
+            println!("ip addr del {}/{len} dev {dev}", pair.vip);
+        }
+        println!("ipvsadm --stop-daemon {other}");
+        let state = if a.action == Action::Takeover {
+            "master"
+        } else {
+            "backup"
+        };
+        println!(
+            "ipvsadm --start-daemon {state} --mcast-interface {} --syncid {}",
+            pair.sync_interface, pair.sync_id
+        );
+        if a.action == Action::Takeover {
+            let flag = if pair.vip.is_ipv4() { "-U" } else { "-A" };
+            println!(
+                "arping {flag} -c {} -I {} {}  # gratuitous ARP / unsolicited NA",
+                pair.announce.repeat,
+                pair.device.name(),
+                pair.vip
+            );
+        }
+        return Ok(());
+    }
+    if a.action == Action::Down {
         println!(
             "# down undoes what `up` recorded in {}",
             a.state_dir
@@ -618,7 +863,25 @@ fn dry_run(a: &Args, steps: &[Step]) -> Result<(), String> {
     }
     println!("# plan");
     for s in steps {
+        if a.standby && matches!(s, Step::BindVip(..)) {
+            continue;
+        }
         println!("{s}");
+    }
+    if let Some(pair) = failover(a, steps)? {
+        let state = if a.standby { "backup" } else { "master" };
+        println!(
+            "ipvsadm --start-daemon {state} --mcast-interface {} --syncid {}",
+            pair.sync_interface, pair.sync_id
+        );
+        if !a.standby {
+            println!(
+                "arping -U -c {} -I {} {}  # gratuitous ARP / unsolicited NA",
+                pair.announce.repeat,
+                pair.device.name(),
+                pair.vip
+            );
+        }
     }
     if !steps.iter().any(|s| matches!(s, Step::AddService(_))) {
         // A real server: no IPVS table to show.
@@ -687,10 +950,12 @@ fn main() -> ExitCode {
     let result = plan(&args).map_err(Failure::from).and_then(|steps| {
         if args.dry_run {
             dry_run(&args, &steps).map_err(Failure::from)
-        } else if args.up {
-            up(&args, &steps)
         } else {
-            down(&args)
+            match args.action {
+                Action::Up => up(&args, &steps),
+                Action::Down => down(&args),
+                Action::Takeover | Action::Standby => switch(&args, &steps),
+            }
         }
     });
     match result {
@@ -702,5 +967,70 @@ fn main() -> ExitCode {
                 Failure::RollbackIncomplete(_) => ExitCode::from(3),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Result<Args, String> {
+        let argv: Vec<String> = line.split_whitespace().map(str::to_owned).collect();
+        parse_args(&argv)
+    }
+
+    #[test]
+    fn switch_actions_and_their_options() {
+        let a = args("director dr takeover --sync-dev eth1 --sync-id 51").unwrap();
+        assert_eq!(a.action, Action::Takeover);
+        assert_eq!(a.sync_dev.as_deref(), Some("eth1"));
+        assert_eq!(a.sync_id, 51);
+        assert_eq!(a.announce, Announce::default());
+        let a = args("director dr standby --garp-repeat 3 --garp-interval 250").unwrap();
+        assert_eq!(a.action, Action::Standby);
+        assert_eq!(a.announce.repeat, 3);
+        assert_eq!(a.announce.interval, std::time::Duration::from_millis(250));
+        let a = args("director dr up --standby --sync-dev eth0").unwrap();
+        assert!(a.standby && a.action == Action::Up);
+        for bad in [
+            "realserver dr takeover",
+            "realserver dr up --sync-dev eth0",
+            "director dr takeover --standby",
+            "director dr down --standby",
+            "director dr takeover --sync-id 256",
+            "director dr takeover --sync-dev eth0:0",
+            "director dr takeover --sync-dev",
+            "director dr takeover --garp-repeat many",
+            "director dr switch",
+        ] {
+            assert!(args(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_failover_pair_of_the_arguments() {
+        let pair_of = |line: &str| {
+            let a = args(line).unwrap();
+            failover(&a, &plan(&a).unwrap())
+        };
+        let p = pair_of("director dr takeover --sync-id 7")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.vip, "192.168.1.3".parse::<IpAddr>().unwrap());
+        assert_eq!(p.device, VipDevice::parse("eth0:0").unwrap());
+        assert_eq!((p.sync_interface.as_str(), p.sync_id), ("eth0", 7));
+        let p = pair_of("director dr standby --dev eth1:0 --sync-dev eth2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.device.name(), "eth1");
+        assert_eq!(p.sync_interface, "eth2");
+        // A plain up is no pair; a NAT director without --dev has no VIP device; a TUN
+        // director's VIP is on tunl0, so the sync interface must be named.
+        assert!(pair_of("director dr up").unwrap().is_none());
+        assert!(pair_of("director nat takeover").is_err());
+        assert!(pair_of("director tun takeover").is_err());
+        assert!(pair_of("director tun takeover --sync-dev eth0")
+            .unwrap()
+            .is_some());
     }
 }

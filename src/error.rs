@@ -277,6 +277,15 @@ pub enum HostError {
         /// The errno.
         errno: i32,
     },
+    /// A device an address is to be announced on has no Ethernet address (`lo`, `tunl0`, a
+    /// point-to-point device): gratuitous ARP and neighbour advertisements need one.
+    #[error("cannot announce an address on {dev}: {reason}; announce it on the Ethernet device that holds it")]
+    NoLinkAddress {
+        /// The device.
+        dev: String,
+        /// What it has instead (`hardware type 772, not Ethernet`).
+        reason: String,
+    },
     /// A file system call failed.
     #[error("cannot {action}: {source}")]
     Io {

@@ -503,3 +503,71 @@ fn ipvs_sysctls_journalled_and_undone_after_reopening() {
     assert_eq!(undone.len(), 3);
     assert_eq!(ipvs_snapshot(&ns), before);
 }
+
+#[test]
+fn release_vip_is_recorded_and_announce_needs_an_ethernet_device() {
+    use lvs::host::Announce;
+    use std::time::Duration;
+    let ns = Netns::new("failover");
+    ns.sh("ip link add eth0 type dummy && ip link set eth0 address 02:00:00:00:00:01 up");
+    // Someone else's VIP, with a label and a host route: released, then put back by undo.
+    ns.sh(
+        "ip addr add 192.168.1.3/32 dev eth0 label eth0:0 && ip route add 192.168.1.3/32 dev eth0",
+    );
+    let before = ns.snapshot();
+    let mut host = Host::in_netns(&ns.0).unwrap();
+    assert!(host.release_vip(ip("192.168.1.3")).unwrap());
+    assert!(
+        !host.release_vip(ip("192.168.1.3")).unwrap(),
+        "released twice"
+    );
+    assert!(!ns.sh("ip -o addr show").contains("192.168.1.3"));
+    let changes = host.changes().to_vec();
+    assert!(changes
+        .iter()
+        .any(|c| matches!(c, Change::AddressRemoved { label: Some(l), .. } if l == "eth0:0")));
+    assert!(changes
+        .iter()
+        .any(|c| matches!(c, Change::RouteDeleted { .. })));
+    // Binding it again puts back what was removed (label included) and forgets the removal.
+    host.bind_vip(ip("192.168.1.3"), &VipDevice::parse("eth0:0").unwrap())
+        .unwrap();
+    assert!(host.changes().is_empty(), "{:?}", host.changes());
+    assert_eq!(ns.snapshot(), before);
+    // Released again, and undone.
+    host.release_vip(ip("192.168.1.3")).unwrap();
+    let changes = host.take_changes();
+    host.undo(&changes).unwrap();
+    assert_eq!(ns.snapshot(), before);
+
+    // Announcing: on an Ethernet device it sends; on lo and tunl0 it is a typed error.
+    let quick = Announce {
+        repeat: 2,
+        interval: Duration::from_millis(10),
+    };
+    let sent = host.announce(ip("192.168.1.3"), "eth0", &quick).unwrap();
+    assert_eq!(sent.sent, 2);
+    assert_eq!(sent.mac, [2, 0, 0, 0, 0, 1]);
+    let sent = host.announce(ip("fd00::3"), "eth0", &quick).unwrap();
+    assert_eq!(sent.sent, 2);
+    let err = host.announce(ip("192.168.1.3"), "lo", &quick).unwrap_err();
+    assert!(
+        matches!(err, lvs::Error::Host(lvs::HostError::NoLinkAddress { .. })),
+        "{err}"
+    );
+    ns.sh("modprobe ipip 2>/dev/null; ip link show tunl0 >/dev/null 2>&1 || ip link add tunl0 type ipip");
+    let err = host
+        .announce(ip("192.168.1.3"), "tunl0", &quick)
+        .unwrap_err();
+    assert!(
+        matches!(err, lvs::Error::Host(lvs::HostError::NoLinkAddress { .. })),
+        "{err}"
+    );
+    let err = host
+        .announce(ip("192.168.1.3"), "nosuch0", &quick)
+        .unwrap_err();
+    assert!(
+        matches!(err, lvs::Error::Host(lvs::HostError::NoSuchDevice(_))),
+        "{err}"
+    );
+}

@@ -65,6 +65,17 @@ pub enum Change {
         /// Its label (`eth0:0`), if any.
         label: Option<String>,
     },
+    /// An address was removed (undo: add it back, with its label).
+    AddressRemoved {
+        /// The device.
+        dev: String,
+        /// The address.
+        addr: IpAddr,
+        /// Its prefix length.
+        prefix_len: u8,
+        /// Its label (`eth0:0`), if any.
+        label: Option<String>,
+    },
     /// A route was added to the main table (undo: delete it).
     RouteAdded {
         /// Its destination.
@@ -116,6 +127,7 @@ fn route_text(
 impl fmt::Display for Change {
     /// One line: `link-created dummy lvs0`, `link-up tunl0`,
     /// `address-added 192.168.1.3/32 dev lo label lo:0`,
+    /// `address-removed 192.168.1.3/32 dev eth0 label eth0:0`,
     /// `route-added 0.0.0.0/0 dev eth0 via 192.168.2.1`,
     /// `sysctl net/ipv4/ip_forward 0 1`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -127,8 +139,19 @@ impl fmt::Display for Change {
                 addr,
                 prefix_len,
                 label,
+            }
+            | Change::AddressRemoved {
+                dev,
+                addr,
+                prefix_len,
+                label,
             } => {
-                write!(f, "address-added {addr}/{prefix_len} dev {dev}")?;
+                let verb = if matches!(self, Change::AddressAdded { .. }) {
+                    "address-added"
+                } else {
+                    "address-removed"
+                };
+                write!(f, "{verb} {addr}/{prefix_len} dev {dev}")?;
                 if let Some(l) = label {
                     write!(f, " label {l}")?;
                 }
@@ -184,7 +207,7 @@ impl FromStr for Change {
                     name: (*name).to_owned(),
                 })
             }
-            ["address-added", p, "dev", dev, rest @ ..] => {
+            [verb @ ("address-added" | "address-removed"), p, "dev", dev, rest @ ..] => {
                 let (addr, prefix_len) = prefix(p).ok_or_else(err)?;
                 name_ok(dev)?;
                 let label = match rest {
@@ -192,11 +215,21 @@ impl FromStr for Change {
                     ["label", l] => Some((*l).to_owned()),
                     _ => return Err(err()),
                 };
-                Ok(Change::AddressAdded {
-                    dev: (*dev).to_owned(),
-                    addr,
-                    prefix_len,
-                    label,
+                let dev = (*dev).to_owned();
+                Ok(if *verb == "address-added" {
+                    Change::AddressAdded {
+                        dev,
+                        addr,
+                        prefix_len,
+                        label,
+                    }
+                } else {
+                    Change::AddressRemoved {
+                        dev,
+                        addr,
+                        prefix_len,
+                        label,
+                    }
                 })
             }
             [verb @ ("route-added" | "route-deleted"), p, "dev", dev, rest @ ..] => {
@@ -265,6 +298,18 @@ mod tests {
                 prefix_len: 128,
                 label: None,
             },
+            Change::AddressRemoved {
+                dev: "eth0".into(),
+                addr: "192.168.1.3".parse().unwrap(),
+                prefix_len: 32,
+                label: Some("eth0:0".into()),
+            },
+            Change::AddressRemoved {
+                dev: "eth0".into(),
+                addr: "fd00::3".parse().unwrap(),
+                prefix_len: 128,
+                label: None,
+            },
             Change::RouteAdded {
                 dst: "0.0.0.0".parse().unwrap(),
                 prefix_len: 0,
@@ -305,6 +350,7 @@ mod tests {
             "link-created vxlan x",
             "address-added 10.0.0.1/33 dev lo",
             "address-added 10.0.0.1 dev lo",
+            "address-removed 10.0.0.1/32 dev lo label",
             "route-added 10.0.0.0/8 dev",
             "sysctl ../../etc/passwd 0 1",
             "sysctl net//x 0 1",

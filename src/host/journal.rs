@@ -56,7 +56,7 @@ use nix::sys::stat::{fchmod, fstat, Mode, SFlag};
 use super::{Change, Host, IpvsSysctl};
 use crate::client::Ipvs;
 use crate::error::{Error, HostError, Result};
-use crate::model::ServiceId;
+use crate::model::{Daemon, ServiceId};
 use crate::transport::Transport;
 
 /// The format version written at the start of each line.
@@ -72,6 +72,52 @@ pub enum Entry {
     Host(Change),
     /// An IPVS service added (undo: delete it, with its destinations).
     Service(ServiceId),
+    /// A connection sync daemon started (undo: stop it).
+    DaemonStarted(Daemon),
+    /// A connection sync daemon stopped (undo: start it again, as it was).
+    DaemonStopped(Daemon),
+}
+
+/// A daemon's journal text: `STATE IFACE SYNCID [maxlen N] [group ADDR] [port N] [ttl N]`.
+fn daemon_text(d: &Daemon) -> String {
+    let mut out = format!("{} {} {}", d.state, d.interface, d.sync_id);
+    if let Some(n) = d.max_len {
+        out.push_str(&format!(" maxlen {n}"));
+    }
+    if let Some(g) = d.group {
+        out.push_str(&format!(" group {g}"));
+    }
+    if let Some(p) = d.port {
+        out.push_str(&format!(" port {p}"));
+    }
+    if let Some(t) = d.ttl {
+        out.push_str(&format!(" ttl {t}"));
+    }
+    out
+}
+
+/// The daemon of [`daemon_text`]'s form, validated.
+fn parse_daemon(s: &str) -> Option<Daemon> {
+    let w: Vec<&str> = s.split(' ').collect();
+    let [state, iface, id, rest @ ..] = w.as_slice() else {
+        return None;
+    };
+    let mut b = Daemon::builder(state.parse().ok()?, iface).sync_id(id.parse().ok()?);
+    let mut rest = rest;
+    while let [key, value, tail @ ..] = rest {
+        b = match *key {
+            "maxlen" => b.max_len(value.parse().ok()?),
+            "group" => b.group(value.parse().ok()?),
+            "port" => b.port(value.parse().ok()?),
+            "ttl" => b.ttl(value.parse().ok()?),
+            _ => return None,
+        };
+        rest = tail;
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    b.build().ok()
 }
 
 impl std::fmt::Display for Entry {
@@ -79,6 +125,8 @@ impl std::fmt::Display for Entry {
         match self {
             Entry::Host(c) => write!(f, "{c}"),
             Entry::Service(id) => write!(f, "ipvs-service {id}"),
+            Entry::DaemonStarted(d) => write!(f, "sync-daemon-started {}", daemon_text(d)),
+            Entry::DaemonStopped(d) => write!(f, "sync-daemon-stopped {}", daemon_text(d)),
         }
     }
 }
@@ -423,6 +471,15 @@ impl Journal {
             "service" => Record::Do(Entry::Service(
                 args.parse().map_err(|e| self.corrupt(n, format!("{e}")))?,
             )),
+            "daemon-started" | "daemon-stopped" => {
+                let d = parse_daemon(args)
+                    .ok_or_else(|| self.corrupt(n, format!("bad sync daemon {args:?}")))?;
+                Record::Do(if kind == "daemon-started" {
+                    Entry::DaemonStarted(d)
+                } else {
+                    Entry::DaemonStopped(d)
+                })
+            }
             "cancel" => Record::Cancel(target()?),
             "undone" => Record::Undone(target()?),
             other => return Err(self.corrupt(n, format!("unknown record kind {other:?}"))),
@@ -510,6 +567,8 @@ impl Journal {
         let body = match entry {
             Entry::Host(c) => format!("{seq} change {c}"),
             Entry::Service(id) => format!("{seq} service {id}"),
+            Entry::DaemonStarted(d) => format!("{seq} daemon-started {}", daemon_text(d)),
+            Entry::DaemonStopped(d) => format!("{seq} daemon-stopped {}", daemon_text(d)),
         };
         self.append(body)?;
         self.next_seq += 1;
@@ -525,7 +584,24 @@ impl Journal {
         Ok(())
     }
 
-    fn mark_undone(&mut self, seq: u64) -> Result<()> {
+    /// The newest outstanding host change `pred` accepts, with its sequence number.
+    pub(crate) fn newest_change(&self, pred: impl Fn(&Change) -> bool) -> Option<(u64, Change)> {
+        self.entries.iter().rev().find_map(|(seq, e)| match e {
+            Entry::Host(c) if pred(c) => Some((*seq, c.clone())),
+            _ => None,
+        })
+    }
+
+    /// The newest outstanding entry `pred` accepts, with its sequence number.
+    pub(crate) fn newest_entry(&self, pred: impl Fn(&Entry) -> bool) -> Option<(u64, Entry)> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(_, e)| pred(e))
+            .map(|(seq, e)| (*seq, e.clone()))
+    }
+
+    pub(crate) fn mark_undone(&mut self, seq: u64) -> Result<()> {
         self.append(format!("{} undone {seq}", self.next_seq))?;
         self.next_seq += 1;
         self.entries.retain(|(s, _)| *s != seq);
@@ -561,6 +637,14 @@ impl Journal {
                     )
                     .into()),
                 },
+                Entry::DaemonStarted(d) | Entry::DaemonStopped(d) => match ipvs.as_deref_mut() {
+                    Some(ipvs) => undo_daemon(ipvs, &entry, d),
+                    None => Err(crate::InvalidError::parse(
+                        &entry.to_string(),
+                        "an IPVS handle to undo this sync daemon change with",
+                    )
+                    .into()),
+                },
             };
             match r {
                 Ok(()) => {
@@ -592,6 +676,43 @@ impl Journal {
         self.file = None;
         self.sync_dir()
     }
+}
+
+/// Undo a sync daemon's start (stop it, when it runs) or stop (start it again, unless a
+/// daemon of its state runs: the same one is back already, another is someone else's).
+pub(crate) fn undo_daemon<T: Transport>(
+    ipvs: &mut Ipvs<T>,
+    entry: &Entry,
+    d: &Daemon,
+) -> Result<()> {
+    let running = ipvs.daemons()?;
+    let now = running.iter().find(|r| r.state == d.state);
+    match (entry, now) {
+        (Entry::DaemonStarted(_), None) => Ok(()),
+        (Entry::DaemonStarted(_), Some(_)) => match ipvs.stop_daemon(d.state) {
+            Err(Error::NoSuchDaemon(_)) => Ok(()),
+            other => other,
+        },
+        (_, None) => ipvs.start_daemon(d),
+        (_, Some(r)) if same_daemon(r, d) => Ok(()),
+        (_, Some(r)) => Err(HostError::Conflict {
+            change: entry.to_string(),
+            found: format!("sync daemon {}", daemon_text(r)),
+        }
+        .into()),
+    }
+}
+
+/// Whether a running daemon `r` is `want` (the kernel reports its defaults for the options
+/// `want` leaves unset).
+pub(crate) fn same_daemon(r: &Daemon, want: &Daemon) -> bool {
+    r.state == want.state
+        && r.interface == want.interface
+        && r.sync_id == want.sync_id
+        && want.max_len.is_none_or(|v| r.max_len == Some(v))
+        && want.group.is_none_or(|v| r.group == Some(v))
+        && want.port.is_none_or(|v| r.port == Some(v))
+        && want.ttl.is_none_or(|v| r.ttl == Some(v))
 }
 
 /// `DirBuilder` with mode 0700 (the umask can only take bits away; `open_dir` sets the mode
@@ -668,6 +789,58 @@ mod tests {
         assert!(j
             .record(&sysctl("net/ipv4/ip_forward", "0", "1 2"))
             .is_err());
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn sync_daemons_and_address_removals_survive_a_reopen() {
+        use crate::model::DaemonState;
+        let dir = tmp();
+        let started = Entry::DaemonStarted(
+            Daemon::builder(DaemonState::Master, "eth0")
+                .sync_id(7)
+                .build()
+                .unwrap(),
+        );
+        let stopped = Entry::DaemonStopped(
+            Daemon::builder(DaemonState::Backup, "eth1")
+                .sync_id(255)
+                .max_len(1472)
+                .group("239.1.2.3".parse().unwrap())
+                .port(8849)
+                .ttl(2)
+                .build()
+                .unwrap(),
+        );
+        let removed = Entry::Host(Change::AddressRemoved {
+            dev: "eth0".into(),
+            addr: "192.168.1.3".parse().unwrap(),
+            prefix_len: 32,
+            label: Some("eth0:0".into()),
+        });
+        {
+            let mut j = Journal::open(&dir, "t", WAIT).unwrap();
+            j.record(&started).unwrap();
+            j.record(&stopped).unwrap();
+            let seq = j.record(&removed).unwrap();
+            assert_eq!(
+                j.newest_change(|c| matches!(c, Change::AddressRemoved { .. }))
+                    .map(|(s, _)| s),
+                Some(seq)
+            );
+            j.mark_undone(seq).unwrap();
+            assert!(j.newest_change(|_| true).is_none());
+        }
+        let j = Journal::open(&dir, "t", WAIT).unwrap();
+        assert_eq!(j.entries().cloned().collect::<Vec<_>>(), [started, stopped]);
+        for bad in [
+            "master eth0",
+            "master eth0 256",
+            "primary eth0 1",
+            "master eth0 1 ttl",
+        ] {
+            assert!(parse_daemon(bad).is_none(), "{bad}");
+        }
         std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 

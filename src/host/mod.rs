@@ -11,6 +11,11 @@
 //!
 //! - the IPVS sysctls of the namespace (`net.ipv4.vs.*`), typed: [`IpvsSysctl`],
 //!   [`Host::ipvs_sysctl`], [`Host::set_ipvs_sysctl`].
+//! - a failover pair of directors: announce a VIP after binding it ([`Host::announce`]:
+//!   gratuitous ARP, unsolicited neighbour advertisements), release it
+//!   ([`Host::release_vip`]), and switch a director's role ([`Failover`],
+//!   [`Host::take_over`], [`Host::stand_by`]: the VIP and the sync daemons), as keepalived's
+//!   `notify_master` and `notify_backup` scripts would.
 //!
 //! Every step is idempotent (nothing is done, or recorded, when the system is already as
 //! asked) and recorded as a [`Change`]; [`Host::undo`] reverts a list of changes exactly:
@@ -35,13 +40,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod announce;
 mod change;
 mod ipvs_sysctl;
 mod journal;
+mod role;
 
+pub use announce::{garp_frame, unsolicited_na, Announce, Announced};
 pub use change::{Change, LinkKind};
 pub use ipvs_sysctl::IpvsSysctl;
 pub use journal::{sysctl_allowed, Entry, Journal, UndoReport};
+pub use role::{Failover, Switched};
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -246,7 +255,22 @@ impl Host {
     /// Bind `vip` as a /32 (/128) on `dev` with the host route the classic scripts add
     /// (`route add -host VIP dev DEV`). A VIP already on any device of the host is left
     /// alone. Creates a dummy device or `tunl0` when missing, and sets the device up.
+    ///
+    /// A VIP [`release_vip`](Self::release_vip) removed from this device (as recorded in
+    /// [`changes`](Self::changes) or the attached journal) is put back as it was, label and
+    /// route included, and the removal's record is marked undone: a director switching
+    /// roles again and again keeps a journal of bounded size.
     pub fn bind_vip(&mut self, vip: IpAddr, dev: &VipDevice) -> Result<()> {
+        let name = dev.name().to_owned();
+        if self.find_address(vip)?.is_none() {
+            self.retract(
+                |c| matches!(c, Change::AddressRemoved { dev, addr, .. } if *addr == vip && *dev == name),
+            )?;
+            self.retract(|c| {
+                matches!(c, Change::RouteDeleted { dst, dev, gateway: None, .. }
+                    if *dst == vip && *dev == name)
+            })?;
+        }
         if self.find_address(vip)?.is_some() {
             return Ok(());
         }
@@ -261,6 +285,132 @@ impl Host {
         let label = if vip.is_ipv4() { dev.label() } else { None };
         self.add_address(dev.name(), vip, len, label)?;
         self.ensure_route(vip, len, dev.name(), None)
+    }
+
+    /// Remove `vip` from whichever device holds it, with the host route to it through that
+    /// device (`ip addr del VIP/32 dev eth0; ip route del VIP/32 dev eth0`): a director
+    /// standing by. Returns whether it was there. What this handle (or the journal) recorded
+    /// adding is undone and its record marked undone; an address or route someone else put
+    /// there is removed and recorded ([`Change::AddressRemoved`], [`Change::RouteDeleted`]),
+    /// so that [`undo`](Self::undo) (or the journal's) puts it back. Idempotent: nothing
+    /// happens, and nothing is recorded, when the VIP is not there.
+    pub fn release_vip(&mut self, vip: IpAddr) -> Result<bool> {
+        let Some((index, prefix_len, label)) = self.address_info(vip)? else {
+            return Ok(false);
+        };
+        let dev = self
+            .link_name(index)?
+            .ok_or_else(|| HostError::NoSuchDevice(format!("index {index}")))?;
+        let host_len = if vip.is_ipv4() { 32 } else { 128 };
+        // The route first (it is the newer of the two when bind_vip made both).
+        let ours = self.retract(|c| {
+            matches!(c, Change::RouteAdded { dst, prefix_len, dev: d, gateway: None }
+                if *dst == vip && *prefix_len == host_len && *d == dev)
+        })?;
+        if !ours
+            && self
+                .main_routes(vip, host_len)?
+                .iter()
+                .any(|r| r.dev == dev && r.gateway.is_none())
+        {
+            let change = Change::RouteDeleted {
+                dst: vip,
+                prefix_len: host_len,
+                dev: dev.clone(),
+                gateway: None,
+            };
+            self.journaled(change, |h| h.route_op(false, vip, host_len, &dev, None))?;
+        }
+        let ours = self.retract(|c| {
+            matches!(c, Change::AddressAdded { dev: d, addr, prefix_len: l, .. }
+                if *addr == vip && *d == dev && *l == prefix_len)
+        })?;
+        if !ours {
+            let change = Change::AddressRemoved {
+                dev: dev.clone(),
+                addr: vip,
+                prefix_len,
+                label,
+            };
+            self.journaled(change, |h| h.delete_address(&dev, vip, prefix_len))?;
+        }
+        Ok(true)
+    }
+
+    /// Undo the newest recorded change `pred` accepts (in [`changes`](Self::changes) or the
+    /// attached journal), and forget it there: the journal marks it undone. Whether there
+    /// was one.
+    fn retract(&mut self, pred: impl Fn(&Change) -> bool) -> Result<bool> {
+        let in_journal = self.journal.as_ref().and_then(|j| j.newest_change(&pred));
+        let in_changes = self.changes.iter().rposition(&pred);
+        let change = match (&in_journal, in_changes) {
+            (Some((_, c)), _) => c.clone(),
+            (None, Some(i)) => self.changes[i].clone(),
+            (None, None) => return Ok(false),
+        };
+        self.undo_one(&change)?;
+        if let (Some((seq, _)), Some(j)) = (in_journal, self.journal.as_mut()) {
+            j.mark_undone(seq)?;
+        }
+        if let Some(i) = self.changes.iter().rposition(|c| *c == change) {
+            self.changes.remove(i);
+        }
+        Ok(true)
+    }
+
+    fn delete_address(&mut self, dev: &str, addr: IpAddr, prefix_len: u8) -> Result<()> {
+        let Some(index) = self.link_index(dev)? else {
+            return Ok(());
+        };
+        let m = address_message(index, addr, prefix_len, None);
+        match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
+            Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => Ok(()),
+            other => other.map(drop).map_err(|e| {
+                let action = format!("delete address {addr}/{prefix_len} dev {dev}");
+                rt_error(e, &action, dev, || HostError::Kernel {
+                    action: action.clone(),
+                    errno: libc::EEXIST,
+                })
+            }),
+        }
+    }
+
+    /// The device index, prefix length and label of `addr`, if a device holds it.
+    fn address_info(&mut self, addr: IpAddr) -> Result<Option<(u32, u8, Option<String>)>> {
+        let mut m = AddressMessage::default();
+        m.header.family = rt_family(addr);
+        let replies = self.request(RouteNetlinkMessage::GetAddress(m), NLM_F_DUMP)?;
+        Ok(replies.into_iter().find_map(|r| match r {
+            RouteNetlinkMessage::NewAddress(a) => {
+                let has = a.attributes.iter().any(|at| {
+                    matches!(at, AddressAttribute::Local(x) if *x == addr)
+                        || matches!(at, AddressAttribute::Address(x) if *x == addr)
+                });
+                let label = a.attributes.iter().find_map(|at| match at {
+                    AddressAttribute::Label(l) => Some(l.clone()),
+                    _ => None,
+                });
+                // The kernel reports the device's name as the label of an unlabelled
+                // IPv4 address.
+                has.then_some((a.header.index, a.header.prefix_len, label))
+            }
+            _ => None,
+        }))
+    }
+
+    /// Announce `vip` on `dev` (an Ethernet device of this host's namespace, usually the one
+    /// that holds it): `a.repeat` gratuitous ARP frames for an IPv4 address, unsolicited
+    /// neighbour advertisements (Override set) to all nodes for an IPv6 one, `a.interval`
+    /// apart, from the device's MAC address, so that the neighbours send the address's
+    /// traffic here at once (a director taking over a VIP). Nothing is changed, so nothing is
+    /// recorded. Errors: [`HostError::NoSuchDevice`]; [`HostError::NoLinkAddress`] for a
+    /// device without an Ethernet address (`lo`, `tunl0`: a TUN or DR director's VIP is
+    /// announced on its Ethernet device); [`HostError::PermissionDenied`] without
+    /// `CAP_NET_RAW`.
+    pub fn announce(&self, vip: IpAddr, dev: &str, a: &Announce) -> Result<Announced> {
+        crate::model::check_name("interface", dev, 15)?;
+        let a = *a;
+        self.in_ns(move || announce::announce(vip, dev, &a))
     }
 
     /// Hide a real server's VIP from ARP: `arp_ignore=1` and `arp_announce=2` on `dev` and
@@ -378,22 +528,48 @@ impl Host {
                 ..
             } => {
                 // Without its device the address is gone too.
-                let Some(index) = self.link_index(dev)? else {
-                    return Ok(());
-                };
-                let m = address_message(index, *addr, *prefix_len, None);
-                match self.request(RouteNetlinkMessage::DelAddress(m), NLM_F_ACK) {
-                    Err(e) if matches!(e.errno(), Some(libc::EADDRNOTAVAIL | libc::ENODEV)) => {
-                        Ok(())
+                self.delete_address(dev, *addr, *prefix_len)
+            }
+            Change::AddressRemoved {
+                dev,
+                addr,
+                prefix_len,
+                label,
+            } => {
+                if let Some(index) = self.find_address(*addr)? {
+                    // Back already, here; or on another device since: someone else's.
+                    if self.link_index(dev)? == Some(index) {
+                        return Ok(());
                     }
-                    other => other.map(drop).map_err(|e| {
-                        let action = format!("delete address {addr}/{prefix_len} dev {dev}");
-                        rt_error(e, &action, dev, || HostError::Kernel {
-                            action: action.clone(),
-                            errno: libc::EEXIST,
-                        })
-                    }),
+                    return Err(HostError::Conflict {
+                        change: change.to_string(),
+                        found: format!(
+                            "{addr} on {}",
+                            self.link_name(index)?.unwrap_or_else(|| index.to_string())
+                        ),
+                    }
+                    .into());
                 }
+                let index = self
+                    .link_index(dev)?
+                    .ok_or_else(|| HostError::NoSuchDevice(dev.clone()))?;
+                let m = address_message(index, *addr, *prefix_len, label.as_deref());
+                self.request(
+                    RouteNetlinkMessage::NewAddress(m),
+                    NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                )
+                .map(drop)
+                .map_err(|e| {
+                    rt_error(
+                        e,
+                        &format!("add address {addr}/{prefix_len} dev {dev}"),
+                        dev,
+                        || HostError::AddressExists {
+                            dev: dev.clone(),
+                            addr: format!("{addr}/{prefix_len}"),
+                        },
+                    )
+                })
             }
             Change::RouteAdded {
                 dst,
