@@ -1,31 +1,4 @@
-//! A long-running reconciler: updates in O(changes).
-//!
-//! [`Ipvs::reconcile`](super::Ipvs::reconcile) reads the whole table (one dump) on every
-//! call, so changing one weight of a 10,000-service table costs the dump of 10,000 services.
-//! A [`Reconciler`] keeps the table it last applied instead, indexed by service identity and
-//! destination address, and turns a change into the few writes that differ without reading
-//! the kernel:
-//!
-//! - the delta API ([`upsert_service`](Reconciler::upsert_service),
-//!   [`upsert_entry`](Reconciler::upsert_entry), [`remove_service`](Reconciler::remove_service),
-//!   [`upsert_destination`](Reconciler::upsert_destination),
-//!   [`remove_destination`](Reconciler::remove_destination)) records changes, each compared
-//!   with the cached table in O(size of the change); [`apply`](Reconciler::apply) sends the
-//!   writes they need as one batch;
-//! - [`reconcile_changed`](Reconciler::reconcile_changed) does both for a list of changed
-//!   and removed services;
-//! - [`reconcile`](Reconciler::reconcile) takes a whole desired table, as `Ipvs::reconcile`
-//!   does, and plans it against the cache: that is O(desired table) hashing, since the
-//!   caller hands the whole table, but no dump.
-//!
-//! The cache is updated from what the kernel accepted. The kernel's table is read again
-//! (a *resync*) only when the configured interval has passed
-//! ([`with_resync_interval`](Reconciler::with_resync_interval)) or after a refused write or a
-//! transport error: what others changed in between (the drift) is reported as typed
-//! [`Difference`]s, and the writes are then planned against the table as read, so drift is
-//! **repaired** toward the desired state (a service another writer added is deleted under
-//! [`ReconcileOptions::exact`], and adopted, left alone, under
-//! [`keep_other_services`](ReconcileOptions::keep_other_services)).
+//! A long-running reconciler: updates in O(changes) (see [`Reconciler`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -106,8 +79,34 @@ impl Pending {
     }
 }
 
-/// Keeps the table it last applied and applies changes in O(changes): see the [module
-/// documentation](self).
+/// Keeps the table it last applied and applies changes in O(changes).
+///
+/// [`Ipvs::reconcile`](super::Ipvs::reconcile) reads the whole table (one dump) on every
+/// call, so changing one weight of a 10,000-service table costs the dump of 10,000 services.
+/// A [`Reconciler`] keeps the table it last applied instead, indexed by service identity and
+/// destination address, and turns a change into the few writes that differ without reading
+/// the kernel:
+///
+/// - the delta API ([`upsert_service`](Reconciler::upsert_service),
+///   [`upsert_entry`](Reconciler::upsert_entry), [`remove_service`](Reconciler::remove_service),
+///   [`upsert_destination`](Reconciler::upsert_destination),
+///   [`remove_destination`](Reconciler::remove_destination)) records changes, each compared
+///   with the cached table in O(size of the change); [`apply`](Reconciler::apply) sends the
+///   writes they need as one batch;
+/// - [`reconcile_changed`](Reconciler::reconcile_changed) does both for a list of changed
+///   and removed services;
+/// - [`reconcile`](Reconciler::reconcile) takes a whole desired table, as `Ipvs::reconcile`
+///   does, and plans it against the cache: that is O(desired table) hashing, since the
+///   caller hands the whole table, but no dump.
+///
+/// The cache is updated from what the kernel accepted. The kernel's table is read again
+/// (a *resync*) only when the configured interval has passed
+/// ([`with_resync_interval`](Reconciler::with_resync_interval)) or after a refused write or a
+/// transport error: what others changed in between (the drift) is reported as typed
+/// [`Difference`]s, and the writes are then planned against the table as read, so drift is
+/// **repaired** toward the desired state (a service another writer added is deleted under
+/// [`ReconcileOptions::exact`], and adopted, left alone, under
+/// [`keep_other_services`](ReconcileOptions::keep_other_services)).
 ///
 /// Built by one read of the table ([`from_kernel`](Self::from_kernel)), or empty
 /// ([`new`](Self::new), which reads it at the first apply). Changes go either through the
